@@ -1,0 +1,421 @@
+//! `FDAction`'s related functions: `read`, `readline`, `write`, `accept`,
+//! `recv`, `recvfrom`, `send`, `sendto`, and `connect` (which 0.2.0 lacked).
+//!
+//! # Why these are built this way
+//!
+//! Each function returns an fd action (see `io.rs`) that the manager tries at
+//! once and, if it would block, performs when the fd is ready. Trying first
+//! needs a call that cannot block:
+//!
+//! - `recv` and `send` pass `MSG_DONTWAIT` (and `send` `MSG_NOSIGNAL`, so a
+//!   closed peer is an `EPIPE` error in that task, never a `SIGPIPE` that kills
+//!   the process). The socket's own mode is left alone: no extra syscall on the
+//!   hot path, and a socket the caller also uses with blocking std calls keeps
+//!   working.
+//! - `accept`, `recvfrom`, `sendto`, `read`, `readline` (on pipes) and `write`
+//!   have no such flag, so the fd is switched to non-blocking when the
+//!   operation is built.
+//! - `readline` on a socket peeks, and consumes a line only once the whole line
+//!   has arrived (or the peer closed): a line's bytes are never hidden in a
+//!   buffer where readiness cannot see them, and a `readline` that times out
+//!   loses nothing. On other fds (pipes) it reads a byte at a time, for the
+//!   same reason; there a timeout drops the part of a line already read.
+//!
+//! The operations hold the raw fd, not a borrow (the manager keeps the
+//! operation while the task waits): the fd must stay open while the task
+//! waits, or the task gets `EBADF`.
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+
+use crate::error::Error;
+use crate::io::{Action, FdWait, Flags, READ, WRITE};
+use crate::op::{Op, Operation};
+use crate::task::Value;
+
+/// The longest line `readline` returns in one piece; a longer line comes back
+/// in pieces of this size, the last one ending with the newline.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A library action: tried when the task yields, then whenever the fd is ready.
+fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result<T> + 'static) -> Op<T> {
+    let action: Action = Box::new(move || f().map(|v| Box::new(v) as Value));
+    Op::new(Operation::FdAction(FdWait::new(fd, flags, Some(action), true)))
+}
+
+/// Turns a C return value into an `io::Result`.
+fn check(ret: isize) -> io::Result<usize> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// Makes `fd` non-blocking; an error (a bad fd) shows when the task waits.
+fn set_nonblocking(fd: RawFd) {
+    let on: libc::c_int = 1;
+    // SAFETY: FIONBIO reads one c_int; a bad fd just fails.
+    unsafe { libc::ioctl(fd, libc::FIONBIO, &on) };
+}
+
+/// Borrows `fd` as a `T` without taking ownership (it is never closed here).
+fn borrow_as<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
+    // SAFETY: the ManuallyDrop never drops, so the fd is not closed; a closed
+    // fd only makes the calls fail with EBADF.
+    ManuallyDrop::new(unsafe { T::from_raw_fd(fd) })
+}
+
+/// `yield read(fd, n)`: once `fd` is readable, read up to `n` bytes (an empty
+/// `Vec` at end of file), as `os.read`. For pipes, files and any raw fd.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{read, wait, write, Task, TaskManager};
+/// use std::os::unix::net::UnixStream;
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     assert_eq!(wait!(write(&a, "ping"))?, 4);
+///     drop(a);
+///     assert_eq!(wait!(read(&b, 1024))?, b"ping");
+///     assert_eq!(wait!(read(&b, 1024))?, b""); // end of file
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn read(fd: impl AsRawFd, n: usize) -> Op<Vec<u8>> {
+    let fd = fd.as_raw_fd();
+    set_nonblocking(fd);
+    action(fd, READ, move || {
+        let mut buf = vec![0u8; n];
+        // SAFETY: buf has n writable bytes.
+        let got = check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), n) })?;
+        buf.truncate(got);
+        Ok(buf)
+    })
+}
+
+/// `yield write(fd, data)`: once `fd` is writable, write `data`; gives the
+/// number of bytes written, which may be fewer than `data.len()`, as `os.write`.
+pub fn write(fd: impl AsRawFd, data: impl Into<Vec<u8>>) -> Op<usize> {
+    let (fd, data) = (fd.as_raw_fd(), data.into());
+    set_nonblocking(fd);
+    action(fd, WRITE, move || {
+        // SAFETY: data is a valid slice.
+        check(unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) })
+    })
+}
+
+/// `yield readline(fd)`: one line, with its newline; at end of file, what is
+/// left (an empty `Vec` once nothing is). A line already buffered in the
+/// kernel is returned without waiting. See the module docs for how it reads.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{readline, wait, Task, TaskManager};
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+///
+/// let (mut a, b) = UnixStream::pair().unwrap();
+/// a.write_all(b"one\ntwo").unwrap();
+/// drop(a);
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     assert_eq!(wait!(readline(&b))?, b"one\n");
+///     assert_eq!(wait!(readline(&b))?, b"two");
+///     assert_eq!(wait!(readline(&b))?, b"");
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn readline(fd: impl AsRawFd) -> Op<Vec<u8>> {
+    let fd = fd.as_raw_fd();
+    let mut line = Vec::new();
+    let mut socket = true;
+    action(fd, READ, move || {
+        if socket {
+            match peek_line(fd) {
+                Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => {
+                    socket = false;
+                    set_nonblocking(fd);
+                }
+                result => return result,
+            }
+        }
+        read_line_bytewise(fd, &mut line)
+    })
+}
+
+/// Peeks at a socket and takes one whole line, or what is left at EOF.
+fn peek_line(fd: RawFd) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; 4096.min(MAX_LINE)];
+    loop {
+        let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
+        // SAFETY: buf has buf.len() writable bytes.
+        let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })?;
+        let take = match buf[..got].iter().position(|&b| b == b'\n') {
+            Some(newline) => newline + 1,
+            None if got == MAX_LINE || (got > 0 && peer_closed(fd)) => got,
+            None if got == buf.len() => {
+                buf.resize((buf.len() * 2).min(MAX_LINE), 0);
+                continue;
+            }
+            None if got == 0 => 0, // end of file
+            None => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        let mut line = vec![0u8; take];
+        // SAFETY: line has `take` writable bytes, which the peek saw arrive.
+        let got = check(unsafe { libc::recv(fd, line.as_mut_ptr().cast(), take, libc::MSG_DONTWAIT) })?;
+        line.truncate(got);
+        return Ok(line);
+    }
+}
+
+/// True once the peer has shut down its sending side.
+fn peer_closed(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, zero timeout.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
+}
+
+/// Reads a byte at a time into `line` until a newline or EOF.
+fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+    loop {
+        let mut byte = 0u8;
+        // SAFETY: one writable byte.
+        let got = check(unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) })?;
+        if got == 0 {
+            return Ok(std::mem::take(line));
+        }
+        line.push(byte);
+        if byte == b'\n' || line.len() == MAX_LINE {
+            return Ok(std::mem::take(line));
+        }
+    }
+}
+
+/// `yield recv(sock, n)`: once `sock` is readable, receive up to `n` bytes.
+/// An empty `Vec` means the peer closed the connection, as in Python.
+///
+/// For any stream or datagram socket (std, mio, or a raw fd).
+pub fn recv(sock: impl AsRawFd, n: usize) -> Op<Vec<u8>> {
+    let fd = sock.as_raw_fd();
+    action(fd, READ, move || {
+        let mut buf = vec![0u8; n];
+        // SAFETY: buf has n writable bytes.
+        let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
+        buf.truncate(got);
+        Ok(buf)
+    })
+}
+
+/// `yield send(sock, data)`: once `sock` is writable, send `data`; gives the
+/// number of bytes sent, which may be fewer than `data.len()`, as in Python.
+/// A peer that closed or reset the connection is an `Err` (`EPIPE`,
+/// `ECONNRESET`) in this task; the process never gets `SIGPIPE`.
+pub fn send(sock: impl AsRawFd, data: impl Into<Vec<u8>>) -> Op<usize> {
+    let (fd, data) = (sock.as_raw_fd(), data.into());
+    action(fd, WRITE, move || {
+        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+        // SAFETY: data is a valid slice.
+        check(unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), flags) })
+    })
+}
+
+/// A listening socket that [`accept`] takes connections from.
+pub trait Listener: AsRawFd + FromRawFd {
+    /// The connected socket `accept` gives.
+    type Stream: 'static;
+    /// The peer's address.
+    type Addr: 'static;
+    /// The listener's own (blocking-style) accept.
+    fn accept_one(&self) -> io::Result<(Self::Stream, Self::Addr)>;
+}
+
+macro_rules! listener {
+    ($($listener:ty => $stream:ty, $addr:ty;)*) => {$(
+        impl Listener for $listener {
+            type Stream = $stream;
+            type Addr = $addr;
+            fn accept_one(&self) -> io::Result<($stream, $addr)> {
+                self.accept()
+            }
+        }
+    )*};
+}
+listener! {
+    std::net::TcpListener => TcpStream, SocketAddr;
+    UnixListener => UnixStream, std::os::unix::net::SocketAddr;
+    mio::net::TcpListener => mio::net::TcpStream, SocketAddr;
+    mio::net::UnixListener => mio::net::UnixStream, std::os::unix::net::SocketAddr;
+}
+
+/// `yield accept(sock)`: once a connection is waiting, accept it; gives
+/// `(connection, address)` as in Python. The listener is made non-blocking.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{accept, connect, wait, Task, TaskManager};
+/// use std::net::TcpListener;
+///
+/// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+/// let addr = listener.local_addr().unwrap();
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     let (_conn, peer) = wait!(accept(&listener))?;
+///     assert!(peer.ip().is_loopback());
+///     Ok(())
+/// }));
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     let _stream = wait!(connect(addr))?;
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn accept<L: Listener>(sock: &L) -> Op<(L::Stream, L::Addr)> {
+    let fd = sock.as_raw_fd();
+    set_nonblocking(fd);
+    action(fd, READ, move || borrow_as::<L>(fd).accept_one())
+}
+
+/// A datagram socket for [`recvfrom`] and [`sendto`].
+pub trait Datagram: AsRawFd + FromRawFd {
+    /// A peer's address.
+    type Addr: 'static;
+    /// Receives one datagram and its sender.
+    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)>;
+    /// Sends one datagram to `addr`.
+    fn send_one(&self, buf: &[u8], addr: &Self::Addr) -> io::Result<usize>;
+}
+
+impl Datagram for UdpSocket {
+    type Addr = SocketAddr;
+    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from(buf)
+    }
+    fn send_one(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.send_to(buf, addr)
+    }
+}
+
+impl Datagram for mio::net::UdpSocket {
+    type Addr = SocketAddr;
+    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.recv_from(buf)
+    }
+    fn send_one(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+        self.send_to(buf, *addr)
+    }
+}
+
+impl Datagram for UnixDatagram {
+    type Addr = std::os::unix::net::SocketAddr;
+    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)> {
+        self.recv_from(buf)
+    }
+    fn send_one(&self, buf: &[u8], addr: &Self::Addr) -> io::Result<usize> {
+        match addr.as_pathname() {
+            Some(path) => self.send_to(buf, path),
+            None => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "cannot send to an unnamed address",
+            )),
+        }
+    }
+}
+
+/// `yield recvfrom(sock, n)`: once `sock` is readable, receive one datagram
+/// of up to `n` bytes; gives `(data, sender)`. The socket is made non-blocking.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{recvfrom, sendto, wait, Task, TaskManager};
+/// use std::net::UdpSocket;
+///
+/// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// let b_addr = b.local_addr().unwrap();
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     let (data, from) = wait!(recvfrom(&b, 1500))?;
+///     wait!(sendto(&b, data, from))?; // echo it back
+///     Ok(())
+/// }));
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     wait!(sendto(&a, "ping", b_addr))?;
+///     let (reply, _) = wait!(recvfrom(&a, 1500))?;
+///     assert_eq!(reply, b"ping");
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn recvfrom<S: Datagram>(sock: &S, n: usize) -> Op<(Vec<u8>, S::Addr)> {
+    let fd = sock.as_raw_fd();
+    set_nonblocking(fd);
+    action(fd, READ, move || {
+        let mut buf = vec![0u8; n];
+        let (got, from) = borrow_as::<S>(fd).recv_one(&mut buf)?;
+        buf.truncate(got);
+        Ok((buf, from))
+    })
+}
+
+/// `yield sendto(sock, data, addr)`: once `sock` is writable, send one
+/// datagram to `addr`; gives the number of bytes sent. The socket is made
+/// non-blocking.
+pub fn sendto<S: Datagram>(sock: &S, data: impl Into<Vec<u8>>, addr: S::Addr) -> Op<usize> {
+    let (fd, data) = (sock.as_raw_fd(), data.into());
+    set_nonblocking(fd);
+    action(fd, WRITE, move || borrow_as::<S>(fd).send_one(&data, &addr))
+}
+
+/// `yield connect(addr)`: opens a TCP connection to `addr` without blocking
+/// the other tasks; gives the connected [`TcpStream`] (in blocking mode, as
+/// std's `connect` gives it; the library's operations work on it either way).
+///
+/// The original 0.2.0 had no `connect`: its users made the socket
+/// non-blocking, called `connect_ex`, and yielded `writable` by hand. A
+/// refused or unreachable address is an `Err` in this task. `addr` is
+/// resolved when the operation is built (give an IP address to avoid a
+/// blocking DNS lookup); the first address is used.
+pub fn connect(addr: impl ToSocketAddrs) -> Op<TcpStream> {
+    let addr = match addr.to_socket_addrs().map(|mut addrs| addrs.next()) {
+        Ok(Some(addr)) => addr,
+        Ok(None) => return Op::invalid(Error::invalid("'addr' resolved to no address")),
+        Err(e) => return Op::invalid(e.into()),
+    };
+    let stream = match mio::net::TcpStream::connect(addr) {
+        Ok(stream) => stream,
+        Err(e) => return Op::invalid(e.into()),
+    };
+    let fd = stream.as_raw_fd();
+    let mut stream = Some(stream);
+    action(fd, WRITE, move || {
+        let connecting = stream.as_ref().ok_or_else(|| io::Error::other("already connected"))?;
+        if let Some(e) = connecting.take_error()? {
+            return Err(e);
+        }
+        match connecting.peer_addr() {
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => return Err(io::ErrorKind::WouldBlock.into()),
+            Err(e) => return Err(e),
+        }
+        // SAFETY: the fd comes straight out of the mio stream, which gives up owning it.
+        let std_stream = stream
+            .take()
+            .map(|s| unsafe { TcpStream::from_raw_fd(s.into_raw_fd()) });
+        let std_stream = std_stream.ok_or_else(|| io::Error::other("already connected"))?;
+        std_stream.set_nonblocking(false)?;
+        Ok(std_stream)
+    })
+}

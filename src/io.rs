@@ -1,0 +1,460 @@
+//! Waiting on file descriptors: `FDReady` (`readable`, `writable`, `fd_ready`)
+//! and the manager's side of all fd waits, on mio (epoll).
+//!
+//! # Why it is built this way
+//!
+//! The original calls `select()` on every wait set in every `run_next`: level
+//! triggered, O(n) per call, and dead past 1,024 descriptors. mio gives epoll:
+//! O(ready) per poll and no descriptor limit, but *edge* triggered: an fd that
+//! was already ready when a task starts to wait produces no new event. So:
+//!
+//! - **Re-arm on every wait.** Each wait re-registers its fd (`EPOLL_CTL_MOD`);
+//!   the kernel checks readiness at that moment and queues an event if the fd
+//!   is ready already. That keeps the original's level-triggered meaning.
+//! - **Try first.** The library's own actions (`recv`, `send`, `accept`, ...)
+//!   use non-blocking calls, so they are tried when the task yields. If the
+//!   call completes, no registration and no poll are needed; if it would block,
+//!   the fd is re-armed and the task waits. Either way the task is enqueued at
+//!   the next `run_next`'s step 1, where the original's select would have
+//!   found it, so DESIGN.md §2's order is kept. Caller-given `fd_action`
+//!   closures are not tried first: they may block, and the original calls
+//!   them only once the fd is ready.
+//! - **One registration per fd**, whoever waits on it: the interest is the
+//!   union of its waiters' flags. A ready fd serves its waiters in FIFO order;
+//!   an action that would block stays waiting (another waiter took the data),
+//!   and since it saw the fd drained, a new edge will wake it.
+//! - **Bad fds.** A registration that fails (`EBADF`: closed or never opened)
+//!   gives its error to that task only, at the next step 1, as the original's
+//!   select error did. Regular files, which epoll refuses (`EPERM`), are always
+//!   ready, as select reports them.
+//! - **Closed while waited on.** epoll forgets an fd silently when it is
+//!   closed. The closure shows up when the fd is re-armed (the kernel answers
+//!   `ENOENT`: its waiters get `EBADF`), and when the poll has been idle for
+//!   [`SWEEP_AFTER`]: then every waited fd is re-armed to check it, so a task
+//!   waiting on a closed fd gets its error instead of hanging forever.
+//!
+//! Waiters live in a table indexed by the fd number (fds are small integers):
+//! no hashing on the hot path, and a deterministic order.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::error::{Error, Result};
+use crate::manager::{Expiry, State};
+use crate::op::{Op, Operation};
+use crate::park::Key;
+use crate::task::{nothing, Input, Stack, Value};
+
+/// An idle poll this long re-checks every waited fd (see the module docs).
+const SWEEP_AFTER: Duration = Duration::from_secs(1);
+
+/// Readiness flags of a wait, as in `select`'s three sets.
+pub(crate) type Flags = u8;
+pub(crate) const READ: Flags = 1;
+pub(crate) const WRITE: Flags = 2;
+pub(crate) const EXC: Flags = 4;
+
+/// The I/O a manager performs for a task once its fd is ready.
+pub(crate) type Action = Box<dyn FnMut() -> io::Result<Value>>;
+
+/// An fd wait inside [`Operation::FdReady`]/[`Operation::FdAction`].
+pub struct FdWait {
+    fd: RawFd,
+    flags: Flags,
+    action: Option<Action>,
+    /// The action is non-blocking: try it before waiting.
+    try_first: bool,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl FdWait {
+    pub(crate) fn new(fd: RawFd, flags: Flags, action: Option<Action>, try_first: bool) -> FdWait {
+        FdWait {
+            fd,
+            flags,
+            action,
+            try_first,
+            timeout: None,
+        }
+    }
+}
+
+/// `yield FDReady(fd, read, write, exc)`: resume once `fd` is ready for
+/// reading, writing, and/or an exceptional condition (priority data).
+///
+/// `fd` is anything with a raw fd: a socket, a pipe, a file, or a plain
+/// [`RawFd`] (`fd_ready(12, true, false, false)`). All three flags false is an
+/// [`Error::InvalidArgument`] at that line. A bad fd gives its `Error::Io` to
+/// this task only.
+pub fn fd_ready(fd: impl AsRawFd, read: bool, write: bool, exc: bool) -> Op<()> {
+    match flags(read, write, exc) {
+        Ok(flags) => Op::new(Operation::FdReady(FdWait::new(fd.as_raw_fd(), flags, None, false))),
+        Err(e) => Op::invalid(e),
+    }
+}
+
+/// `yield readable(fd)`: resume once `fd` is readable.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{readable, wait, Task, TaskManager};
+/// use std::io::Write;
+/// use std::os::unix::net::UnixStream;
+///
+/// let (mut a, b) = UnixStream::pair().unwrap();
+/// a.write_all(b"x").unwrap();
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     wait!(readable(&b).timeout(5))?; // already readable: wakes at once
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn readable(fd: impl AsRawFd) -> Op<()> {
+    fd_ready(fd, true, false, false)
+}
+
+/// `yield writable(fd)`: resume once `fd` is writable.
+pub fn writable(fd: impl AsRawFd) -> Op<()> {
+    fd_ready(fd, false, true, false)
+}
+
+/// `yield FDAction(fd, func, read=.., write=.., exc=..)`: once `fd` is ready,
+/// the manager calls `action` and resumes the task with its result.
+///
+/// `action` is called only when the fd is ready, as in the original, so it
+/// may use a blocking fd. If it returns `WouldBlock` (another task drained
+/// the fd first), the task keeps waiting.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{fd_action, wait, Task, TaskManager};
+/// use std::io::{Read, Write};
+/// use std::os::unix::net::UnixStream;
+///
+/// let (mut a, b) = UnixStream::pair().unwrap();
+/// a.write_all(b"hi").unwrap();
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     let fd = b.try_clone()?;
+///     let n = wait!(fd_action(&b, true, false, false, move || {
+///         let mut buf = [0; 16];
+///         (&fd).read(&mut buf)
+///     }))?;
+///     assert_eq!(n, 2);
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn fd_action<T: 'static>(
+    fd: impl AsRawFd,
+    read: bool,
+    write: bool,
+    exc: bool,
+    mut action: impl FnMut() -> io::Result<T> + 'static,
+) -> Op<T> {
+    match flags(read, write, exc) {
+        Ok(flags) => {
+            let action: Action = Box::new(move || action().map(|v| Box::new(v) as Value));
+            Op::new(Operation::FdAction(FdWait::new(
+                fd.as_raw_fd(),
+                flags,
+                Some(action),
+                false,
+            )))
+        }
+        Err(e) => Op::invalid(e),
+    }
+}
+
+fn flags(read: bool, write: bool, exc: bool) -> Result<Flags> {
+    let flags = (read as Flags * READ) | (write as Flags * WRITE) | (exc as Flags * EXC);
+    if flags == 0 {
+        return Err(Error::invalid("'read', 'write', and 'exc' cannot all be false"));
+    }
+    Ok(flags)
+}
+
+/// A task waiting on an fd.
+struct Waiter {
+    key: Key,
+    flags: Flags,
+    action: Option<Action>,
+}
+
+/// One fd's registration and waiters.
+#[derive(Default)]
+struct FdEntry {
+    /// The interest epoll has for this fd; 0 when not registered.
+    registered: Flags,
+    /// FIFO: served in the order they started to wait.
+    waiters: Vec<Waiter>,
+}
+
+/// The I/O side of a manager.
+pub(crate) struct Io {
+    /// Made at the first fd wait: a manager that never does I/O needs no epoll.
+    poll: Option<Poll>,
+    events: Events,
+    /// Indexed by fd number.
+    fds: Vec<FdEntry>,
+    /// How many waiters the table holds.
+    waiting: usize,
+    /// Tasks to enqueue at the next step 1: completed tries, bad fds.
+    ready: Vec<(Key, Input)>,
+}
+
+impl Io {
+    pub(crate) fn new() -> Io {
+        Io {
+            poll: None,
+            events: Events::with_capacity(1024),
+            fds: Vec::new(),
+            waiting: 0,
+            ready: Vec::new(),
+        }
+    }
+
+    pub(crate) fn has_waits(&self) -> bool {
+        self.waiting > 0 || !self.ready.is_empty()
+    }
+
+    /// Adds `waiter` to `fd`'s waiters and re-arms the fd. On failure the
+    /// waiter is handed back with the error.
+    fn wait(&mut self, fd: RawFd, waiter: Waiter) -> std::result::Result<(), (Waiter, io::Error)> {
+        if fd < 0 {
+            return Err((waiter, io::Error::from_raw_os_error(libc::EBADF)));
+        }
+        let index = fd as usize;
+        if self.fds.len() <= index {
+            self.fds.resize_with(index + 1, FdEntry::default);
+        }
+        let want = self.fds[index].waiters.iter().fold(waiter.flags, |f, w| f | w.flags);
+        if let Err(e) = self.arm(fd, want) {
+            return Err((waiter, e));
+        }
+        self.fds[index].waiters.push(waiter);
+        self.waiting += 1;
+        Ok(())
+    }
+
+    /// Registers (or re-registers, re-arming) `fd` with interest `want`.
+    fn arm(&mut self, fd: RawFd, want: Flags) -> io::Result<()> {
+        if self.poll.is_none() {
+            self.poll = Some(Poll::new()?);
+        }
+        let registry = self.poll.as_ref().map(Poll::registry).expect("made above");
+        let (source, token, interest) = (&mut SourceFd(&fd), Token(fd as usize), interest(want));
+        let result = if self.fds[fd as usize].registered == 0 {
+            match registry.register(source, token, interest) {
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, token, interest),
+                other => other,
+            }
+        } else {
+            match registry.reregister(source, token, interest) {
+                // The fd was closed since it was registered (and its number
+                // perhaps reused): whoever waited on the old one gets EBADF.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let result = registry.register(source, token, interest);
+                    self.fail_all(fd, libc::EBADF);
+                    result
+                }
+                other => other,
+            }
+        };
+        self.fds[fd as usize].registered = if result.is_ok() { want } else { 0 };
+        result
+    }
+
+    /// Gives every waiter of `fd` the OS error `code` (at the next step 1).
+    fn fail_all(&mut self, fd: RawFd, code: i32) {
+        let waiters = std::mem::take(&mut self.fds[fd as usize].waiters);
+        self.waiting -= waiters.len();
+        for w in waiters {
+            self.ready.push((w.key, Err(io::Error::from_raw_os_error(code).into())));
+        }
+        self.fds[fd as usize].registered = 0;
+    }
+
+    /// Removes the waiter `key` of `fd` (its timeout fired).
+    pub(crate) fn withdraw(&mut self, fd: RawFd, key: Key) {
+        if let Some(entry) = self.fds.get_mut(fd as usize) {
+            if let Some(i) = entry.waiters.iter().position(|w| w.key == key) {
+                entry.waiters.remove(i);
+                self.waiting -= 1;
+            }
+        }
+    }
+
+    /// Serves `fd`'s waiters that `ready` concerns, in FIFO order, into `woken`.
+    fn serve(&mut self, fd: RawFd, ready: Flags, woken: &mut Vec<(Key, Input)>) {
+        let Some(entry) = self.fds.get_mut(fd as usize) else {
+            return;
+        };
+        let mut i = 0;
+        while i < entry.waiters.len() {
+            let waiter = &mut entry.waiters[i];
+            if waiter.flags & ready == 0 {
+                i += 1;
+                continue;
+            }
+            let input = match &mut waiter.action {
+                None => nothing(),
+                Some(action) => match action() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        i += 1;
+                        continue;
+                    }
+                    done => done.map_err(Error::from),
+                },
+            };
+            let waiter = entry.waiters.remove(i);
+            self.waiting -= 1;
+            woken.push((waiter.key, input));
+        }
+    }
+
+    /// Re-arms every waited fd; those closed meanwhile fail their waiters.
+    fn sweep(&mut self) {
+        for fd in 0..self.fds.len() {
+            let entry = &self.fds[fd];
+            if entry.waiters.is_empty() {
+                continue;
+            }
+            let want = entry.registered;
+            if let Err(e) = self.arm(fd as RawFd, want) {
+                self.fail_all(fd as RawFd, e.raw_os_error().unwrap_or(libc::EBADF));
+            }
+        }
+    }
+
+    /// Takes over another manager's fd waits, registering their fds here.
+    pub(crate) fn absorb(&mut self, other: &mut Io) {
+        self.ready.append(&mut other.ready);
+        for (fd, entry) in other.fds.iter_mut().enumerate() {
+            for waiter in entry.waiters.drain(..) {
+                other.waiting -= 1;
+                if let Err((waiter, e)) = self.wait(fd as RawFd, waiter) {
+                    self.ready.push((waiter.key, Err(e.into())));
+                }
+            }
+        }
+    }
+}
+
+fn interest(flags: Flags) -> Interest {
+    let mut interest: Option<Interest> = None;
+    for (flag, i) in [
+        (READ, Interest::READABLE),
+        (WRITE, Interest::WRITABLE),
+        (EXC, Interest::PRIORITY),
+    ] {
+        if flags & flag != 0 {
+            interest = Some(interest.map_or(i, |have| have | i));
+        }
+    }
+    interest.unwrap_or(Interest::READABLE)
+}
+
+/// What an event says the fd is ready for. An error or hang-up wakes every
+/// waiter: their I/O will report it, as select reports such fds as ready.
+fn readiness(event: &mio::event::Event) -> Flags {
+    if event.is_error() {
+        return READ | WRITE | EXC;
+    }
+    let mut ready = 0;
+    if event.is_readable() || event.is_read_closed() {
+        ready |= READ;
+    }
+    if event.is_writable() || event.is_write_closed() {
+        ready |= WRITE;
+    }
+    if event.is_priority() {
+        ready |= EXC;
+    }
+    ready
+}
+
+/// Handles a task that yielded an fd wait (step 3).
+pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
+    if wait.try_first {
+        if let Some(action) = &mut wait.action {
+            match action() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                done => return defer(state, stack, done.map_err(Error::from)),
+            }
+        }
+    }
+    let fd = wait.fd;
+    let key = state.park(stack, wait.timeout, |key| Expiry::Io(fd, key));
+    let waiter = Waiter {
+        key,
+        flags: wait.flags,
+        action: wait.action,
+    };
+    if let Err((mut waiter, e)) = state.io.wait(fd, waiter) {
+        let input = if e.raw_os_error() == Some(libc::EPERM) {
+            // A regular file: epoll refuses it, select calls it always ready.
+            waiter
+                .action
+                .as_mut()
+                .map_or_else(nothing, |action| action().map_err(Error::from))
+        } else {
+            Err(e.into())
+        };
+        state.io.ready.push((waiter.key, input));
+    }
+}
+
+/// Parks a task whose wait is already over, to be enqueued at the next step 1.
+fn defer(state: &mut State, stack: Stack, input: Input) {
+    let key = state.park(stack, None, Expiry::Sleep); // no timeout: no expiry
+    state.io.ready.push((key, input));
+}
+
+/// Step 1 of `run_next`: enqueue completed tries and bad fds, then poll once.
+pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) {
+    for (key, input) in std::mem::take(&mut state.io.ready) {
+        let _ = state.wake(key, input);
+    }
+    if state.io.waiting == 0 {
+        return;
+    }
+    let idle_long = loop {
+        let wait = state.poll_time(timeout);
+        let idle_long = wait.is_none_or(|w| w >= SWEEP_AFTER);
+        let wait = Some(wait.map_or(SWEEP_AFTER, |w| w.min(SWEEP_AFTER)));
+        let io = &mut state.io;
+        let Some(poll) = &mut io.poll else { return };
+        match poll.poll(&mut io.events, wait) {
+            // A signal arrived while blocked: poll again, report nothing.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::error!("poll failed: {e}");
+                return;
+            }
+            Ok(()) => break idle_long,
+        }
+    };
+    let io = &mut state.io;
+    if io.events.is_empty() && idle_long {
+        io.sweep();
+    }
+    let mut woken = Vec::new();
+    let ready: Vec<(RawFd, Flags)> = io
+        .events
+        .iter()
+        .map(|event| (event.token().0 as RawFd, readiness(event)))
+        .collect();
+    for (fd, flags) in ready {
+        io.serve(fd, flags, &mut woken);
+    }
+    woken.append(&mut io.ready);
+    for (key, input) in woken {
+        let _ = state.wake(key, input);
+    }
+}

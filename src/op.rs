@@ -1,0 +1,276 @@
+//! Operations: what a task yields to the manager, and the [`wait!`] macro.
+//!
+//! # Why an enum and a typed wrapper
+//!
+//! In Python a task yields objects of several classes (`YieldCondition`
+//! subclasses, generators, anything else) and the manager dispatches on the
+//! class. Here a task yields one type, [`Operation`], and the manager matches
+//! on it: a closed enum, no virtual calls, no allocation for the common
+//! operations. Each function named after its Python original (`sleep`,
+//! `recv`, `Queue::get`, ...) returns an [`Op<T>`]: the operation plus, as a
+//! marker, the type `T` that the `yield` will give back. [`wait!`] yields the
+//! operation and turns the resumed [`Input`] into `Result<T>`, so a port's
+//! `data = (yield recv(sock, 1024))` stays one line:
+//! `let data = wait!(recv(&sock, 1024))?;`.
+//!
+//! An operation built with a bad argument (`sleep(0)`) carries its error as
+//! [`Operation::Invalid`]. [`wait!`] returns that error at once without
+//! yielding, as Python raises at the call before the `yield` happens; a raw
+//! `yield` of it gets the error back as the `yield`'s value.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::io::FdWait;
+use crate::queue::QueueWait;
+use crate::task::{Coro, Input, Task, Value};
+use crate::time::IntoSeconds;
+
+/// What a task asks of the manager when it yields.
+///
+/// Tasks rarely build these by hand: the operation functions return an
+/// [`Op<T>`], which converts into an `Operation` with `.into()`. The payloads
+/// are opaque; the variant names say what is asked.
+#[non_exhaustive]
+pub enum Operation {
+    /// A bare `yield`: go to the back of the run queue, resume with `()`.
+    Yield,
+    /// `yield value`: go to the back of the run queue, resume with the value.
+    Value(Value),
+    /// `yield child()`: run the child; resume with its result.
+    Child(Child),
+    /// `yield sleep(seconds)`: resume with `()` once the time has passed.
+    Sleep(Duration),
+    /// `yield queue.get()`: resume with the next item.
+    QueueGet(QueueWait),
+    /// `yield queue.put(item)`: resume with `()` once the item is in the queue.
+    QueuePut(QueueWait),
+    /// `yield readable(fd)` and kin: resume with `()` once the fd is ready.
+    FdReady(FdWait),
+    /// `yield recv(sock, n)` and kin: once the fd is ready, the manager does the
+    /// I/O and resumes the task with its result.
+    FdAction(FdWait),
+    /// An operation built with a bad argument: the task is resumed with this error.
+    Invalid(Error),
+}
+
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Operation::Yield => "Yield",
+            Operation::Value(_) => "Value",
+            Operation::Child(_) => "Child",
+            Operation::Sleep(_) => "Sleep",
+            Operation::QueueGet(_) => "QueueGet",
+            Operation::QueuePut(_) => "QueuePut",
+            Operation::FdReady(_) => "FdReady",
+            Operation::FdAction(_) => "FdAction",
+            Operation::Invalid(e) => return write!(f, "Invalid({e})"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// A child task inside [`Operation::Child`].
+pub struct Child(pub(crate) Coro);
+
+/// An operation whose `yield` gives back a `T`.
+///
+/// Built by the operation functions; yield it with [`wait!`], or convert it
+/// with `.into()` and `yield` the [`Operation`] in the raw form.
+#[must_use = "an operation does nothing until it is yielded"]
+pub struct Op<T> {
+    operation: Operation,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> Op<T> {
+    pub(crate) fn new(operation: Operation) -> Op<T> {
+        Op {
+            operation,
+            output: PhantomData,
+        }
+    }
+
+    pub(crate) fn invalid(error: Error) -> Op<T> {
+        Op::new(Operation::Invalid(error))
+    }
+
+    /// Gives up with [`Error::Timeout`] if the operation has not completed
+    /// after `seconds` (a `Duration` or a number, as in Python's
+    /// `timeout=` argument). Zero or negative fires at the manager's next
+    /// timeout check. Only waits take a timeout (queue gets and puts, fd waits
+    /// and actions); on any other operation this is an
+    /// [`Error::InvalidArgument`].
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::{wait, Queue, Task, TaskManager};
+    ///
+    /// let tm = TaskManager::new();
+    /// tm.add(Task::new(#[coroutine] |_| {
+    ///     let queue: Queue<i32> = Queue::new();
+    ///     let got = wait!(queue.get().timeout(0.01));
+    ///     assert!(got.unwrap_err().is_timeout());
+    ///     Ok(())
+    /// }));
+    /// tm.run().unwrap();
+    /// ```
+    pub fn timeout(mut self, seconds: impl IntoSeconds) -> Op<T> {
+        let timeout = match seconds.into_seconds().timeout() {
+            Ok(timeout) => timeout,
+            Err(e) => return Op::invalid(e),
+        };
+        match &mut self.operation {
+            Operation::QueueGet(w) | Operation::QueuePut(w) => w.timeout = Some(timeout),
+            Operation::FdReady(w) | Operation::FdAction(w) => w.timeout = Some(timeout),
+            Operation::Invalid(_) => {}
+            other => return Op::invalid(Error::invalid(format!("{other:?} takes no timeout"))),
+        }
+        self
+    }
+
+    /// The untyped operation, for a raw `yield`.
+    pub fn into_operation(self) -> Operation {
+        self.operation
+    }
+
+    /// Turns the value a `yield` gave back into this operation's result type.
+    pub fn output(input: Input) -> Result<T> {
+        match input?.downcast::<T>() {
+            Ok(value) => Ok(*value),
+            Err(_) => Err(Error::invalid(format!(
+                "the task was resumed with a value that is not a {}",
+                std::any::type_name::<T>()
+            ))),
+        }
+    }
+
+    /// Used by [`wait!`]: the operation to yield, or the argument error to
+    /// return without yielding.
+    #[doc(hidden)]
+    #[allow(clippy::type_complexity)]
+    pub fn __begin(self) -> Result<(Operation, fn(Input) -> Result<T>)> {
+        match self.operation {
+            Operation::Invalid(e) => Err(e),
+            operation => Ok((operation, Op::<T>::output)),
+        }
+    }
+}
+
+impl<T> From<Op<T>> for Operation {
+    fn from(op: Op<T>) -> Operation {
+        op.operation
+    }
+}
+
+impl<T: 'static> From<Task<T>> for Operation {
+    fn from(task: Task<T>) -> Operation {
+        Operation::Child(Child(task.coro))
+    }
+}
+
+/// Anything [`wait!`] can yield: an [`Op<T>`], or a [`Task<T>`] run as a child.
+pub trait IntoOp {
+    /// What the `yield` gives back.
+    type Output;
+    /// The operation to yield.
+    fn into_op(self) -> Op<Self::Output>;
+}
+
+impl<T: 'static> IntoOp for Op<T> {
+    type Output = T;
+    fn into_op(self) -> Op<T> {
+        self
+    }
+}
+
+impl<T: 'static> IntoOp for Task<T> {
+    type Output = T;
+    fn into_op(self) -> Op<T> {
+        Op::new(self.into())
+    }
+}
+
+/// `yield value`: the task goes to the back of the run queue and gets `value` back.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{value, wait, Task, TaskManager};
+///
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] |_| {
+///     assert_eq!(wait!(value("Hi, Mom!"))?, "Hi, Mom!");
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn value<T: 'static>(value: T) -> Op<T> {
+    Op::new(Operation::Value(Box::new(value)))
+}
+
+/// `yield sleep(seconds)`: resume after `seconds` (a `Duration` or a number).
+///
+/// Zero or negative is an [`Error::InvalidArgument`] at that line, as the
+/// original's `ValueError`.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{sleep, wait, Task, TaskManager};
+///
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] |_| {
+///     wait!(sleep(0.001))?;
+///     assert!(wait!(sleep(0)).is_err());
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn sleep(seconds: impl IntoSeconds) -> Op<()> {
+    match seconds.into_seconds().sleep() {
+        Ok(span) => Op::new(Operation::Sleep(span)),
+        Err(e) => Op::invalid(e),
+    }
+}
+
+/// Yields an operation and evaluates to its typed result: the port of
+/// `x = (yield op)`.
+///
+/// - `wait!()` is a bare `yield`: the task goes to the back of the run queue.
+/// - `wait!(op)` yields an [`Op<T>`] (or a child [`Task<T>`]) and gives
+///   `Result<T>`: `Err` if the operation timed out, failed, or was built with a
+///   bad argument (then nothing is yielded), or if the child failed.
+///
+/// Use it inside a task's `#[coroutine]` closure; it expands to a `yield`.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{wait, Queue, Task, TaskManager};
+///
+/// let queue = Queue::new();
+/// let tm = TaskManager::new();
+/// let q = queue.clone();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     wait!(q.put("ping"))?;
+///     wait!();
+///     Ok(())
+/// }));
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     assert_eq!(wait!(queue.get())?, "ping");
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+#[macro_export]
+macro_rules! wait {
+    () => {{
+        let _ = yield $crate::Operation::Yield;
+    }};
+    ($op:expr $(,)?) => {
+        match $crate::IntoOp::into_op($op).__begin() {
+            ::core::result::Result::Ok((operation, output)) => output(yield operation),
+            ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
+        }
+    };
+}

@@ -1,0 +1,127 @@
+//! The parking lot: where tasks live while they wait.
+//!
+//! # Why tasks are parked in the manager, under keys
+//!
+//! A runnable task is owned by the run queue. A waiting task could be owned by
+//! what it waits on (a queue's waiter list, an fd's wait set), but a task often
+//! holds a handle to the very queue it waits on: that would be an `Rc` cycle,
+//! and dropping the manager would leak the task and everything it owns. So
+//! every waiting task is owned here, by its manager, and the waiter lists
+//! (queues, fd waits, timers) hold only a [`Key`]. Dropping the manager drops
+//! every parked task with it.
+//!
+//! # Why keys carry a segment id
+//!
+//! `TaskManager::merge` moves one manager's tasks into another, but keys of
+//! the merged manager's tasks are held by queues the manager does not know of.
+//! Rather than re-key them, the merged manager's slab moves over whole, as a
+//! new *segment*, and keys name their segment by an id that is unique on the
+//! thread. A key of a manager that was dropped (or is not merged with this one)
+//! is simply not found. Almost every manager has one segment, so a lookup is a
+//! comparison and an index.
+
+use std::cell::Cell;
+
+use crate::task::Stack;
+use crate::time::TimerKey;
+
+/// Names a parked task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Key {
+    segment: u64,
+    index: u32,
+}
+
+/// A waiting task, and the timeout to cancel when it is woken.
+pub(crate) struct Parked {
+    pub(crate) stack: Stack,
+    pub(crate) timer: Option<TimerKey>,
+}
+
+thread_local! {
+    static NEXT_SEGMENT: Cell<u64> = const { Cell::new(0) };
+}
+
+struct Segment {
+    id: u64,
+    slots: Vec<Option<Parked>>,
+    /// Indices of empty slots, reused before the slab grows.
+    free: Vec<u32>,
+}
+
+impl Segment {
+    fn new() -> Segment {
+        let id = NEXT_SEGMENT.with(|n| {
+            let id = n.get();
+            n.set(id + 1);
+            id
+        });
+        Segment {
+            id,
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+}
+
+/// All parked tasks of one manager. New tasks go to the first segment.
+pub(crate) struct Parking {
+    segments: Vec<Segment>,
+    len: usize,
+}
+
+impl Parking {
+    pub(crate) fn new() -> Parking {
+        Parking {
+            segments: vec![Segment::new()],
+            len: 0,
+        }
+    }
+
+    /// How many tasks are parked.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn park(&mut self, parked: Parked) -> Key {
+        let segment = &mut self.segments[0];
+        let index = match segment.free.pop() {
+            Some(index) => {
+                segment.slots[index as usize] = Some(parked);
+                index
+            }
+            None => {
+                segment.slots.push(Some(parked));
+                (segment.slots.len() - 1) as u32
+            }
+        };
+        self.len += 1;
+        Key {
+            segment: segment.id,
+            index,
+        }
+    }
+
+    fn segment(&mut self, key: Key) -> Option<&mut Segment> {
+        self.segments.iter_mut().find(|s| s.id == key.segment)
+    }
+
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Parked> {
+        self.segment(key)?.slots.get_mut(key.index as usize)?.as_mut()
+    }
+
+    /// Takes the task out; `None` if the key is not (or no longer) here.
+    pub(crate) fn unpark(&mut self, key: Key) -> Option<Parked> {
+        let segment = self.segment(key)?;
+        let parked = segment.slots.get_mut(key.index as usize)?.take()?;
+        segment.free.push(key.index);
+        self.len -= 1;
+        Some(parked)
+    }
+
+    /// Takes over another manager's parked tasks; their keys stay valid.
+    pub(crate) fn absorb(&mut self, other: Parking) {
+        self.len += other.len;
+        self.segments.extend(other.segments);
+    }
+}

@@ -1,0 +1,278 @@
+//! `Queue<T>`: a FIFO queue for passing items between tasks.
+//!
+//! # How it is built
+//!
+//! A `Queue<T>` is a cheap handle (`Rc`) to an untyped core: the items, already
+//! boxed as the [`Value`]s they will be handed over as, and two FIFO lists of
+//! waiting tasks, getters and putters (a putter keeps its item beside its key).
+//! Being untyped, the core needs no generic code in the manager and no virtual
+//! call. The waiter lists hold parking [`Key`]s, not tasks (see `park.rs`).
+//!
+//! The original keeps the waiter lists in the manager, in a dict keyed by the
+//! queue; keeping them in the queue spares a hash lookup per operation. The
+//! cost: a queue belongs to the tasks of one manager (or of managers merged
+//! into one). A waiter of an unrelated manager is never woken by this one.
+//!
+//! # The hand-off order (DESIGN.md §2), done at the moment a task yields
+//!
+//! - get, queue empty: the getter waits (FIFO), with its timeout if any.
+//! - get, item available: take it, enqueue the getter with it; if a putter
+//!   waits, move its item into the queue and enqueue that putter.
+//! - put, queue full: the putter waits (FIFO), with its timeout if any.
+//! - put, room: append, enqueue the putter; if a getter waits, hand it the
+//!   head of the queue and enqueue it.
+//!
+//! Even an operation that completes at once sends the task to the back of the
+//! run queue: nothing continues in place.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::manager::State;
+use crate::op::{Op, Operation};
+use crate::park::Key;
+use crate::task::{nothing, Stack, Value};
+
+/// A multi-producer, multi-consumer FIFO queue for exchanging items between tasks.
+///
+/// Cloning gives another handle to the same queue. With a `maxsize` greater
+/// than zero, `put` waits while the queue is full.
+///
+/// | Python | Rust |
+/// |---|---|
+/// | `q = Queue()` | `let q = Queue::new();` |
+/// | `q = Queue(maxsize=2)` | `let q = Queue::with_maxsize(2);` |
+/// | `q = Queue([1, 2], maxsize=2)` | `let q = Queue::with_contents([1, 2], 2);` |
+/// | `len(q)`, `q.empty()`, `q.full()` | `q.len()`, `q.is_empty()`, `q.is_full()` |
+/// | `item = (yield q.get(timeout=5))` | `let item = wait!(q.get().timeout(5))?;` |
+/// | `yield q.put(item)` | `wait!(q.put(item))?;` |
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{wait, Queue, Task, TaskManager};
+///
+/// let queue = Queue::with_maxsize(1);
+/// let (tx, rx) = (queue.clone(), queue.clone());
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     for i in 0..3 {
+///         wait!(tx.put(i))?; // waits while the queue is full
+///     }
+///     Ok(())
+/// }));
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     let mut got = vec![];
+///     for _ in 0..3 {
+///         got.push(wait!(rx.get())?);
+///     }
+///     assert_eq!(got, [0, 1, 2]);
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// assert!(queue.is_empty());
+/// ```
+pub struct Queue<T> {
+    core: Rc<RefCell<QueueCore>>,
+    items: PhantomData<T>,
+}
+
+pub(crate) struct QueueCore {
+    items: VecDeque<Value>,
+    /// 0 means unbounded, as in the original.
+    maxsize: usize,
+    getters: VecDeque<Key>,
+    putters: VecDeque<(Key, Value)>,
+}
+
+impl QueueCore {
+    fn is_full(&self) -> bool {
+        self.maxsize > 0 && self.items.len() >= self.maxsize
+    }
+}
+
+/// A queue get or put inside [`Operation::QueueGet`]/[`Operation::QueuePut`].
+pub struct QueueWait {
+    core: Rc<RefCell<QueueCore>>,
+    /// The item to put; `None` for a get.
+    item: Option<Value>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl<T: 'static> Queue<T> {
+    /// An empty, unbounded queue.
+    pub fn new() -> Queue<T> {
+        Queue::with_contents([], 0)
+    }
+
+    /// An empty queue holding at most `maxsize` items; 0 means unbounded.
+    pub fn with_maxsize(maxsize: usize) -> Queue<T> {
+        Queue::with_contents([], maxsize)
+    }
+
+    /// A queue holding `contents` at first, and at most `maxsize` items (0 means
+    /// unbounded): Python's `Queue(contents, maxsize)`. The initial contents may
+    /// exceed `maxsize`, as in the original.
+    pub fn with_contents(contents: impl IntoIterator<Item = T>, maxsize: usize) -> Queue<T> {
+        let items = contents.into_iter().map(|item| Box::new(item) as Value).collect();
+        let core = QueueCore {
+            items,
+            maxsize,
+            getters: VecDeque::new(),
+            putters: VecDeque::new(),
+        };
+        Queue {
+            core: Rc::new(RefCell::new(core)),
+            items: PhantomData,
+        }
+    }
+
+    /// The number of items in the queue (Python's `len(queue)`).
+    pub fn len(&self) -> usize {
+        self.core.borrow().items.len()
+    }
+
+    /// True when the queue holds no item (Python's `empty()`).
+    pub fn is_empty(&self) -> bool {
+        self.core.borrow().items.is_empty()
+    }
+
+    /// True when a `put` would wait (Python's `full()`); never for an unbounded queue.
+    pub fn is_full(&self) -> bool {
+        self.core.borrow().is_full()
+    }
+
+    /// The most items the queue holds; 0 means unbounded.
+    pub fn maxsize(&self) -> usize {
+        self.core.borrow().maxsize
+    }
+
+    /// Yielded, resumes the task with the next item, once there is one.
+    pub fn get(&self) -> Op<T> {
+        Op::new(Operation::QueueGet(QueueWait {
+            core: self.core.clone(),
+            item: None,
+            timeout: None,
+        }))
+    }
+
+    /// Yielded, resumes the task once `item` is in the queue.
+    pub fn put(&self, item: T) -> Op<()> {
+        let item = Some(Box::new(item) as Value);
+        Op::new(Operation::QueuePut(QueueWait {
+            core: self.core.clone(),
+            item,
+            timeout: None,
+        }))
+    }
+}
+
+impl<T: 'static> Default for Queue<T> {
+    fn default() -> Queue<T> {
+        Queue::new()
+    }
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Queue<T> {
+        Queue {
+            core: self.core.clone(),
+            items: PhantomData,
+        }
+    }
+}
+
+impl<T: 'static> FromIterator<T> for Queue<T> {
+    /// An unbounded queue holding the items.
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Queue<T> {
+        Queue::with_contents(items, 0)
+    }
+}
+
+impl<T> fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = self.core.borrow();
+        f.debug_struct("Queue")
+            .field("len", &core.items.len())
+            .field("maxsize", &core.maxsize)
+            .finish()
+    }
+}
+
+/// What a queue timeout must undo: the waiter's place in its list.
+pub(crate) struct QueueTimeout {
+    core: Rc<RefCell<QueueCore>>,
+    key: Key,
+}
+
+impl QueueTimeout {
+    /// Takes the timed-out waiter out of its list (a put's item is dropped).
+    /// O(waiters on this queue), as in the original; only timeouts pay it.
+    pub(crate) fn withdraw(self) -> Key {
+        let mut core = self.core.borrow_mut();
+        core.getters.retain(|&k| k != self.key);
+        core.putters.retain(|(k, _)| *k != self.key);
+        self.key
+    }
+}
+
+impl QueueWait {
+    /// Performs a get or put for the task `stack` that just yielded it.
+    pub(crate) fn perform(self, state: &mut State, stack: Stack) {
+        let QueueWait { core, item, timeout } = self;
+        let mut q = core.borrow_mut();
+        match item {
+            None if q.items.is_empty() => {
+                drop(q);
+                let key = state.park(stack, timeout, |key| {
+                    QueueTimeout {
+                        core: core.clone(),
+                        key,
+                    }
+                    .into()
+                });
+                core.borrow_mut().getters.push_back(key);
+            }
+            None => {
+                let item = q.items.pop_front().expect("checked non-empty");
+                state.enqueue(stack, Ok(item));
+                while let Some((key, item)) = q.putters.pop_front() {
+                    if state.wake(key, nothing()).is_ok() {
+                        q.items.push_back(item);
+                        break;
+                    }
+                }
+            }
+            Some(item) if q.is_full() => {
+                drop(q);
+                let key = state.park(stack, timeout, |key| {
+                    QueueTimeout {
+                        core: core.clone(),
+                        key,
+                    }
+                    .into()
+                });
+                core.borrow_mut().putters.push_back((key, item));
+            }
+            Some(item) => {
+                q.items.push_back(item);
+                state.enqueue(stack, nothing());
+                while let Some(key) = q.getters.pop_front() {
+                    let head = q.items.pop_front().expect("an item was just put");
+                    match state.wake(key, Ok(head)) {
+                        Ok(()) => break,
+                        // A waiter of a dropped or unrelated manager: put the item back.
+                        Err(returned) => {
+                            if let Ok(head) = returned {
+                                q.items.push_front(head);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! A task: a coroutine that yields [`Operation`]s and returns a `Result`.
+//!
+//! # Why one erased type
+//!
+//! Python's manager holds generators of any kind; the Rust manager holds one
+//! type, `Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Result<Value>>>>`.
+//! A [`Task<T>`] keeps the type its coroutine returns as a marker only, so a
+//! parent that yields it gets a `T` back (the [`wait!`](crate::wait) macro does the
+//! downcast), while the manager sees every task, parent or child, alike. The
+//! erasure happens once, in [`Task::new`]; after that a switch is one virtual
+//! call to `resume`, and values travel as `Box<dyn Any>`, which for `()` and
+//! other zero-sized values allocates nothing.
+//!
+//! # The trampoline stack
+//!
+//! A runnable or waiting task is a [`Stack`]: the coroutine being resumed on top,
+//! the parents it was yielded by below. Only the top is ever resumed. A child
+//! yielded by the top is pushed; a top that returns or fails is popped and its
+//! result becomes the input of the parent below. The nesting lives in a `Vec`,
+//! not on the thread's stack, so 100,000 nested children cost 100,000 boxes and
+//! no recursion.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::ops::{Coroutine, CoroutineState};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+
+use crate::error::{Error, Result};
+use crate::op::Operation;
+
+/// A value handed to or returned by a task, with its type erased.
+pub type Value = Box<dyn Any>;
+
+/// What a task is resumed with: the value of its `yield` expression.
+///
+/// Tasks written in the raw form receive it directly
+/// (`let input: Input = yield op;`); [`wait!`](crate::wait) turns it into the
+/// operation's typed result.
+pub type Input = Result<Value>;
+
+/// The one coroutine type the manager runs.
+pub(crate) type Coro = Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Input>>>;
+
+/// The input of a task that is started, or resumed after a bare `yield`: `()`.
+pub(crate) fn nothing() -> Input {
+    Ok(Box::new(()))
+}
+
+/// A task: a coroutine that yields [`Operation`]s and finally returns `Result<T>`.
+///
+/// Make one from a `#[coroutine]` closure whose argument is the first
+/// [`Input`] (ignore it with `_`). Add it to a manager with
+/// [`TaskManager::add`](crate::TaskManager::add), or yield it from another task
+/// to run it as a child: the parent gets the child's `T`, or its error.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{wait, Task, TaskManager};
+///
+/// fn double(x: i32) -> Task<i32> {
+///     Task::new(#[coroutine] move |_| {
+///         wait!(); // a bare yield: let the other tasks run
+///         Ok(2 * x)
+///     })
+/// }
+///
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] |_| {
+///     let four: i32 = wait!(double(2))?;
+///     assert_eq!(four, 4);
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+#[must_use = "a task does nothing until it is added to a manager or yielded"]
+pub struct Task<T = ()> {
+    pub(crate) coro: Coro,
+    returns: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> Task<T> {
+    /// Wraps a coroutine as a task.
+    pub fn new<C>(coroutine: C) -> Task<T>
+    where
+        C: Coroutine<Input, Yield = Operation, Return = Result<T>> + 'static,
+    {
+        Task {
+            coro: Box::pin(Erase(coroutine)),
+            returns: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Task")
+    }
+}
+
+/// Adapts a coroutine returning `Result<T>` to the erased return type.
+struct Erase<C>(C);
+
+impl<C, T> Coroutine<Input> for Erase<C>
+where
+    C: Coroutine<Input, Yield = Operation, Return = Result<T>>,
+    T: 'static,
+{
+    type Yield = Operation;
+    type Return = Input;
+
+    fn resume(self: Pin<&mut Self>, input: Input) -> CoroutineState<Operation, Input> {
+        // SAFETY: structural pinning: `Erase` never moves its only field.
+        let inner = unsafe { self.map_unchecked_mut(|e| &mut e.0) };
+        match inner.resume(input) {
+            CoroutineState::Yielded(op) => CoroutineState::Yielded(op),
+            CoroutineState::Complete(done) => CoroutineState::Complete(done.map(|v| Box::new(v) as Value)),
+        }
+    }
+}
+
+/// What came of resuming a stack's top once.
+pub(crate) enum Step {
+    /// The top yielded this operation.
+    Yielded(Operation),
+    /// The top returned or failed (a panic counts as failing); it is gone.
+    Done(Input),
+}
+
+/// A task with the parents waiting on it: the trampoline's unit of work.
+pub(crate) struct Stack {
+    /// The innermost child: the only coroutine ever resumed.
+    top: Coro,
+    /// The parents, outermost first; each waits for the one above it.
+    parents: Vec<Coro>,
+}
+
+impl Stack {
+    pub(crate) fn new(coro: Coro) -> Stack {
+        Stack {
+            top: coro,
+            parents: Vec::new(),
+        }
+    }
+
+    /// Resumes the top. A panic is caught here and becomes `Error::Panic`: the
+    /// manager's state is never touched while a task runs, so it cannot be
+    /// left half-changed.
+    pub(crate) fn resume(&mut self, input: Input) -> Step {
+        let top = self.top.as_mut();
+        match catch_unwind(AssertUnwindSafe(|| top.resume(input))) {
+            Ok(CoroutineState::Yielded(op)) => Step::Yielded(op),
+            Ok(CoroutineState::Complete(done)) => Step::Done(done),
+            Err(panic) => Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))),
+        }
+    }
+
+    /// Makes `child` the new top; the old top waits below it.
+    pub(crate) fn push(&mut self, child: Coro) {
+        let parent = std::mem::replace(&mut self.top, child);
+        self.parents.push(parent);
+    }
+
+    /// Drops the finished top and makes its parent the top again. `false`
+    /// when the top was the task itself, not a child: the whole task is done.
+    pub(crate) fn pop(&mut self) -> bool {
+        match self.parents.pop() {
+            Some(parent) => {
+                self.top = parent;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many coroutines deep the stack is (1 for a task with no child).
+    pub(crate) fn depth(&self) -> usize {
+        self.parents.len() + 1
+    }
+}
+
+impl Drop for Stack {
+    /// Drops the innermost child first, and never recursively, whatever the depth.
+    fn drop(&mut self) {
+        while let Some(parent) = self.parents.pop() {
+            drop(std::mem::replace(&mut self.top, parent));
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(a panic with no message)".to_string()
+    }
+}
