@@ -32,7 +32,7 @@ use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
 use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 
 use crate::error::Error;
-use crate::io::{Action, FdWait, Flags, READ, WRITE};
+use crate::io::{Action, FdWait, FileNo, Flags, READ, WRITE};
 use crate::op::{Op, Operation};
 use crate::task::Value;
 
@@ -88,8 +88,8 @@ fn borrow_as<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
 /// }));
 /// tm.run().unwrap();
 /// ```
-pub fn read(fd: impl AsRawFd, n: usize) -> Op<Vec<u8>> {
-    let fd = fd.as_raw_fd();
+pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
+    let fd = fd.fileno();
     set_nonblocking(fd);
     action(fd, READ, move || {
         let mut buf = vec![0u8; n];
@@ -102,8 +102,8 @@ pub fn read(fd: impl AsRawFd, n: usize) -> Op<Vec<u8>> {
 
 /// `yield write(fd, data)`: once `fd` is writable, write `data`; gives the
 /// number of bytes written, which may be fewer than `data.len()`, as `os.write`.
-pub fn write(fd: impl AsRawFd, data: impl Into<Vec<u8>>) -> Op<usize> {
-    let (fd, data) = (fd.as_raw_fd(), data.into());
+pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
+    let (fd, data) = (fd.fileno(), data.into());
     set_nonblocking(fd);
     action(fd, WRITE, move || {
         // SAFETY: data is a valid slice.
@@ -133,8 +133,8 @@ pub fn write(fd: impl AsRawFd, data: impl Into<Vec<u8>>) -> Op<usize> {
 /// }));
 /// tm.run().unwrap();
 /// ```
-pub fn readline(fd: impl AsRawFd) -> Op<Vec<u8>> {
-    let fd = fd.as_raw_fd();
+pub fn readline(fd: impl FileNo) -> Op<Vec<u8>> {
+    let fd = fd.fileno();
     let mut line = Vec::new();
     let mut socket = true;
     action(fd, READ, move || {
@@ -208,8 +208,8 @@ fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
 /// An empty `Vec` means the peer closed the connection, as in Python.
 ///
 /// For any stream or datagram socket (std, mio, or a raw fd).
-pub fn recv(sock: impl AsRawFd, n: usize) -> Op<Vec<u8>> {
-    let fd = sock.as_raw_fd();
+pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
+    let fd = sock.fileno();
     action(fd, READ, move || {
         let mut buf = vec![0u8; n];
         // SAFETY: buf has n writable bytes.
@@ -223,8 +223,8 @@ pub fn recv(sock: impl AsRawFd, n: usize) -> Op<Vec<u8>> {
 /// number of bytes sent, which may be fewer than `data.len()`, as in Python.
 /// A peer that closed or reset the connection is an `Err` (`EPIPE`,
 /// `ECONNRESET`) in this task; the process never gets `SIGPIPE`.
-pub fn send(sock: impl AsRawFd, data: impl Into<Vec<u8>>) -> Op<usize> {
-    let (fd, data) = (sock.as_raw_fd(), data.into());
+pub fn send(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
+    let (fd, data) = (sock.fileno(), data.into());
     action(fd, WRITE, move || {
         let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
         // SAFETY: data is a valid slice.

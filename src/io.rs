@@ -52,6 +52,27 @@ use crate::task::{nothing, Input, Stack, Value};
 /// An idle poll this long re-checks every waited fd (see the module docs).
 const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
+/// Anything with a file descriptor, as the original accepts "an integer or an
+/// object with a `fileno()` method": a plain [`RawFd`], or a reference to a
+/// socket, pipe or file (`&sock`). The operation keeps only the number, so the
+/// owner must keep the fd open while the task waits.
+pub trait FileNo {
+    /// The file descriptor.
+    fn fileno(&self) -> RawFd;
+}
+
+impl FileNo for RawFd {
+    fn fileno(&self) -> RawFd {
+        *self
+    }
+}
+
+impl<T: AsRawFd + ?Sized> FileNo for &T {
+    fn fileno(&self) -> RawFd {
+        self.as_raw_fd()
+    }
+}
+
 /// Readiness flags of a wait, as in `select`'s three sets.
 pub(crate) type Flags = u8;
 pub(crate) const READ: Flags = 1;
@@ -90,9 +111,9 @@ impl FdWait {
 /// [`RawFd`] (`fd_ready(12, true, false, false)`). All three flags false is an
 /// [`Error::InvalidArgument`] at that line. A bad fd gives its `Error::Io` to
 /// this task only.
-pub fn fd_ready(fd: impl AsRawFd, read: bool, write: bool, exc: bool) -> Op<()> {
+pub fn fd_ready(fd: impl FileNo, read: bool, write: bool, exc: bool) -> Op<()> {
     match flags(read, write, exc) {
-        Ok(flags) => Op::new(Operation::FdReady(FdWait::new(fd.as_raw_fd(), flags, None, false))),
+        Ok(flags) => Op::new(Operation::FdReady(FdWait::new(fd.fileno(), flags, None, false))),
         Err(e) => Op::invalid(e),
     }
 }
@@ -114,12 +135,12 @@ pub fn fd_ready(fd: impl AsRawFd, read: bool, write: bool, exc: bool) -> Op<()> 
 /// }));
 /// tm.run().unwrap();
 /// ```
-pub fn readable(fd: impl AsRawFd) -> Op<()> {
+pub fn readable(fd: impl FileNo) -> Op<()> {
     fd_ready(fd, true, false, false)
 }
 
 /// `yield writable(fd)`: resume once `fd` is writable.
-pub fn writable(fd: impl AsRawFd) -> Op<()> {
+pub fn writable(fd: impl FileNo) -> Op<()> {
     fd_ready(fd, false, true, false)
 }
 
@@ -151,7 +172,7 @@ pub fn writable(fd: impl AsRawFd) -> Op<()> {
 /// tm.run().unwrap();
 /// ```
 pub fn fd_action<T: 'static>(
-    fd: impl AsRawFd,
+    fd: impl FileNo,
     read: bool,
     write: bool,
     exc: bool,
@@ -161,7 +182,7 @@ pub fn fd_action<T: 'static>(
         Ok(flags) => {
             let action: Action = Box::new(move || action().map(|v| Box::new(v) as Value));
             Op::new(Operation::FdAction(FdWait::new(
-                fd.as_raw_fd(),
+                fd.fileno(),
                 flags,
                 Some(action),
                 false,

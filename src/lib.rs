@@ -221,7 +221,7 @@ mod time;
 
 pub use action::{accept, connect, read, readline, recv, recvfrom, send, sendto, write, Datagram, Listener, MAX_LINE};
 pub use error::{Error, Result};
-pub use io::{fd_action, fd_ready, readable, writable, FdWait};
+pub use io::{fd_action, fd_ready, readable, writable, FdWait, FileNo};
 pub use manager::TaskManager;
 pub use op::{sleep, value, Child, IntoOp, Op, Operation};
 pub use queue::{Queue, QueueWait};

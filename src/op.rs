@@ -267,10 +267,13 @@ macro_rules! wait {
     () => {{
         let _ = yield $crate::Operation::Yield;
     }};
-    ($op:expr $(,)?) => {
-        match $crate::IntoOp::into_op($op).__begin() {
+    ($op:expr $(,)?) => {{
+        // A statement of its own, so that borrows made while building the
+        // operation end before the `yield`.
+        let op = $crate::IntoOp::into_op($op);
+        match op.__begin() {
             ::core::result::Result::Ok((operation, output)) => output(yield operation),
             ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
         }
-    };
+    }};
 }

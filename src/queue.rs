@@ -67,7 +67,8 @@ use crate::task::{nothing, Stack, Value};
 /// tm.add(Task::new(#[coroutine] move |_| {
 ///     let mut got = vec![];
 ///     for _ in 0..3 {
-///         got.push(wait!(rx.get())?);
+///         let item = wait!(rx.get())?;
+///         got.push(item);
 ///     }
 ///     assert_eq!(got, [0, 1, 2]);
 ///     Ok(())
