@@ -1,0 +1,2 @@
+//! Placeholder: the comparison benchmarks against tokio and bare mio.
+fn main() {}
