@@ -31,7 +31,9 @@
 //!   closed. The closure shows up when the fd is re-armed (the kernel answers
 //!   `ENOENT`: its waiters get `EBADF`), and when the poll has been idle for
 //!   [`SWEEP_AFTER`]: then every waited fd is re-armed to check it, so a task
-//!   waiting on a closed fd gets its error instead of hanging forever.
+//!   waiting on a closed fd gets its error instead of hanging forever. Only
+//!   running tasks close fds, so one check per idle period is enough, and an
+//!   idle server then sleeps in the poll for good.
 //!
 //! Waiters live in a table indexed by the fd number (fds are small integers):
 //! no hashing on the hot path, and a deterministic order.
@@ -227,6 +229,10 @@ pub(crate) struct Io {
     waiting: usize,
     /// Tasks to enqueue at the next step 1: completed tries, bad fds.
     ready: Vec<(Key, Input)>,
+    /// An empty buffer kept for step 1's list of tasks to wake.
+    woken: Vec<(Key, Input)>,
+    /// The fds were checked during the current idle period (see `sweep`).
+    swept: bool,
 }
 
 impl Io {
@@ -237,7 +243,15 @@ impl Io {
             fds: Vec::new(),
             waiting: 0,
             ready: Vec::new(),
+            woken: Vec::new(),
+            swept: false,
         }
+    }
+
+    /// Tasks ran: any of them may have closed an fd, so the next idle period
+    /// checks the fds again.
+    pub(crate) fn note_activity(&mut self) {
+        self.swept = false;
     }
 
     pub(crate) fn has_waits(&self) -> bool {
@@ -439,16 +453,28 @@ fn defer(state: &mut State, stack: Stack, input: Input) {
 
 /// Step 1 of `run_next`: enqueue completed tries and bad fds, then poll once.
 pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) {
-    for (key, input) in std::mem::take(&mut state.io.ready) {
+    // Both buffers are kept between calls, so a poll allocates nothing.
+    let mut woken = std::mem::take(&mut state.io.woken);
+    std::mem::swap(&mut woken, &mut state.io.ready);
+    if state.io.waiting > 0 {
+        wait_for_events(state, timeout, &mut woken);
+    }
+    for (key, input) in woken.drain(..) {
         let _ = state.wake(key, input);
     }
-    if state.io.waiting == 0 {
-        return;
-    }
-    let idle_long = loop {
-        let wait = state.poll_time(timeout);
-        let idle_long = wait.is_none_or(|w| w >= SWEEP_AFTER);
-        let wait = Some(wait.map_or(SWEEP_AFTER, |w| w.min(SWEEP_AFTER)));
+    state.io.woken = woken;
+}
+
+/// Polls once (retrying on EINTR) and serves the ready fds into `woken`.
+fn wait_for_events(state: &mut State, timeout: Option<Duration>, woken: &mut Vec<(Key, Input)>) {
+    let sweep_due = loop {
+        let mut wait = state.poll_time(timeout);
+        // A long idle wait stops after SWEEP_AFTER to check for closed fds,
+        // once per idle period: an idle server then sleeps for good.
+        let sweep_due = !state.io.swept && wait.is_none_or(|w| w >= SWEEP_AFTER);
+        if sweep_due {
+            wait = Some(SWEEP_AFTER);
+        }
         let io = &mut state.io;
         let Some(poll) = &mut io.poll else { return };
         match poll.poll(&mut io.events, wait) {
@@ -458,24 +484,22 @@ pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) {
                 log::error!("poll failed: {e}");
                 return;
             }
-            Ok(()) => break idle_long,
+            Ok(()) => break sweep_due,
         }
     };
     let io = &mut state.io;
-    if io.events.is_empty() && idle_long {
-        io.sweep();
-    }
-    let mut woken = Vec::new();
-    let ready: Vec<(RawFd, Flags)> = io
-        .events
-        .iter()
-        .map(|event| (event.token().0 as RawFd, readiness(event)))
-        .collect();
-    for (fd, flags) in ready {
-        io.serve(fd, flags, &mut woken);
+    if io.events.is_empty() {
+        if sweep_due {
+            io.sweep();
+            io.swept = true;
+        }
+    } else {
+        io.swept = false;
+        let events = std::mem::replace(&mut io.events, Events::with_capacity(0));
+        for event in events.iter() {
+            io.serve(event.token().0 as RawFd, readiness(event), woken);
+        }
+        io.events = events;
     }
     woken.append(&mut io.ready);
-    for (key, input) in woken {
-        let _ = state.wake(key, input);
-    }
 }

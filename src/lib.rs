@@ -98,6 +98,59 @@
 //!
 //! ```python
 //! def parent():
+//!     try:
+//!         print 'good child says: %s' % (yield child())
+//!         print 'bad child says: %s' % (yield child(bad=True))
+//!     except Exception, e:
+//!         print 'caught exception: %s' % e
+//!
+//! def child(bad=False):
+//!     if bad:
+//!         raise RuntimeError('oops!')
+//!     raise StopIteration('Hi, Mom!')
+//!     yield
+//! ```
+//!
+//! Python's `try:` becomes a `try` block (nightly `try_blocks`): the first `?`
+//! that fails leaves it, as the first exception leaves `try:`.
+//!
+//! ```
+//! #![feature(coroutines, try_blocks)]
+//! use multitask::{wait, Error, Task};
+//!
+//! fn parent() -> Task {
+//!     Task::new(#[coroutine] |_| {
+//!         let result: multitask::Result<()> = try {
+//!             println!("good child says: {}", wait!(child(false))?); // Hi, Mom!
+//!             println!("bad child says: {}", wait!(child(true))?); // not printed
+//!         };
+//!         if let Err(e) = result {
+//!             println!("caught exception: {e}"); // caught exception: oops!
+//!         }
+//!         Ok(())
+//!     })
+//! }
+//!
+//! fn child(bad: bool) -> Task<&'static str> {
+//!     Task::new(#[coroutine] move |_| {
+//!         if bad {
+//!             return Err(Error::msg("oops!"));
+//!         }
+//!         if false {
+//!             wait!(); // never runs: it only makes this a coroutine, as in the original
+//!         }
+//!         Ok("Hi, Mom!")
+//!     })
+//! }
+//!
+//! multitask::add(parent());
+//! multitask::run().unwrap();
+//! ```
+//!
+//! The module docstring's example:
+//!
+//! ```python
+//! def parent():
 //!     print (yield return_none())
 //!     print (yield return_one())
 //!     print (yield return_many())

@@ -312,7 +312,12 @@ impl TaskManager {
                 s.handle_timeouts(timeout);
             }
         });
-        let count = self.with(|s| s.runq.len());
+        let count = self.with(|s| {
+            if s.has_runnable() {
+                s.io.note_activity();
+            }
+            s.runq.len()
+        });
         for _ in 0..count {
             let Some(Runnable { mut stack, input }) = self.with(|s| s.runq.pop_front()) else {
                 break;
