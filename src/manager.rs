@@ -73,6 +73,9 @@ pub struct TaskManager {
 
 /// A manager is either the owner of its state, or was merged into another
 /// and forwards to it (as the original's merged managers share structures).
+/// There is one `Node` per manager: boxing the state would only add a pointer
+/// hop to every access.
+#[allow(clippy::large_enum_variant)]
 enum Node {
     Root(State),
     Merged(TaskManager),

@@ -14,7 +14,11 @@ use std::time::{Duration, Instant};
 fn example(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
-    assert!(path.exists(), "{} is missing: `cargo test` builds the examples", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test` builds the examples",
+        path.display()
+    );
     path
 }
 
@@ -77,8 +81,16 @@ fn echo_server_survives_running_out_of_file_descriptors() {
     for (i, c) in clients.iter_mut().enumerate().take(20) {
         assert_eq!(echo(c, &format!("hello {i}")).unwrap(), format!("hello {i}"));
     }
-    assert!(wait_for_line(&log, "Too many open files"), "no EMFILE logged: {:?}", log.lock().unwrap());
-    assert!(log.lock().unwrap().iter().any(|l| l.contains("[Errno 24]") && l.contains("backing off")));
+    assert!(
+        wait_for_line(&log, "Too many open files"),
+        "no EMFILE logged: {:?}",
+        log.lock().unwrap()
+    );
+    assert!(log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("[Errno 24]") && l.contains("backing off")));
 
     // While out of fds it backs off instead of spinning on accept: over half a
     // second at 100 ms a back-off, a handful of lines, not thousands.
