@@ -5,21 +5,29 @@
 //!
 //! Each function returns an fd action (see `io.rs`) that the manager tries at
 //! once and, if it would block, performs when the fd is ready. Trying first
-//! needs a call that cannot block:
+//! needs calls that cannot block, and the caller's fds keep their mode where
+//! that is possible:
 //!
-//! - `recv` and `send` pass `MSG_DONTWAIT` (and `send` `MSG_NOSIGNAL`, so a
-//!   closed peer is an `EPIPE` error in that task, never a `SIGPIPE` that kills
-//!   the process). The socket's own mode is left alone: no extra syscall on the
-//!   hot path, and a socket the caller also uses with blocking std calls keeps
-//!   working.
-//! - `accept`, `recvfrom`, `sendto`, `read`, `readline` (on pipes) and `write`
-//!   have no such flag, so the fd is switched to non-blocking when the
-//!   operation is built.
-//! - `readline` on a socket peeks, and consumes a line only once the whole line
-//!   has arrived (or the peer closed): a line's bytes are never hidden in a
-//!   buffer where readiness cannot see them, and a `readline` that times out
-//!   loses nothing. On other fds (pipes) it reads a byte at a time, for the
-//!   same reason; there a timeout drops the part of a line already read.
+//! - On sockets, `recv`, `send`, `read`, `write` and `readline` pass
+//!   `MSG_DONTWAIT` (sends also `MSG_NOSIGNAL`, so a closed peer is an
+//!   `EPIPE` error in that task, never a `SIGPIPE` that kills the process).
+//!   No `fcntl` on the hot path, and a socket the caller also uses with
+//!   blocking std calls keeps working.
+//! - On other fds (pipes, ttys, files), `read`, `write` and `readline` first
+//!   ask `poll(2)` whether the fd is ready, then make one call that cannot
+//!   block: a read of what is there, a write of at most `PIPE_BUF` bytes. The
+//!   fd's mode is left alone, so sharing stdin or stdout with the rest of the
+//!   program stays safe.
+//! - `accept`, `recvfrom` and `sendto` have no such flag: their socket is
+//!   switched to non-blocking when the operation is built.
+//! - `readline` never reads past the newline: on a socket it peeks to find it,
+//!   elsewhere it reads a byte at a time. Bytes after the line stay in the
+//!   kernel, where readiness sees them, so a line already there is returned
+//!   without waiting and no byte is hidden in a buffer of ours. The part of a
+//!   line that has arrived is kept by the operation while it waits for the
+//!   rest (waiting for the whole line in the kernel could deadlock: a socket's
+//!   queue can fill before the newline arrives); a `readline` that times out
+//!   drops that part.
 //!
 //! The operations hold the raw fd, not a borrow (the manager keeps the
 //! operation while the task waits): the fd must stay open while the task
@@ -55,18 +63,56 @@ fn check(ret: isize) -> io::Result<usize> {
     }
 }
 
-/// Makes `fd` non-blocking; an error (a bad fd) shows when the task waits.
+/// Makes a socket non-blocking; an error (a bad fd) shows when the task waits.
 fn set_nonblocking(fd: RawFd) {
     let on: libc::c_int = 1;
     // SAFETY: FIONBIO reads one c_int; a bad fd just fails.
     unsafe { libc::ioctl(fd, libc::FIONBIO, &on) };
 }
 
-/// Borrows `fd` as a `T` without taking ownership (it is never closed here).
+/// Borrows a socket's fd as a `T` without taking ownership (it is never
+/// closed here). Only for the sealed std and mio socket types, whose
+/// `from_raw_fd` just wraps the number.
 fn borrow_as<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
     // SAFETY: the ManuallyDrop never drops, so the fd is not closed; a closed
     // fd only makes the calls fail with EBADF.
     ManuallyDrop::new(unsafe { T::from_raw_fd(fd) })
+}
+
+/// Reads up to `n` bytes into `buf`'s spare room with `read_fn(ptr, n)`
+/// (`read` or `recv`), and hands the bytes over. `buf` is kept between tries,
+/// so a try that would block allocates nothing.
+fn fill(buf: &mut Vec<u8>, n: usize, read_fn: impl FnOnce(*mut libc::c_void, usize) -> isize) -> io::Result<Vec<u8>> {
+    reserve(buf, n)?;
+    let got = check(read_fn(buf.spare_capacity_mut().as_mut_ptr().cast(), n))?;
+    // SAFETY: the call initialized `got <= n` bytes of the spare room.
+    unsafe { buf.set_len(got) };
+    Ok(std::mem::take(buf))
+}
+
+/// Makes room for `n` bytes; a size that cannot be allocated is an error, not a panic.
+fn reserve(buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
+    let e = |_| io::Error::new(io::ErrorKind::OutOfMemory, format!("cannot allocate {n} bytes"));
+    buf.try_reserve_exact(n.saturating_sub(buf.len())).map_err(e)
+}
+
+/// `poll(2)` with no wait: is `fd` ready for `events` (or at EOF, or in error)?
+fn ready_now(fd: RawFd, events: libc::c_short) -> io::Result<bool> {
+    let mut pfd = libc::pollfd { fd, events, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    check(unsafe { libc::poll(&mut pfd, 1, 0) } as isize)?;
+    if pfd.revents & libc::POLLNVAL != 0 {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(pfd.revents != 0)
+}
+
+fn would_block<T>() -> io::Result<T> {
+    Err(io::ErrorKind::WouldBlock.into())
+}
+
+fn is_not_socket(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::ENOTSOCK)
 }
 
 /// `yield read(fd, n)`: once `fd` is readable, read up to `n` bytes (an empty
@@ -90,13 +136,21 @@ fn borrow_as<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
 /// ```
 pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = fd.fileno();
-    set_nonblocking(fd);
+    let (mut buf, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
-        let mut buf = vec![0u8; n];
-        // SAFETY: buf has n writable bytes.
-        let got = check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), n) })?;
-        buf.truncate(got);
-        Ok(buf)
+        if socket {
+            // SAFETY (both calls): `fill` passes a pointer to n writable bytes.
+            match fill(&mut buf, n, |ptr, n| unsafe {
+                libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
+            }) {
+                Err(e) if is_not_socket(&e) => socket = false,
+                done => return done,
+            }
+        }
+        if !ready_now(fd, libc::POLLIN)? {
+            return would_block();
+        }
+        fill(&mut buf, n, |ptr, n| unsafe { libc::read(fd, ptr, n) })
     })
 }
 
@@ -104,11 +158,28 @@ pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
 /// number of bytes written, which may be fewer than `data.len()`, as `os.write`.
 pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (fd.fileno(), data.into());
-    set_nonblocking(fd);
+    let mut socket = true;
     action(fd, WRITE, move || {
-        // SAFETY: data is a valid slice.
-        check(unsafe { libc::write(fd, data.as_ptr().cast(), data.len()) })
+        if socket {
+            match send_now(fd, &data) {
+                Err(e) if is_not_socket(&e) => socket = false,
+                done => return done,
+            }
+        }
+        if !ready_now(fd, libc::POLLOUT)? {
+            return would_block();
+        }
+        // A writable pipe takes PIPE_BUF bytes without blocking, whatever its mode.
+        // SAFETY: data is a valid slice of at least that many bytes.
+        check(unsafe { libc::write(fd, data.as_ptr().cast(), data.len().min(libc::PIPE_BUF)) })
     })
+}
+
+/// `send` that cannot block, and cannot raise `SIGPIPE`.
+fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    // SAFETY: data is a valid slice.
+    check(unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), flags) })
 }
 
 /// `yield readline(fd)`: one line, with its newline; at end of file, what is
@@ -135,62 +206,51 @@ pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
 /// ```
 pub fn readline(fd: impl FileNo) -> Op<Vec<u8>> {
     let fd = fd.fileno();
-    let mut line = Vec::new();
-    let mut socket = true;
+    let (mut line, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
         if socket {
-            match peek_line(fd) {
-                Err(e) if e.raw_os_error() == Some(libc::ENOTSOCK) => {
-                    socket = false;
-                    set_nonblocking(fd);
-                }
-                result => return result,
+            match socket_line(fd, &mut line) {
+                Err(e) if is_not_socket(&e) => socket = false,
+                done => return done,
             }
         }
         read_line_bytewise(fd, &mut line)
     })
 }
 
-/// Peeks at a socket and takes one whole line, or what is left at EOF.
-fn peek_line(fd: RawFd) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; 4096.min(MAX_LINE)];
+/// Reads a socket up to and including the next newline into `line`, or to
+/// EOF. Each read first peeks, so it never takes bytes past the newline.
+fn socket_line(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
+    let mut peeked = [0u8; 4096];
     loop {
+        let room = peeked.len().min(MAX_LINE - line.len());
         let flags = libc::MSG_PEEK | libc::MSG_DONTWAIT;
-        // SAFETY: buf has buf.len() writable bytes.
-        let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), buf.len(), flags) })?;
-        let take = match buf[..got].iter().position(|&b| b == b'\n') {
-            Some(newline) => newline + 1,
-            None if got == MAX_LINE || (got > 0 && peer_closed(fd)) => got,
-            None if got == buf.len() => {
-                buf.resize((buf.len() * 2).min(MAX_LINE), 0);
-                continue;
-            }
-            None if got == 0 => 0, // end of file
-            None => return Err(io::ErrorKind::WouldBlock.into()),
-        };
-        let mut line = vec![0u8; take];
-        // SAFETY: line has `take` writable bytes, which the peek saw arrive.
-        let got = check(unsafe { libc::recv(fd, line.as_mut_ptr().cast(), take, libc::MSG_DONTWAIT) })?;
-        line.truncate(got);
-        return Ok(line);
+        // SAFETY: `peeked` has at least `room` writable bytes.
+        let got = check(unsafe { libc::recv(fd, peeked.as_mut_ptr().cast(), room, flags) })?;
+        if got == 0 {
+            return Ok(std::mem::take(line)); // end of file
+        }
+        let newline = peeked[..got].iter().position(|&b| b == b'\n');
+        let take = newline.map_or(got, |i| i + 1);
+        let start = line.len();
+        line.resize(start + take, 0);
+        // SAFETY: `line` has `take` writable bytes from `start`; the peek saw them arrive.
+        let got = check(unsafe { libc::recv(fd, line[start..].as_mut_ptr().cast(), take, libc::MSG_DONTWAIT) });
+        line.truncate(start + *got.as_ref().unwrap_or(&0));
+        got?;
+        if newline.is_some() || line.len() == MAX_LINE {
+            return Ok(std::mem::take(line));
+        }
     }
 }
 
-/// True once the peer has shut down its sending side.
-fn peer_closed(fd: RawFd) -> bool {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
-    n > 0 && pfd.revents & (libc::POLLRDHUP | libc::POLLHUP) != 0
-}
-
-/// Reads a byte at a time into `line` until a newline or EOF.
+/// Reads a byte at a time into `line` until a newline or EOF, each read
+/// preceded by a readiness check so that it cannot block.
 fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
     loop {
+        if !ready_now(fd, libc::POLLIN)? {
+            return would_block();
+        }
         let mut byte = 0u8;
         // SAFETY: one writable byte.
         let got = check(unsafe { libc::read(fd, (&mut byte as *mut u8).cast(), 1) })?;
@@ -210,12 +270,12 @@ fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
 /// For any stream or datagram socket (std, mio, or a raw fd).
 pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = sock.fileno();
+    let mut buf = Vec::new();
     action(fd, READ, move || {
-        let mut buf = vec![0u8; n];
-        // SAFETY: buf has n writable bytes.
-        let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
-        buf.truncate(got);
-        Ok(buf)
+        // SAFETY: `fill` passes a pointer to n writable bytes.
+        fill(&mut buf, n, |ptr, n| unsafe {
+            libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
+        })
     })
 }
 
@@ -225,15 +285,24 @@ pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
 /// `ECONNRESET`) in this task; the process never gets `SIGPIPE`.
 pub fn send(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (sock.fileno(), data.into());
-    action(fd, WRITE, move || {
-        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-        // SAFETY: data is a valid slice.
-        check(unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), flags) })
-    })
+    action(fd, WRITE, move || send_now(fd, &data))
+}
+
+mod sealed {
+    /// Keeps [`Listener`](super::Listener) and [`Datagram`](super::Datagram)
+    /// to the std and mio socket types, whose fds the actions borrow.
+    pub trait Sealed {}
+    impl Sealed for std::net::TcpListener {}
+    impl Sealed for std::os::unix::net::UnixListener {}
+    impl Sealed for mio::net::TcpListener {}
+    impl Sealed for mio::net::UnixListener {}
+    impl Sealed for std::net::UdpSocket {}
+    impl Sealed for mio::net::UdpSocket {}
+    impl Sealed for std::os::unix::net::UnixDatagram {}
 }
 
 /// A listening socket that [`accept`] takes connections from.
-pub trait Listener: AsRawFd + FromRawFd {
+pub trait Listener: AsRawFd + FromRawFd + sealed::Sealed {
     /// The connected socket `accept` gives.
     type Stream: 'static;
     /// The peer's address.
@@ -289,7 +358,7 @@ pub fn accept<L: Listener>(sock: &L) -> Op<(L::Stream, L::Addr)> {
 }
 
 /// A datagram socket for [`recvfrom`] and [`sendto`].
-pub trait Datagram: AsRawFd + FromRawFd {
+pub trait Datagram: AsRawFd + FromRawFd + sealed::Sealed {
     /// A peer's address.
     type Addr: 'static;
     /// Receives one datagram and its sender.
@@ -362,11 +431,13 @@ impl Datagram for UnixDatagram {
 pub fn recvfrom<S: Datagram>(sock: &S, n: usize) -> Op<(Vec<u8>, S::Addr)> {
     let fd = sock.as_raw_fd();
     set_nonblocking(fd);
+    let mut buf = Vec::new();
     action(fd, READ, move || {
-        let mut buf = vec![0u8; n];
+        reserve(&mut buf, n)?;
+        buf.resize(n, 0);
         let (got, from) = borrow_as::<S>(fd).recv_one(&mut buf)?;
         buf.truncate(got);
-        Ok((buf, from))
+        Ok((std::mem::take(&mut buf), from))
     })
 }
 

@@ -19,13 +19,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// assert_eq!(Error::msg("oops!").to_string(), "oops!");
 /// assert!(Error::Timeout.is_timeout());
+/// assert_eq!(Error::Timeout.to_string(), ""); // as str(Timeout()) in Python
 /// let bad_fd = Error::from(std::io::Error::from_raw_os_error(9));
 /// assert_eq!(bad_fd.to_string(), "[Errno 9] Bad file descriptor");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The operation did not complete before its timeout (Python's `multitask.Timeout`).
+    /// The operation did not complete before its timeout (Python's
+    /// `multitask.Timeout`). Like `str(Timeout())`, it displays as an empty
+    /// string, so that ported programs print the same lines; its `Debug` is
+    /// `Timeout`.
     Timeout,
     /// An operation was built with an argument it cannot take (Python's
     /// `ValueError`/`TypeError`), such as `sleep(0)` or an fd wait with no
@@ -74,7 +78,7 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Timeout => f.write_str("timed out"),
+            Error::Timeout => Ok(()),
             Error::InvalidArgument(text) | Error::Message(text) => f.write_str(text),
             Error::Io(e) => fmt_io_error(e, f),
             Error::Panic(text) => write!(f, "task panicked: {text}"),

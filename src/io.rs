@@ -29,18 +29,28 @@
 //!   ready, as select reports them.
 //! - **Closed while waited on.** epoll forgets an fd silently when it is
 //!   closed. The closure shows up when the fd is re-armed (the kernel answers
-//!   `ENOENT`: its waiters get `EBADF`), and when the poll has been idle for
-//!   [`SWEEP_AFTER`]: then every waited fd is re-armed to check it, so a task
-//!   waiting on a closed fd gets its error instead of hanging forever. Only
-//!   running tasks close fds, so one check per idle period is enough, and an
-//!   idle server then sleeps in the poll for good.
+//!   `ENOENT`: its waiters get `EBADF`), and in a *sweep* that re-arms every
+//!   waited fd at most once per [`SWEEP_AFTER`] while tasks run, so a task
+//!   waiting on a closed fd gets its error within about a second instead of
+//!   hanging. Only running tasks close fds, so once a sweep has found nothing
+//!   and no task has run since, an idle server sleeps in the poll for good.
+//! - **Generations.** An fd closed while a duplicate keeps its file open stays
+//!   in epoll under its old number, and that number may be reused by a new
+//!   file. Each registration's token carries a generation besides the fd, so
+//!   events of the stale registration are ignored instead of waking the new
+//!   file's waiters.
+//! - **Actions run inside the manager.** A panic in an action becomes that
+//!   task's `Error::Panic`; an action must not call the manager (it would
+//!   find it busy, and fail that way too).
 //!
 //! Waiters live in a table indexed by the fd number (fds are small integers):
 //! no hashing on the hot path, and a deterministic order.
 
+use std::any::Any;
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
-use std::time::Duration;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -49,9 +59,9 @@ use crate::error::{Error, Result};
 use crate::manager::{Expiry, State};
 use crate::op::{Op, Operation};
 use crate::park::Key;
-use crate::task::{nothing, Input, Stack, Value};
+use crate::task::{nothing, panic_message, Input, Stack, Value};
 
-/// An idle poll this long re-checks every waited fd (see the module docs).
+/// While tasks run, waited fds are checked for closure this often (see the module docs).
 const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 /// Anything with a file descriptor, as the original accepts "an integer or an
@@ -207,6 +217,9 @@ struct Waiter {
     key: Key,
     flags: Flags,
     action: Option<Action>,
+    /// The action is the caller's (`fd_action`): its captures are dropped
+    /// outside the manager, since their `Drop` may call it.
+    foreign: bool,
 }
 
 /// One fd's registration and waiters.
@@ -214,8 +227,15 @@ struct Waiter {
 struct FdEntry {
     /// The interest epoll has for this fd; 0 when not registered.
     registered: Flags,
+    /// Bumped at each new registration; carried in the event token.
+    generation: u32,
     /// FIFO: served in the order they started to wait.
     waiters: Vec<Waiter>,
+}
+
+/// The token of `fd`'s registration number `generation`.
+fn token(fd: RawFd, generation: u32) -> Token {
+    Token(((generation as usize) << 32) | fd as u32 as usize)
 }
 
 /// The I/O side of a manager.
@@ -223,16 +243,18 @@ pub(crate) struct Io {
     /// Made at the first fd wait: a manager that never does I/O needs no epoll.
     poll: Option<Poll>,
     events: Events,
-    /// Indexed by fd number.
+    /// Indexed by fd number; grows only for fds epoll accepted.
     fds: Vec<FdEntry>,
     /// How many waiters the table holds.
     waiting: usize,
-    /// Tasks to enqueue at the next step 1: completed tries, bad fds.
-    ready: Vec<(Key, Input)>,
+    /// Waits already over, to enqueue at the next step 1: completed tries,
+    /// bad fds.
+    completed: Vec<(Key, Input)>,
     /// An empty buffer kept for step 1's list of tasks to wake.
     woken: Vec<(Key, Input)>,
-    /// The fds were checked during the current idle period (see `sweep`).
+    /// No task has run since the last sweep (see the module docs).
     swept: bool,
+    last_sweep: Instant,
 }
 
 impl Io {
@@ -242,142 +264,181 @@ impl Io {
             events: Events::with_capacity(1024),
             fds: Vec::new(),
             waiting: 0,
-            ready: Vec::new(),
+            completed: Vec::new(),
             woken: Vec::new(),
-            swept: false,
+            swept: true,
+            last_sweep: Instant::now(),
         }
     }
 
-    /// Tasks ran: any of them may have closed an fd, so the next idle period
-    /// checks the fds again.
+    /// Tasks ran: any of them may have closed an fd, so sweep again in time.
     pub(crate) fn note_activity(&mut self) {
         self.swept = false;
     }
 
     pub(crate) fn has_waits(&self) -> bool {
-        self.waiting > 0 || !self.ready.is_empty()
+        self.waiting > 0 || !self.completed.is_empty()
     }
 
     /// Adds `waiter` to `fd`'s waiters and re-arms the fd. On failure the
     /// waiter is handed back with the error.
     fn wait(&mut self, fd: RawFd, waiter: Waiter) -> std::result::Result<(), (Waiter, io::Error)> {
-        if fd < 0 {
-            return Err((waiter, io::Error::from_raw_os_error(libc::EBADF)));
-        }
-        let index = fd as usize;
-        if self.fds.len() <= index {
-            self.fds.resize_with(index + 1, FdEntry::default);
-        }
-        let want = self.fds[index].waiters.iter().fold(waiter.flags, |f, w| f | w.flags);
-        if let Err(e) = self.arm(fd, want) {
+        let others = self
+            .fds
+            .get(fd as usize)
+            .map_or(0, |e| e.waiters.iter().fold(0, |f, w| f | w.flags));
+        if let Err(e) = self.arm(fd, others | waiter.flags) {
             return Err((waiter, e));
         }
-        self.fds[index].waiters.push(waiter);
+        self.fds[fd as usize].waiters.push(waiter);
         self.waiting += 1;
         Ok(())
     }
 
-    /// Registers (or re-registers, re-arming) `fd` with interest `want`.
+    /// Registers (or re-registers, re-arming) `fd` with interest `want`. The
+    /// table grows only once epoll has accepted the fd, so a huge bogus fd
+    /// number costs nothing.
     fn arm(&mut self, fd: RawFd, want: Flags) -> io::Result<()> {
         if self.poll.is_none() {
             self.poll = Some(Poll::new()?);
         }
         let registry = self.poll.as_ref().map(Poll::registry).expect("made above");
-        let (source, token, interest) = (&mut SourceFd(&fd), Token(fd as usize), interest(want));
-        let result = if self.fds[fd as usize].registered == 0 {
-            match registry.register(source, token, interest) {
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, token, interest),
+        let (registered, generation) = self
+            .fds
+            .get(fd as usize)
+            .map_or((0, 0), |e| (e.registered, e.generation));
+        let (source, interest) = (&mut SourceFd(&fd), interest(want));
+        let fresh = token(fd, generation.wrapping_add(1));
+        let result = if registered == 0 {
+            match registry.register(source, fresh, interest) {
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, fresh, interest),
                 other => other,
             }
+            .map(|()| true)
         } else {
-            match registry.reregister(source, token, interest) {
+            match registry.reregister(source, token(fd, generation), interest) {
+                Ok(()) => Ok(false),
                 // The fd was closed since it was registered (and its number
                 // perhaps reused): whoever waited on the old one gets EBADF.
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    let result = registry.register(source, token, interest);
+                    let registered = registry.register(source, fresh, interest).map(|()| true);
                     self.fail_all(fd, libc::EBADF);
-                    result
+                    registered
                 }
-                other => other,
+                Err(e) => Err(e),
             }
         };
-        self.fds[fd as usize].registered = if result.is_ok() { want } else { 0 };
-        result
+        let is_new = result?;
+        if self.fds.len() <= fd as usize {
+            self.fds.resize_with(fd as usize + 1, FdEntry::default);
+        }
+        let entry = &mut self.fds[fd as usize];
+        entry.registered = want;
+        if is_new {
+            entry.generation = generation.wrapping_add(1);
+        }
+        Ok(())
     }
 
     /// Gives every waiter of `fd` the OS error `code` (at the next step 1).
     fn fail_all(&mut self, fd: RawFd, code: i32) {
-        let waiters = std::mem::take(&mut self.fds[fd as usize].waiters);
-        self.waiting -= waiters.len();
-        for w in waiters {
-            self.ready.push((w.key, Err(io::Error::from_raw_os_error(code).into())));
-        }
-        self.fds[fd as usize].registered = 0;
-    }
-
-    /// Removes the waiter `key` of `fd` (its timeout fired).
-    pub(crate) fn withdraw(&mut self, fd: RawFd, key: Key) {
-        if let Some(entry) = self.fds.get_mut(fd as usize) {
-            if let Some(i) = entry.waiters.iter().position(|w| w.key == key) {
-                entry.waiters.remove(i);
-                self.waiting -= 1;
-            }
-        }
-    }
-
-    /// Serves `fd`'s waiters that `ready` concerns, in FIFO order, into `woken`.
-    fn serve(&mut self, fd: RawFd, ready: Flags, woken: &mut Vec<(Key, Input)>) {
         let Some(entry) = self.fds.get_mut(fd as usize) else {
             return;
         };
-        let mut i = 0;
-        while i < entry.waiters.len() {
-            let waiter = &mut entry.waiters[i];
-            if waiter.flags & ready == 0 {
-                i += 1;
-                continue;
+        entry.registered = 0;
+        self.waiting -= entry.waiters.len();
+        for w in entry.waiters.drain(..) {
+            self.completed
+                .push((w.key, Err(io::Error::from_raw_os_error(code).into())));
+        }
+    }
+
+    /// Removes the waiter `key` of `fd` (its timeout fired).
+    pub(crate) fn withdraw(&mut self, fd: RawFd, key: Key, graveyard: &mut Vec<Box<dyn Any>>) {
+        if let Some(entry) = self.fds.get_mut(fd as usize) {
+            if let Some(i) = entry.waiters.iter().position(|w| w.key == key) {
+                bury(entry.waiters.remove(i), graveyard);
+                self.waiting -= 1;
             }
-            let input = match &mut waiter.action {
-                None => nothing(),
-                Some(action) => match action() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        i += 1;
-                        continue;
-                    }
-                    done => done.map_err(Error::from),
-                },
-            };
-            let waiter = entry.waiters.remove(i);
-            self.waiting -= 1;
-            woken.push((waiter.key, input));
         }
     }
 
     /// Re-arms every waited fd; those closed meanwhile fail their waiters.
     fn sweep(&mut self) {
         for fd in 0..self.fds.len() {
-            let entry = &self.fds[fd];
-            if entry.waiters.is_empty() {
-                continue;
-            }
-            let want = entry.registered;
-            if let Err(e) = self.arm(fd as RawFd, want) {
-                self.fail_all(fd as RawFd, e.raw_os_error().unwrap_or(libc::EBADF));
+            let want = self.fds[fd].waiters.iter().fold(0, |f, w| f | w.flags);
+            if want != 0 {
+                if let Err(e) = self.arm(fd as RawFd, want) {
+                    self.fail_all(fd as RawFd, e.raw_os_error().unwrap_or(libc::EBADF));
+                }
             }
         }
+        self.swept = true;
+        self.last_sweep = Instant::now();
     }
 
     /// Takes over another manager's fd waits, registering their fds here.
     pub(crate) fn absorb(&mut self, other: &mut Io) {
-        self.ready.append(&mut other.ready);
+        self.completed.append(&mut other.completed);
         for (fd, entry) in other.fds.iter_mut().enumerate() {
             for waiter in entry.waiters.drain(..) {
                 other.waiting -= 1;
                 if let Err((waiter, e)) = self.wait(fd as RawFd, waiter) {
-                    self.ready.push((waiter.key, Err(e.into())));
+                    self.completed.push((waiter.key, Err(e.into())));
                 }
             }
         }
+    }
+}
+
+/// Serves the waiters of the fd an event is for, in FIFO order, into `woken`.
+/// Events of a stale registration (an older generation) are ignored.
+fn serve(
+    fds: &mut [FdEntry],
+    waiting: &mut usize,
+    event: &mio::event::Event,
+    woken: &mut Vec<(Key, Input)>,
+    graveyard: &mut Vec<Box<dyn Any>>,
+) {
+    let (fd, generation) = (event.token().0 as u32 as usize, (event.token().0 >> 32) as u32);
+    let Some(entry) = fds.get_mut(fd).filter(|e| e.generation == generation) else {
+        return;
+    };
+    let ready = readiness(event);
+    let mut i = 0;
+    while i < entry.waiters.len() {
+        let waiter = &mut entry.waiters[i];
+        if waiter.flags & ready == 0 {
+            i += 1;
+            continue;
+        }
+        let Some(input) = perform_action(waiter.action.as_mut()) else {
+            i += 1; // would block: another waiter drained the fd first
+            continue;
+        };
+        let waiter = entry.waiters.remove(i);
+        *waiting -= 1;
+        woken.push((waiter.key, input));
+        bury(waiter, graveyard);
+    }
+}
+
+/// Runs a waiter's action, if it has one: `None` if it would block. A panic
+/// in the action becomes the task's error.
+fn perform_action(action: Option<&mut Action>) -> Option<Input> {
+    let Some(action) = action else { return Some(nothing()) };
+    match catch_unwind(AssertUnwindSafe(action)) {
+        Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Ok(done) => Some(done.map_err(Error::from)),
+        Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
+    }
+}
+
+/// Drops a finished waiter; a caller's action goes to the graveyard, to be
+/// dropped once the manager is no longer borrowed.
+fn bury(waiter: Waiter, graveyard: &mut Vec<Box<dyn Any>>) {
+    if let (true, Some(action)) = (waiter.foreign, waiter.action) {
+        graveyard.push(Box::new(action));
     }
 }
 
@@ -416,12 +477,13 @@ fn readiness(event: &mio::event::Event) -> Flags {
 
 /// Handles a task that yielded an fd wait (step 3).
 pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
+    if wait.fd < 0 {
+        let error = Error::invalid(format!("file descriptor cannot be a negative integer ({})", wait.fd));
+        return complete(state, stack, Err(error));
+    }
     if wait.try_first {
-        if let Some(action) = &mut wait.action {
-            match action() {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                done => return defer(state, stack, done.map_err(Error::from)),
-            }
+        if let Some(input) = perform_action(wait.action.as_mut()) {
+            return complete(state, stack, input);
         }
     }
     let fd = wait.fd;
@@ -430,76 +492,80 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
         key,
         flags: wait.flags,
         action: wait.action,
+        foreign: !wait.try_first,
     };
     if let Err((mut waiter, e)) = state.io.wait(fd, waiter) {
         let input = if e.raw_os_error() == Some(libc::EPERM) {
             // A regular file: epoll refuses it, select calls it always ready.
-            waiter
-                .action
-                .as_mut()
-                .map_or_else(nothing, |action| action().map_err(Error::from))
+            perform_action(waiter.action.as_mut()).unwrap_or_else(nothing)
         } else {
             Err(e.into())
         };
-        state.io.ready.push((waiter.key, input));
+        state.io.completed.push((waiter.key, input));
+        bury(waiter, &mut state.graveyard);
     }
 }
 
 /// Parks a task whose wait is already over, to be enqueued at the next step 1.
-fn defer(state: &mut State, stack: Stack, input: Input) {
-    let key = state.park(stack, None, Expiry::Sleep); // no timeout: no expiry
-    state.io.ready.push((key, input));
+fn complete(state: &mut State, stack: Stack, input: Input) {
+    let key = state.park_untimed(stack);
+    state.io.completed.push((key, input));
 }
 
-/// Step 1 of `run_next`: enqueue completed tries and bad fds, then poll once.
-pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) {
-    // Both buffers are kept between calls, so a poll allocates nothing.
+/// Step 1 of `run_next`: enqueue the waits already over, then poll once
+/// (without blocking if that made tasks runnable) and enqueue the ready ones.
+pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) -> Result<()> {
+    // The buffer is kept between calls, so a poll allocates nothing.
     let mut woken = std::mem::take(&mut state.io.woken);
-    std::mem::swap(&mut woken, &mut state.io.ready);
-    if state.io.waiting > 0 {
-        wait_for_events(state, timeout, &mut woken);
+    std::mem::swap(&mut woken, &mut state.io.completed);
+    for (key, input) in woken.drain(..) {
+        let _ = state.wake(key, input);
     }
+    let result = if state.io.waiting > 0 {
+        wait_for_events(state, timeout, &mut woken)
+    } else {
+        Ok(())
+    };
     for (key, input) in woken.drain(..) {
         let _ = state.wake(key, input);
     }
     state.io.woken = woken;
+    result
 }
 
 /// Polls once (retrying on EINTR) and serves the ready fds into `woken`.
-fn wait_for_events(state: &mut State, timeout: Option<Duration>, woken: &mut Vec<(Key, Input)>) {
-    let sweep_due = loop {
-        let mut wait = state.poll_time(timeout);
-        // A long idle wait stops after SWEEP_AFTER to check for closed fds,
-        // once per idle period: an idle server then sleeps for good.
-        let sweep_due = !state.io.swept && wait.is_none_or(|w| w >= SWEEP_AFTER);
-        if sweep_due {
-            wait = Some(SWEEP_AFTER);
-        }
-        let io = &mut state.io;
-        let Some(poll) = &mut io.poll else { return };
+///
+/// "Once" as the original's one `select`: it reports every ready fd, so while
+/// a poll fills the whole event buffer, poll again without waiting.
+fn wait_for_events(state: &mut State, timeout: Option<Duration>, woken: &mut Vec<(Key, Input)>) -> Result<()> {
+    let mut wait = state.poll_time(timeout);
+    if !state.io.swept {
+        // Wake up in time for the next sweep.
+        let until = (state.io.last_sweep + SWEEP_AFTER).saturating_duration_since(Instant::now());
+        wait = Some(wait.map_or(until, |w| w.min(until)));
+    }
+    let State { io, graveyard, .. } = state;
+    let Some(poll) = &mut io.poll else { return Ok(()) };
+    loop {
         match poll.poll(&mut io.events, wait) {
+            Ok(()) => {}
             // A signal arrived while blocked: poll again, report nothing.
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                log::error!("poll failed: {e}");
-                return;
-            }
-            Ok(()) => break sweep_due,
+            Err(e) => return Err(e.into()),
         }
-    };
-    let io = &mut state.io;
-    if io.events.is_empty() {
-        if sweep_due {
-            io.sweep();
-            io.swept = true;
+        let mut count = 0;
+        for event in io.events.iter() {
+            serve(&mut io.fds, &mut io.waiting, event, woken, graveyard);
+            count += 1;
         }
-    } else {
-        io.swept = false;
-        let events = std::mem::replace(&mut io.events, Events::with_capacity(0));
-        for event in events.iter() {
-            io.serve(event.token().0 as RawFd, readiness(event), woken);
+        if count < io.events.capacity() {
+            break;
         }
-        io.events = events;
+        wait = Some(Duration::ZERO);
     }
-    woken.append(&mut io.ready);
+    if !io.swept && io.last_sweep.elapsed() >= SWEEP_AFTER {
+        io.sweep();
+    }
+    woken.append(&mut io.completed);
+    Ok(())
 }

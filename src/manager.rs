@@ -21,9 +21,14 @@
 //! - The manager's state is never borrowed while a task runs, so a task may
 //!   call `add`, `merge` or `has_*` on any manager handle. A panic in a task is
 //!   caught around `resume` and becomes that task's error (`task.rs`).
+//! - No user `Drop` runs while the state is borrowed either: values the
+//!   manager drops on a task's behalf (a timed-out put's item, a finished
+//!   `fd_action` closure) go to the graveyard, emptied after the borrow ends.
+//!   The one user code run under the borrow is an fd action (`io.rs`).
 //! - A parked task has a timer iff it waits with a timeout; waking it cancels
 //!   the timer, and a timer that fires removes the waiter from its list.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
@@ -110,6 +115,9 @@ pub(crate) struct State {
     parked: Parking,
     timers: Timers<Expiry>,
     pub(crate) io: Io,
+    /// Values whose `Drop` is the user's and may call the manager: dropped
+    /// only once the state is no longer borrowed (see `TaskManager::with`).
+    pub(crate) graveyard: Vec<Box<dyn Any>>,
 }
 
 impl State {
@@ -120,6 +128,7 @@ impl State {
             parked: Parking::new(),
             timers: Timers::new(),
             io: Io::new(),
+            graveyard: Vec::new(),
         }
     }
 
@@ -143,6 +152,21 @@ impl State {
             }
         }
         key
+    }
+
+    /// Parks a task with no timeout.
+    pub(crate) fn park_untimed(&mut self, stack: Stack) -> Key {
+        self.parked.park(Parked { stack, timer: None })
+    }
+
+    /// True if `key` is a task parked in this manager.
+    pub(crate) fn owns(&mut self, key: Key) -> bool {
+        self.parked.get_mut(key).is_some()
+    }
+
+    /// Takes the graveyard's contents, if any, to drop outside the borrow.
+    fn take_dead(&mut self) -> Option<Vec<Box<dyn Any>>> {
+        (!self.graveyard.is_empty()).then(|| std::mem::take(&mut self.graveyard))
     }
 
     /// Moves a parked task to the run queue with `input`, cancelling its
@@ -185,19 +209,22 @@ impl State {
     }
 
     /// Step 2: sleep if nothing is runnable, then fire every expired timer.
+    ///
+    /// With fds waited on, step 1's poll has already blocked as long as it
+    /// should (it returns early only for an event); sleeping again here would
+    /// leave the fds unwatched. A manual clock still jumps.
     fn handle_timeouts(&mut self, timeout: Option<Duration>) {
-        if let Some(wait) = self.wait_time(timeout) {
-            if !self.has_runnable() && !wait.is_zero() {
-                self.clock.sleep(wait);
-            }
+        let may_sleep = !self.has_runnable() && (self.clock.is_manual() || !self.io.has_waits());
+        if let Some(wait) = self.wait_time(timeout).filter(|w| may_sleep && !w.is_zero()) {
+            self.clock.sleep(wait);
         }
         let now = self.clock.now();
         while let Some(expiry) = self.timers.pop_expired(now) {
             let (key, input) = match expiry {
                 Expiry::Sleep(key) => (key, nothing()),
-                Expiry::Queue(wait) => (wait.withdraw(), Err(Error::Timeout)),
+                Expiry::Queue(wait) => (wait.withdraw(&mut self.graveyard), Err(Error::Timeout)),
                 Expiry::Io(fd, key) => {
-                    self.io.withdraw(fd, key);
+                    self.io.withdraw(fd, key, &mut self.graveyard);
                     (key, Err(Error::Timeout))
                 }
             };
@@ -307,14 +334,19 @@ impl TaskManager {
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
-        self.with(|s| {
-            if s.io.has_waits() {
-                crate::io::poll(s, timeout);
-            }
+        let (polled, dead) = self.with(|s| {
+            let polled = if s.io.has_waits() {
+                crate::io::poll(s, timeout)
+            } else {
+                Ok(())
+            };
             if !s.timers.is_empty() {
                 s.handle_timeouts(timeout);
             }
+            (polled, s.take_dead())
         });
+        drop(dead);
+        polled?;
         let count = self.with(|s| {
             if s.has_runnable() {
                 s.io.note_activity();
@@ -326,13 +358,24 @@ impl TaskManager {
                 break;
             };
             match stack.resume(input) {
-                Step::Yielded(operation) => self.with(|s| s.perform(stack, operation)),
-                // A child finished: its parent resumes with the result, one pass later.
-                Step::Done(result) if stack.pop() => self.with(|s| s.enqueue(stack, result)),
-                Step::Done(Ok(_)) => trace!("task finished"),
-                Step::Done(Err(error)) => {
-                    debug!("task failed: {error}");
-                    return Err(error);
+                Step::Yielded(operation) => {
+                    let dead = self.with(|s| {
+                        s.perform(stack, operation);
+                        s.take_dead()
+                    });
+                    drop(dead);
+                }
+                Step::Done(result) => {
+                    // A child finished: its parent resumes with the result,
+                    // one pass later. A task finished: that is all.
+                    if stack.pop() {
+                        self.with(|s| s.enqueue(stack, result));
+                    } else if let Err(error) = result {
+                        debug!("task failed: {error}");
+                        return Err(error);
+                    } else {
+                        trace!("task finished");
+                    }
                 }
             }
         }

@@ -9,9 +9,9 @@
 //! call. The waiter lists hold parking [`Key`]s, not tasks (see `park.rs`).
 //!
 //! The original keeps the waiter lists in the manager, in a dict keyed by the
-//! queue; keeping them in the queue spares a hash lookup per operation. The
-//! cost: a queue belongs to the tasks of one manager (or of managers merged
-//! into one). A waiter of an unrelated manager is never woken by this one.
+//! queue; keeping them in the queue spares a hash lookup per operation. Each
+//! manager still serves only its own waiters (a key names its manager), so a
+//! queue shared by unrelated managers behaves as in the original.
 //!
 //! # The hand-off order (DESIGN.md §2), done at the moment a task yields
 //!
@@ -25,6 +25,7 @@
 //! Even an operation that completes at once sends the task to the back of the
 //! run queue: nothing continues in place.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -210,13 +211,21 @@ pub(crate) struct QueueTimeout {
 }
 
 impl QueueTimeout {
-    /// Takes the timed-out waiter out of its list (a put's item is dropped).
-    /// O(waiters on this queue), as in the original; only timeouts pay it.
-    pub(crate) fn withdraw(self) -> Key {
-        let mut core = self.core.borrow_mut();
-        core.getters.retain(|&k| k != self.key);
-        core.putters.retain(|(k, _)| *k != self.key);
-        self.key
+    /// Takes the timed-out waiter out of its list. A put's item, and the
+    /// queue itself if this was its last handle, go to the graveyard: their
+    /// `Drop` is the user's. O(waiters on this queue), as in the original;
+    /// only timeouts pay it.
+    pub(crate) fn withdraw(self, graveyard: &mut Vec<Box<dyn Any>>) -> Key {
+        let QueueTimeout { core, key } = self;
+        {
+            let mut q = core.borrow_mut();
+            q.getters.retain(|&k| k != key);
+            if let Some(i) = q.putters.iter().position(|(k, _)| *k == key) {
+                graveyard.extend(q.putters.remove(i).map(|(_, item)| item));
+            }
+        }
+        graveyard.push(Box::new(core));
+        key
     }
 }
 
@@ -228,52 +237,58 @@ impl QueueWait {
         match item {
             None if q.items.is_empty() => {
                 drop(q);
-                let key = state.park(stack, timeout, |key| {
-                    QueueTimeout {
-                        core: core.clone(),
-                        key,
-                    }
-                    .into()
-                });
-                core.borrow_mut().getters.push_back(key);
+                wait(state, stack, &core, timeout, None);
             }
             None => {
                 let item = q.items.pop_front().expect("checked non-empty");
                 state.enqueue(stack, Ok(item));
-                while let Some((key, item)) = q.putters.pop_front() {
-                    if state.wake(key, nothing()).is_ok() {
-                        q.items.push_back(item);
-                        break;
-                    }
+                if let Some((key, item)) = take_own(&mut q.putters, state, |(key, _)| *key) {
+                    q.items.push_back(item);
+                    let _ = state.wake(key, nothing());
                 }
             }
             Some(item) if q.is_full() => {
                 drop(q);
-                let key = state.park(stack, timeout, |key| {
-                    QueueTimeout {
-                        core: core.clone(),
-                        key,
-                    }
-                    .into()
-                });
-                core.borrow_mut().putters.push_back((key, item));
+                wait(state, stack, &core, timeout, Some(item));
             }
             Some(item) => {
                 q.items.push_back(item);
                 state.enqueue(stack, nothing());
-                while let Some(key) = q.getters.pop_front() {
+                if let Some(key) = take_own(&mut q.getters, state, |key| *key) {
                     let head = q.items.pop_front().expect("an item was just put");
-                    match state.wake(key, Ok(head)) {
-                        Ok(()) => break,
-                        // A waiter of a dropped or unrelated manager: put the item back.
-                        Err(returned) => {
-                            if let Ok(head) = returned {
-                                q.items.push_front(head);
-                            }
-                        }
-                    }
+                    let _ = state.wake(key, Ok(head));
                 }
             }
         }
     }
+}
+
+/// Parks the task as a getter (no item) or as the putter of `item`.
+fn wait(
+    state: &mut State,
+    stack: Stack,
+    core: &Rc<RefCell<QueueCore>>,
+    timeout: Option<Duration>,
+    item: Option<Value>,
+) {
+    let key = state.park(stack, timeout, |key| {
+        QueueTimeout {
+            core: core.clone(),
+            key,
+        }
+        .into()
+    });
+    let mut q = core.borrow_mut();
+    match item {
+        None => q.getters.push_back(key),
+        Some(item) => q.putters.push_back((key, item)),
+    }
+}
+
+/// Takes the first waiter of `list` that is parked in this manager: almost
+/// always the head. Waiters of an unrelated manager stay for that manager,
+/// as the original keeps each manager's queue waits apart.
+fn take_own<W>(list: &mut VecDeque<W>, state: &mut State, key: impl Fn(&W) -> Key) -> Option<W> {
+    let i = list.iter().position(|w| state.owns(key(w)))?;
+    list.remove(i)
 }
