@@ -115,6 +115,20 @@ fn is_not_socket(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOTSOCK)
 }
 
+/// Fails with `EBADF`, as `read(2)`/`write(2)` would, if `fd` is not open for
+/// reading (or writing): readiness would never come for the wrong end of a
+/// pipe, and the task would wait forever instead of getting the error.
+fn check_open_for(fd: RawFd, writing: bool) -> io::Result<()> {
+    // SAFETY: F_GETFL takes no argument; a bad fd just fails.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) } as isize)? as libc::c_int;
+    let mode = flags & libc::O_ACCMODE;
+    let wanted = if writing { libc::O_WRONLY } else { libc::O_RDONLY };
+    if mode != libc::O_RDWR && mode != wanted {
+        return Err(io::Error::from_raw_os_error(libc::EBADF));
+    }
+    Ok(())
+}
+
 /// `yield read(fd, n)`: once `fd` is readable, read up to `n` bytes (an empty
 /// `Vec` at end of file), as `os.read`. For pipes, files and any raw fd.
 ///
@@ -143,7 +157,10 @@ pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
             match fill(&mut buf, n, |ptr, n| unsafe {
                 libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
             }) {
-                Err(e) if is_not_socket(&e) => socket = false,
+                Err(e) if is_not_socket(&e) => {
+                    check_open_for(fd, false)?;
+                    socket = false;
+                }
                 done => return done,
             }
         }
@@ -162,7 +179,10 @@ pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     action(fd, WRITE, move || {
         if socket {
             match send_now(fd, &data) {
-                Err(e) if is_not_socket(&e) => socket = false,
+                Err(e) if is_not_socket(&e) => {
+                    check_open_for(fd, true)?;
+                    socket = false;
+                }
                 done => return done,
             }
         }
@@ -210,7 +230,10 @@ pub fn readline(fd: impl FileNo) -> Op<Vec<u8>> {
     action(fd, READ, move || {
         if socket {
             match socket_line(fd, &mut line) {
-                Err(e) if is_not_socket(&e) => socket = false,
+                Err(e) if is_not_socket(&e) => {
+                    check_open_for(fd, false)?;
+                    socket = false;
+                }
                 done => return done,
             }
         }
