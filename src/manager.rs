@@ -412,6 +412,38 @@ impl TaskManager {
         }
     }
 
+    /// Drops every task of this manager (runnable, waiting, sleeping), running
+    /// their destructors: their sockets close, their queues let go. The
+    /// manager stays usable, empty.
+    ///
+    /// Dropping the last handle does the same, but a task that holds a clone
+    /// of its own manager (to `add` tasks) keeps it alive while it waits: an
+    /// `Rc` cycle. Call `clear` to end such a manager, or let tasks use the
+    /// thread's default manager ([`add`](crate::add)), which needs no handle.
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::{wait, Queue, Task, TaskManager};
+    ///
+    /// let tm = TaskManager::new();
+    /// let handle = tm.clone();
+    /// tm.add(Task::new(#[coroutine] move |_| {
+    ///     let _mine = handle; // a task holding its own manager
+    ///     wait!(Queue::<()>::new().get())?; // parked forever
+    ///     Ok(())
+    /// }));
+    /// tm.run().unwrap();
+    /// tm.clear(); // drops the parked task, and with it the cycle
+    /// assert_eq!(format!("{tm:?}"), "TaskManager { runnable: 0, waiting: 0, timeouts: 0 }");
+    /// ```
+    pub fn clear(&self) {
+        let old = self.with(|s| {
+            let clock = s.clock.clone();
+            std::mem::replace(s, State::new(clock))
+        });
+        drop(old); // outside the borrow: the tasks' destructors may use the manager
+    }
+
     /// Numbers for tests and benchmarks: (runnable, parked, timers).
     #[doc(hidden)]
     pub fn __counts(&self) -> (usize, usize, usize) {

@@ -8,7 +8,8 @@
 //! and dropping the manager would leak the task and everything it owns. So
 //! every waiting task is owned here, by its manager, and the waiter lists
 //! (queues, fd waits, timers) hold only a [`Key`]. Dropping the manager drops
-//! every parked task with it.
+//! every parked task with it (unless a task holds a handle to its own manager:
+//! that cycle is broken by `TaskManager::clear`).
 //!
 //! # Why keys carry a segment id
 //!

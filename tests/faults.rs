@@ -992,3 +992,56 @@ fn bad_input_gives_an_error_at_that_line() {
         failures.join("\n")
     );
 }
+
+/// Sets its flag when dropped.
+struct Dropped(Rc<Cell<bool>>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+/// A task that holds a handle to its own manager keeps it alive (an `Rc`
+/// cycle) while it waits; `clear` drops it all the same: its destructors run,
+/// its socket closes, and the manager stays usable.
+#[test]
+fn clear_drops_tasks_that_hold_their_own_manager() {
+    let (a, mut b) = UnixStream::pair().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let tm = TaskManager::new();
+    let (handle, guard) = (tm.clone(), Dropped(dropped.clone()));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _keep = (handle, guard);
+            let data = wait!(recv(&a, 16))?;
+            Ok(data.len())
+        },
+    ));
+    tm.run_next(Some(Duration::ZERO)).unwrap();
+    assert!(tm.has_io_waits());
+    assert!(!dropped.get());
+
+    tm.clear();
+    assert!(dropped.get());
+    assert!(!(tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts()));
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        b.read(&mut buf).unwrap(),
+        0,
+        "the task's socket is closed: the peer sees EOF"
+    );
+
+    let ran = Rc::new(Cell::new(false));
+    let ran2 = ran.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            ran2.set(true);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert!(ran.get());
+}
