@@ -1,2 +1,615 @@
-//! Placeholder: the comparison benchmarks against tokio and bare mio.
-fn main() {}
+//! The comparison benchmarks: multitask against tokio's `current_thread`
+//! runtime (and, for echo, a bare mio event loop), every figure for both in
+//! the same run, interleaved, with the median and the min–max spread.
+//!
+//! ```text
+//! cargo bench --bench compare               # the full run (2.5–4 minutes)
+//! cargo bench --bench compare -- --quick    # a short run (or MULTITASK_BENCH_QUICK=1)
+//! ```
+//!
+//! Prints the table, writes it as markdown to `target/bench-results.md`, and
+//! draws `docs/switch.svg` and `docs/echo.svg`. A quick run writes
+//! `target/bench-results-quick.md` and its charts to `target/` instead.
+//! See BENCHMARKS.md for what each benchmark does and how it is measured.
+//!
+//! For profiling and development, these narrow a run (which then writes
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo`,
+//! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
+//! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
+//! coroutines (the floor under the switch figure); `--tokio-variants`
+//! compares tokio setups (how the cheapest was chosen). `--memory-child` and
+//! `--echo-client` are this binary re-executing itself.
+
+#![feature(coroutines, coroutine_trait)]
+
+#[path = "compare/echo.rs"]
+mod echo;
+#[path = "compare/memory.rs"]
+mod memory;
+#[path = "compare/micro.rs"]
+mod micro;
+#[path = "compare/perf.rs"]
+mod perf;
+#[path = "compare/stats.rs"]
+mod stats;
+#[path = "compare/svg.rs"]
+mod svg;
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use echo::{Outcome, Server};
+use stats::{Row, Samples, Target};
+
+/// How much of everything to do.
+#[derive(Clone)]
+struct Plan {
+    quick: bool,
+    reps: usize,
+    switch_counts: Vec<usize>,
+    switch_total: usize,
+    spawn_tasks: usize,
+    pingpong_trips: usize,
+    sleepers: usize,
+    sleeper_reps: usize,
+    memory_tasks: usize,
+    memory_reps: usize,
+    echo_conns: Vec<usize>,
+    echo_depths: Vec<usize>,
+    echo_reps: usize,
+    echo_warmup: Duration,
+    echo_window: Duration,
+    servers: Vec<Server>,
+    only: Option<Vec<String>>,
+}
+
+impl Plan {
+    fn new(quick: bool, only: Option<Vec<String>>) -> Plan {
+        if quick {
+            Plan {
+                quick,
+                reps: 3,
+                switch_counts: vec![10, 100, 1_000, 10_000],
+                switch_total: 300_000,
+                spawn_tasks: 100_000,
+                pingpong_trips: 50_000,
+                sleepers: 100_000,
+                sleeper_reps: 2,
+                memory_tasks: 1_000_000,
+                memory_reps: 1,
+                echo_conns: vec![50, 1_000, 10_000],
+                echo_depths: vec![1, 16],
+                echo_reps: 1,
+                echo_warmup: Duration::from_millis(100),
+                echo_window: Duration::from_millis(300),
+                servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
+                only,
+            }
+        } else {
+            Plan {
+                quick,
+                reps: 7,
+                switch_counts: vec![10, 100, 1_000, 10_000],
+                switch_total: 2_000_000,
+                spawn_tasks: 100_000,
+                pingpong_trips: 200_000,
+                sleepers: 100_000,
+                sleeper_reps: 5,
+                memory_tasks: 1_000_000,
+                memory_reps: 3,
+                echo_conns: vec![50, 1_000, 10_000],
+                echo_depths: vec![1, 16],
+                echo_reps: 5,
+                echo_warmup: Duration::from_millis(300),
+                echo_window: Duration::from_millis(1_000),
+                servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
+                only,
+            }
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.only.as_ref().is_none_or(|o| o.iter().any(|n| n == name))
+    }
+}
+
+/// Progress on stderr, with the time since the start.
+fn note(start: Instant, text: &str) {
+    eprintln!("[{:6.1}s] {text}", start.elapsed().as_secs_f64());
+}
+
+/// Runs `m` and `t` `reps` times each, interleaved, into `row` (only the
+/// runtimes `--servers` names, when given).
+fn pair(plan: &Plan, row: &mut Row, mut m: impl FnMut() -> f64, mut t: impl FnMut() -> f64) {
+    for _ in 0..plan.reps {
+        if plan.servers.contains(&Server::Multitask) {
+            row.multitask.push(m());
+        }
+        if plan.servers.contains(&Server::Tokio) {
+            row.tokio.push(t());
+        }
+    }
+}
+
+/// The echo figures of one configuration: rps, user CPU and total CPU rows.
+struct EchoRows {
+    conns: usize,
+    depth: usize,
+    rps: Row,
+    user: Row,
+    total: Row,
+    errors: [u64; 3],
+    responses: [u64; 3],
+}
+
+fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
+    let mut out = Vec::new();
+    for &depth in &plan.echo_depths {
+        for &conns in &plan.echo_conns {
+            let label = if depth == 1 {
+                format!("echo, {conns} conns")
+            } else {
+                format!("echo pipelined ×{depth}, {conns} conns")
+            };
+            let mut rows = EchoRows {
+                conns,
+                depth,
+                rps: Row::new(format!("{label}: throughput"), "requests/s"),
+                user: Row::new(format!("{label}: server user CPU"), "ns/request"),
+                total: Row::new(format!("{label}: server user+sys CPU"), "ns/request"),
+                errors: [0; 3],
+                responses: [0; 3],
+            };
+            rows.rps.target = Target::at_least(1.0);
+            rows.user.target = Target::at_most(0.6);
+            rows.user.mio_target = Target::at_most(1.5);
+            let mut mio = [Samples::default(), Samples::default(), Samples::default()];
+            if !echo::client_in_process(conns, nofile) {
+                note(
+                    start,
+                    &format!("{label}: open-file limit {nofile}: the client runs in a child process"),
+                );
+            }
+            let cfg = echo::Config {
+                conns,
+                depth,
+                warmup: plan.echo_warmup,
+                window: plan.echo_window,
+            };
+            for rep in 0..plan.echo_reps {
+                for (i, server) in [Server::Multitask, Server::Tokio, Server::Mio].into_iter().enumerate() {
+                    if !plan.servers.contains(&server) {
+                        continue;
+                    }
+                    let outcome = echo::run(server, cfg, nofile).unwrap_or_else(|e| {
+                        eprintln!("  echo {} {label}: FAILED: {e}", server.name());
+                        rows.errors[i] += 1;
+                        Outcome {
+                            rps: f64::NAN,
+                            user_ns: f64::NAN,
+                            total_ns: f64::NAN,
+                            ..Outcome::default()
+                        }
+                    });
+                    rows.errors[i] += outcome.errors;
+                    rows.responses[i] += outcome.responses;
+                    let figures = [outcome.rps, outcome.user_ns, outcome.total_ns];
+                    for (k, row) in [&mut rows.rps, &mut rows.user, &mut rows.total].into_iter().enumerate() {
+                        match server {
+                            Server::Multitask => row.multitask.push(figures[k]),
+                            Server::Tokio => row.tokio.push(figures[k]),
+                            Server::Mio => mio[k].push(figures[k]),
+                        }
+                    }
+                    note(
+                        start,
+                        &format!(
+                            "{label} #{rep} {:<9}: {:>9.0} req/s, user {:>6.0} ns/req ({} samples; getrusage {:.0}), user+sys {:>6.0} ns/req; set up in {:.2} s",
+                            server.name(),
+                            outcome.rps,
+                            outcome.user_ns,
+                            outcome.user_samples,
+                            outcome.rusage_user_ns,
+                            outcome.total_ns,
+                            outcome.setup_s
+                        ),
+                    );
+                }
+            }
+            let [m0, m1, m2] = mio;
+            rows.rps.mio = Some(m0);
+            rows.user.mio = Some(m1);
+            rows.total.mio = Some(m2);
+            out.push(rows);
+        }
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rustc = std::process::Command::new("rustc")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!("nproc {nproc}, CPU \"{model}\", Linux {}, {rustc}", kernel.trim())
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+fn date() -> String {
+    std::process::Command::new("date")
+        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+/// `target/`: three levels above this binary (`target/release/deps/compare-…`).
+fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    exe.ancestors()
+        .nth(3)
+        .filter(|p| p.join("CACHEDIR.TAG").exists() || p.ends_with("target"))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target")))
+}
+
+fn point(x: usize, s: &Samples) -> svg::Point {
+    svg::Point {
+        x: x as f64,
+        median: s.median(),
+        min: s.min(),
+        max: s.max(),
+    }
+}
+
+const MULTITASK_COLOR: &str = "#1f77b4";
+const TOKIO_COLOR: &str = "#d62728";
+const MIO_COLOR: &str = "#2ca02c";
+
+fn switch_svg(switch: &[(usize, Row)], note: &[String]) -> String {
+    let series = |name: &str, color, pick: fn(&Row) -> &Samples| svg::Series {
+        name: name.to_string(),
+        color,
+        dashed: false,
+        points: switch.iter().map(|(n, row)| point(*n, pick(row))).collect(),
+    };
+    let chart = svg::Chart {
+        title: "Task switch: one yield and resume".into(),
+        x_label: "tasks yielding in turn (log scale)".into(),
+        y_label: "ns per switch".into(),
+        series: vec![
+            series("multitask", MULTITASK_COLOR, |r| &r.multitask),
+            series("tokio", TOKIO_COLOR, |r| &r.tokio),
+        ],
+        labels: true,
+    };
+    svg::render(&[vec![chart]], note)
+}
+
+fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
+    type Pick = fn(&EchoRows) -> &Row;
+    let picks: [(&str, &str, Pick); 3] = [
+        ("throughput", "requests per second", |e| &e.rps),
+        ("server user CPU", "ns of user time per request", |e| &e.user),
+        ("server user+sys CPU", "ns of CPU time per request", |e| &e.total),
+    ];
+    type Track = (&'static str, &'static str, fn(&Row) -> Option<&Samples>);
+    let tracks: [Track; 3] = [
+        ("multitask", MULTITASK_COLOR, |r| Some(&r.multitask)),
+        ("tokio", TOKIO_COLOR, |r| Some(&r.tokio)),
+        ("bare mio", MIO_COLOR, |r| r.mio.as_ref()),
+    ];
+    let mut depths: Vec<usize> = echo.iter().map(|e| e.depth).collect();
+    depths.dedup();
+    let mut grid = Vec::new();
+    for depth in depths {
+        let rows: Vec<&EchoRows> = echo.iter().filter(|e| e.depth == depth).collect();
+        let mode = if depth == 1 {
+            "Echo".to_string()
+        } else {
+            format!("Echo ×{depth} pipelined")
+        };
+        let mut panels = Vec::new();
+        for (title, y_label, pick) in picks {
+            let series = tracks
+                .iter()
+                .map(|(name, color, samples)| svg::Series {
+                    name: name.to_string(),
+                    color,
+                    dashed: false,
+                    points: rows
+                        .iter()
+                        .filter_map(|e| samples(pick(e)).map(|s| point(e.conns, s)))
+                        .collect(),
+                })
+                .collect();
+            panels.push(svg::Chart {
+                title: format!("{mode}: {title}"),
+                x_label: "connections (log scale)".into(),
+                y_label: y_label.into(),
+                series,
+                labels: false,
+            });
+        }
+        grid.push(panels);
+    }
+    svg::render(&grid, note)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--memory-child") {
+        let runtime = args.get(i + 1).expect("--memory-child RUNTIME N");
+        let n = args
+            .get(i + 2)
+            .and_then(|n| n.parse().ok())
+            .expect("--memory-child RUNTIME N");
+        memory::child(runtime, n);
+    }
+    if let Some(i) = args.iter().position(|a| a == "--echo-client") {
+        let arg = |k: usize| args.get(i + k).expect("--echo-client ADDR CONNS DEPTH");
+        let parse = |k: usize| arg(k).parse().expect("--echo-client ADDR CONNS DEPTH");
+        echo::client_process(arg(1), parse(2), parse(3));
+    }
+    if args.iter().any(|a| a == "--floor") {
+        micro::floor();
+        return;
+    }
+    if args.iter().any(|a| a == "--tokio-variants") {
+        micro::tokio_variants();
+        return;
+    }
+    let quick = args.iter().any(|a| a == "--quick")
+        || std::env::var("MULTITASK_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').map(str::to_string).collect());
+    // A run narrowed by any of these options writes `-partial` files under
+    // target/ only, never docs/ or the full results.
+    let partial = only.is_some()
+        || ["--echo-conns", "--echo-depths", "--reps", "--servers"]
+            .iter()
+            .any(|o| args.iter().any(|a| a == o));
+    let mut plan = Plan::new(quick, only);
+    // Narrowing options, for profiling and development.
+    let list = |name: &str| -> Option<Vec<usize>> {
+        let i = args.iter().position(|a| a == name)?;
+        args.get(i + 1)
+            .map(|l| l.split(',').filter_map(|n| n.parse().ok()).collect())
+    };
+    if let Some(conns) = list("--echo-conns") {
+        plan.echo_conns = conns;
+    }
+    if let Some(depths) = list("--echo-depths") {
+        plan.echo_depths = depths;
+    }
+    if let Some(i) = args.iter().position(|a| a == "--servers") {
+        let names = args.get(i + 1).map_or("", String::as_str);
+        plan.servers.retain(|s| names.split(',').any(|n| n == s.name()));
+    }
+    if let Some(reps) = list("--reps").and_then(|r| r.first().copied()) {
+        plan.reps = reps;
+        plan.echo_reps = reps;
+        plan.sleeper_reps = reps;
+        plan.memory_reps = reps;
+    }
+    let start = Instant::now();
+    let load_before = loadavg();
+    let nofile = echo::raise_nofile(65_536);
+    note(start, &format!("{}; open-file limit {nofile}", machine()));
+
+    let mut rows: Vec<Row> = Vec::new();
+    let mut switch: Vec<(usize, Row)> = Vec::new();
+    if plan.wants("switch") {
+        for &n in &plan.switch_counts {
+            let mut row = Row::new(format!("switch, {n} tasks"), "ns/switch");
+            row.target = Target::at_most(0.25);
+            let total = plan.switch_total;
+            pair(
+                &plan,
+                &mut row,
+                || micro::switch_multitask(n, total),
+                || micro::switch_tokio(n, total, false),
+            );
+            note(
+                start,
+                &format!(
+                    "switch {n}: multitask {:.1} ns, tokio {:.1} ns",
+                    row.multitask.median(),
+                    row.tokio.median()
+                ),
+            );
+            switch.push((n, row.clone()));
+            rows.push(row);
+        }
+        // For reference: tokio's own `yield_now` defers the wake past a driver
+        // poll, and costs more than the self-wake the rows above give tokio.
+        let n = 1_000;
+        let mut row = Row::new(format!("switch, {n} tasks, tokio using yield_now"), "ns/switch");
+        let total = plan.switch_total;
+        pair(
+            &plan,
+            &mut row,
+            || micro::switch_multitask(n, total),
+            || micro::switch_tokio(n, total, true),
+        );
+        rows.push(row);
+    }
+    if plan.wants("spawn") {
+        let n = plan.spawn_tasks;
+        let mut row = Row::new(format!("spawn + finish {n} tasks"), "ns/task");
+        row.target = Target::at_most(0.5);
+        pair(&plan, &mut row, || micro::spawn_multitask(n), || micro::spawn_tokio(n));
+        note(start, "spawn done");
+        rows.push(row);
+    }
+    if plan.wants("pingpong") {
+        let n = plan.pingpong_trips;
+        let mut row = Row::new("queue ping-pong (Queue vs mpsc)", "ns/round trip");
+        row.target = Target::at_most(0.5);
+        pair(
+            &plan,
+            &mut row,
+            || micro::pingpong_multitask(n),
+            || micro::pingpong_tokio(n),
+        );
+        note(start, "ping-pong done");
+        rows.push(row);
+    }
+    if plan.wants("sleepers") {
+        let n = plan.sleepers;
+        let mut row = Row::new(format!("sleepers, {n} × 1..=100 ms"), "ms overhead");
+        row.target = Target::at_most(0.75);
+        let plan = Plan {
+            reps: plan.sleeper_reps,
+            ..plan.clone()
+        };
+        pair(
+            &plan,
+            &mut row,
+            || micro::sleepers_multitask(n),
+            || micro::sleepers_tokio(n),
+        );
+        note(start, "sleepers done");
+        rows.push(row);
+    }
+    if plan.wants("memory") {
+        let n = plan.memory_tasks;
+        let mut row = Row::new(format!("memory, {n} idle tasks"), "bytes RSS/task");
+        row.target = Target::at_most(0.5);
+        let plan = Plan {
+            reps: plan.memory_reps,
+            ..plan.clone()
+        };
+        pair(
+            &plan,
+            &mut row,
+            || memory::measure("multitask", n),
+            || memory::measure("tokio", n),
+        );
+        note(start, "memory done");
+        rows.push(row);
+    }
+    let echo = if plan.wants("echo") {
+        echo_rows(&plan, start, nofile)
+    } else {
+        Vec::new()
+    };
+    for e in &echo {
+        rows.push(e.rps.clone());
+        rows.push(e.user.clone());
+        rows.push(e.total.clone());
+    }
+    let elapsed = start.elapsed();
+
+    // The report.
+    let command = if plan.quick {
+        "cargo bench --bench compare -- --quick"
+    } else {
+        "cargo bench --bench compare"
+    };
+    let table = stats::text_table(&rows);
+    println!("\n{table}");
+    let misses = stats::misses(&rows);
+    let mut echo_errors = String::new();
+    for e in &echo {
+        let _ = writeln!(
+            echo_errors,
+            "- {} conns, depth {}: responses verified multitask {} / tokio {} / mio {}; errors {} / {} / {}",
+            e.conns, e.depth, e.responses[0], e.responses[1], e.responses[2], e.errors[0], e.errors[1], e.errors[2]
+        );
+    }
+    println!("echo client checks:\n{echo_errors}");
+    if misses.is_empty() {
+        println!("every target met");
+    } else {
+        println!("targets missed:");
+        for m in &misses {
+            println!("  {m}");
+        }
+    }
+    println!("total time {:.0} s", elapsed.as_secs_f64());
+
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "# Benchmark results ({})\n",
+        if plan.quick { "quick run" } else { "full run" }
+    );
+    let _ = writeln!(md, "- command: `{command}`");
+    let _ = writeln!(md, "- date: {}", date());
+    let _ = writeln!(md, "- machine: {}", machine());
+    let _ = writeln!(md, "- load average before / after: {load_before} / {}", loadavg());
+    let _ = writeln!(md, "- wall time of the run: {:.0} s\n", elapsed.as_secs_f64());
+    let _ = writeln!(
+        md,
+        "Medians of the repeated runs, spread (min–max) in brackets; ratios are of medians.\n"
+    );
+    md.push_str(&stats::markdown_table(&rows));
+    if !echo_errors.is_empty() {
+        let _ = writeln!(md, "\nEcho client checks (every response verified):\n\n{echo_errors}");
+    }
+    if misses.is_empty() {
+        let _ = writeln!(md, "\nEvery target met.");
+    } else {
+        let _ = writeln!(md, "\nTargets missed:\n");
+        for m in &misses {
+            let _ = writeln!(md, "- {m}");
+        }
+    }
+    let target = target_dir();
+    let md_path = target.join(match (plan.quick, partial) {
+        (_, true) => "bench-results-partial.md",
+        (true, false) => "bench-results-quick.md",
+        (false, false) => "bench-results.md",
+    });
+    match std::fs::write(&md_path, md) {
+        Ok(()) => println!("wrote {}", md_path.display()),
+        Err(e) => eprintln!("could not write {}: {e}", md_path.display()),
+    }
+
+    let chart_note = [
+        format!("{command} ({}); median of each point, whiskers min–max", date()),
+        machine(),
+    ];
+    let docs = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"));
+    let (dir, suffix) = match (plan.quick, partial) {
+        (_, true) => (target, "-partial"),
+        (true, false) => (target, "-quick"),
+        (false, false) => (docs, ""),
+    };
+    let mut charts = Vec::new();
+    if !switch.is_empty() {
+        charts.push((format!("switch{suffix}.svg"), switch_svg(&switch, &chart_note)));
+    }
+    if !echo.is_empty() {
+        charts.push((format!("echo{suffix}.svg"), echo_svg(&echo, &chart_note)));
+    }
+    for (name, content) in charts {
+        let path = dir.join(name);
+        let _ = std::fs::create_dir_all(&dir);
+        match std::fs::write(&path, content) {
+            Ok(()) => println!("wrote {}", path.display()),
+            Err(e) => eprintln!("could not write {}: {e}", path.display()),
+        }
+    }
+}
