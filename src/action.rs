@@ -50,7 +50,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// A library action: tried when the task yields, then whenever the fd is ready.
 fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result<T> + 'static) -> Op<T> {
-    let action: Action = Box::new(move || f().map(|v| Box::new(v) as Value));
+    let action = Action::Call(Box::new(move || f().map(|v| Box::new(v) as Value)));
     Op::new(Operation::FdAction(FdWait::new(fd, flags, Some(action), true)))
 }
 
@@ -196,7 +196,7 @@ pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
 }
 
 /// `send` that cannot block, and cannot raise `SIGPIPE`.
-fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
+pub(crate) fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
     let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
     // SAFETY: data is a valid slice.
     check(unsafe { libc::send(fd, data.as_ptr().cast(), data.len(), flags) })
@@ -293,12 +293,29 @@ fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
 /// For any stream or datagram socket (std, mio, or a raw fd).
 pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = sock.fileno();
-    let mut buf = Vec::new();
-    action(fd, READ, move || {
+    Op::new(Operation::FdAction(FdWait::new(fd, READ, Some(Action::Recv(n)), true)))
+}
+
+/// One non-blocking `recv` of up to `n` bytes, into a per-thread scratch
+/// buffer, then copied out at its exact size: a try that would block
+/// allocates nothing, and a 64-byte message costs a 64-byte `Vec`.
+pub(crate) fn recv_now(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
+    const SCRATCH: usize = 64 * 1024;
+    thread_local! {
+        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; SCRATCH]);
+    }
+    if n > SCRATCH {
+        let mut buf = Vec::new();
         // SAFETY: `fill` passes a pointer to n writable bytes.
-        fill(&mut buf, n, |ptr, n| unsafe {
+        return fill(&mut buf, n, |ptr, n| unsafe {
             libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
-        })
+        });
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        // SAFETY: buf has SCRATCH >= n writable bytes.
+        let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
+        Ok(buf[..got].to_vec())
     })
 }
 
@@ -308,7 +325,12 @@ pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
 /// `ECONNRESET`) in this task; the process never gets `SIGPIPE`.
 pub fn send(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (sock.fileno(), data.into());
-    action(fd, WRITE, move || send_now(fd, &data))
+    Op::new(Operation::FdAction(FdWait::new(
+        fd,
+        WRITE,
+        Some(Action::Send(data)),
+        true,
+    )))
 }
 
 mod sealed {

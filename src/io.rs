@@ -92,7 +92,27 @@ pub(crate) const WRITE: Flags = 2;
 pub(crate) const EXC: Flags = 4;
 
 /// The I/O a manager performs for a task once its fd is ready.
-pub(crate) type Action = Box<dyn FnMut() -> io::Result<Value>>;
+///
+/// The library's commonest actions are variants, so building one allocates
+/// nothing; anything else is a boxed closure.
+pub(crate) enum Action {
+    /// `recv(fd, n)`, non-blocking.
+    Recv(usize),
+    /// `send(fd, data)`, non-blocking, no SIGPIPE.
+    Send(Vec<u8>),
+    /// Any other action.
+    Call(Box<dyn FnMut() -> io::Result<Value>>),
+}
+
+impl Action {
+    fn run(&mut self, fd: RawFd) -> io::Result<Value> {
+        match self {
+            Action::Recv(n) => crate::action::recv_now(fd, *n).map(|v| Box::new(v) as Value),
+            Action::Send(data) => crate::action::send_now(fd, data).map(|v| Box::new(v) as Value),
+            Action::Call(f) => f(),
+        }
+    }
+}
 
 /// An fd wait inside [`Operation::FdReady`]/[`Operation::FdAction`].
 pub struct FdWait {
@@ -192,7 +212,7 @@ pub fn fd_action<T: 'static>(
 ) -> Op<T> {
     match flags(read, write, exc) {
         Ok(flags) => {
-            let action: Action = Box::new(move || action().map(|v| Box::new(v) as Value));
+            let action = Action::Call(Box::new(move || action().map(|v| Box::new(v) as Value)));
             Op::new(Operation::FdAction(FdWait::new(
                 fd.fileno(),
                 flags,
@@ -412,7 +432,7 @@ fn serve(
             i += 1;
             continue;
         }
-        let Some(input) = perform_action(waiter.action.as_mut()) else {
+        let Some(input) = perform_action(fd as RawFd, waiter.action.as_mut()) else {
             i += 1; // would block: another waiter drained the fd first
             continue;
         };
@@ -425,9 +445,9 @@ fn serve(
 
 /// Runs a waiter's action, if it has one: `None` if it would block. A panic
 /// in the action becomes the task's error.
-fn perform_action(action: Option<&mut Action>) -> Option<Input> {
+fn perform_action(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
-    match catch_unwind(AssertUnwindSafe(action)) {
+    match catch_unwind(AssertUnwindSafe(|| action.run(fd))) {
         Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
         Ok(done) => Some(done.map_err(Error::from)),
         Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
@@ -482,7 +502,7 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
         return complete(state, stack, Err(error));
     }
     if wait.try_first {
-        if let Some(input) = perform_action(wait.action.as_mut()) {
+        if let Some(input) = perform_action(wait.fd, wait.action.as_mut()) {
             return complete(state, stack, input);
         }
     }
@@ -497,7 +517,7 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
     if let Err((mut waiter, e)) = state.io.wait(fd, waiter) {
         let input = if e.raw_os_error() == Some(libc::EPERM) {
             // A regular file: epoll refuses it, select calls it always ready.
-            perform_action(waiter.action.as_mut()).unwrap_or_else(nothing)
+            perform_action(fd, waiter.action.as_mut()).unwrap_or_else(nothing)
         } else {
             Err(e.into())
         };

@@ -40,7 +40,7 @@ use log::{debug, trace};
 use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::op::Operation;
-use crate::park::{Key, Parked, Parking};
+use crate::park::{Key, Parking};
 use crate::queue::QueueTimeout;
 use crate::task::{nothing, Input, Stack, Step, Task};
 use crate::time::{Clock, Timers};
@@ -86,12 +86,6 @@ enum Node {
     Merged(TaskManager),
 }
 
-/// A runnable task and what its `yield` evaluates to.
-struct Runnable {
-    stack: Stack,
-    input: Input,
-}
-
 /// What to do when a timer fires.
 pub(crate) enum Expiry {
     /// A sleeper: wake it with `()`.
@@ -111,7 +105,8 @@ impl From<QueueTimeout> for Expiry {
 /// Everything one manager (or a set of merged ones) holds.
 pub(crate) struct State {
     pub(crate) clock: Clock,
-    runq: VecDeque<Runnable>,
+    /// Runnable tasks, each holding what its `yield` evaluates to.
+    runq: VecDeque<Stack>,
     parked: Parking,
     timers: Timers<Expiry>,
     pub(crate) io: Io,
@@ -133,8 +128,9 @@ impl State {
     }
 
     /// Appends a task to the run queue.
-    pub(crate) fn enqueue(&mut self, stack: Stack, input: Input) {
-        self.runq.push_back(Runnable { stack, input });
+    pub(crate) fn enqueue(&mut self, mut stack: Stack, input: Input) {
+        stack.set_input(input);
+        self.runq.push_back(stack);
     }
 
     pub(crate) fn has_runnable(&self) -> bool {
@@ -144,11 +140,11 @@ impl State {
     /// Parks a waiting task; with a timeout, sets a timer whose expiry `expiry`
     /// makes from the task's key.
     pub(crate) fn park(&mut self, stack: Stack, timeout: Option<Duration>, expiry: impl FnOnce(Key) -> Expiry) -> Key {
-        let key = self.parked.park(Parked { stack, timer: None });
+        let key = self.parked.park(stack);
         if let Some(timeout) = timeout {
             let timer = self.timers.insert(self.clock.deadline(timeout), expiry(key));
             if let Some(parked) = self.parked.get_mut(key) {
-                parked.timer = Some(timer);
+                parked.set_timer(timer);
             }
         }
         key
@@ -156,7 +152,7 @@ impl State {
 
     /// Parks a task with no timeout.
     pub(crate) fn park_untimed(&mut self, stack: Stack) -> Key {
-        self.parked.park(Parked { stack, timer: None })
+        self.parked.park(stack)
     }
 
     /// True if `key` is a task parked in this manager.
@@ -173,8 +169,8 @@ impl State {
     /// timeout. Gives `input` back if no such task is parked here.
     pub(crate) fn wake(&mut self, key: Key, input: Input) -> std::result::Result<(), Input> {
         match self.parked.unpark(key) {
-            Some(Parked { stack, timer }) => {
-                if let Some(timer) = timer {
+            Some(mut stack) => {
+                if let Some(timer) = stack.take_timer() {
                     self.timers.cancel(timer);
                 }
                 self.enqueue(stack, input);
@@ -228,9 +224,10 @@ impl State {
                     (key, Err(Error::Timeout))
                 }
             };
-            if let Some(parked) = self.parked.unpark(key) {
+            if let Some(mut parked) = self.parked.unpark(key) {
+                parked.take_timer(); // it just fired
                 debug!("timeout expired: {:?}", input.as_ref().err());
-                self.enqueue(parked.stack, input);
+                self.enqueue(parked, input);
             }
         }
     }
@@ -354,10 +351,13 @@ impl TaskManager {
             s.runq.len()
         });
         for _ in 0..count {
-            let Some(Runnable { mut stack, input }) = self.with(|s| s.runq.pop_front()) else {
+            let Some(mut stack) = self.with(|s| s.runq.pop_front()) else {
                 break;
             };
-            match stack.resume(input) {
+            match stack.resume() {
+                // A bare yield goes straight to the back of the run queue: the
+                // general path below costs a third of a switch more.
+                Step::Yielded(Operation::Yield) => self.with(|s| s.enqueue(stack, nothing())),
                 Step::Yielded(operation) => {
                     let dead = self.with(|s| {
                         s.perform(stack, operation);

@@ -24,7 +24,6 @@
 use std::cell::Cell;
 
 use crate::task::Stack;
-use crate::time::TimerKey;
 
 /// Names a parked task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,19 +32,13 @@ pub(crate) struct Key {
     index: u32,
 }
 
-/// A waiting task, and the timeout to cancel when it is woken.
-pub(crate) struct Parked {
-    pub(crate) stack: Stack,
-    pub(crate) timer: Option<TimerKey>,
-}
-
 thread_local! {
     static NEXT_SEGMENT: Cell<u64> = const { Cell::new(0) };
 }
 
 struct Segment {
     id: u64,
-    slots: Vec<Option<Parked>>,
+    slots: Vec<Option<Stack>>,
     /// Indices of empty slots, reused before the slab grows.
     free: Vec<u32>,
 }
@@ -84,7 +77,7 @@ impl Parking {
         self.len
     }
 
-    pub(crate) fn park(&mut self, parked: Parked) -> Key {
+    pub(crate) fn park(&mut self, parked: Stack) -> Key {
         let segment = &mut self.segments[0];
         let index = match segment.free.pop() {
             Some(index) => {
@@ -107,12 +100,12 @@ impl Parking {
         self.segments.iter_mut().find(|s| s.id == key.segment)
     }
 
-    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Parked> {
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Stack> {
         self.segment(key)?.slots.get_mut(key.index as usize)?.as_mut()
     }
 
     /// Takes the task out; `None` if the key is not (or no longer) here.
-    pub(crate) fn unpark(&mut self, key: Key) -> Option<Parked> {
+    pub(crate) fn unpark(&mut self, key: Key) -> Option<Stack> {
         let segment = self.segment(key)?;
         let parked = segment.slots.get_mut(key.index as usize)?.take()?;
         segment.free.push(key.index);

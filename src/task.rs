@@ -28,6 +28,7 @@ use std::pin::Pin;
 
 use crate::error::{Error, Result};
 use crate::op::Operation;
+use crate::time::TimerKey;
 
 /// A value handed to or returned by a task, with its type erased.
 pub type Value = Box<dyn Any>;
@@ -128,26 +129,46 @@ pub(crate) enum Step {
 }
 
 /// A task with the parents waiting on it: the trampoline's unit of work.
-pub(crate) struct Stack {
+///
+/// One pointer: the run queue and the parking lot move tasks around by the
+/// pointer, and the frames live in one heap cell with what the task needs
+/// while it is not running (its next input, its pending timeout). A switch
+/// then moves eight bytes, and an idle task costs its queue slot eight.
+pub(crate) struct Stack(Box<Frames>);
+
+struct Frames {
     /// The innermost child: the only coroutine ever resumed.
     top: Coro,
     /// The parents, outermost first; each waits for the one above it.
     parents: Vec<Coro>,
+    /// What the top is resumed with next.
+    input: Input,
+    /// The timeout to cancel when the task is woken, while it waits.
+    timer: Option<TimerKey>,
 }
 
 impl Stack {
     pub(crate) fn new(coro: Coro) -> Stack {
-        Stack {
+        Stack(Box::new(Frames {
             top: coro,
             parents: Vec::new(),
-        }
+            input: nothing(),
+            timer: None,
+        }))
     }
 
-    /// Resumes the top. A panic is caught here and becomes `Error::Panic`: the
-    /// manager's state is never touched while a task runs, so it cannot be
-    /// left half-changed.
-    pub(crate) fn resume(&mut self, input: Input) -> Step {
-        let top = self.top.as_mut();
+    /// Sets what the top is resumed with next.
+    pub(crate) fn set_input(&mut self, input: Input) {
+        self.0.input = input;
+    }
+
+    /// Resumes the top with its input. A panic is caught here and becomes
+    /// `Error::Panic`: the manager's state is never touched while a task
+    /// runs, so it cannot be left half-changed.
+    pub(crate) fn resume(&mut self) -> Step {
+        let frames = &mut *self.0;
+        let input = std::mem::replace(&mut frames.input, nothing());
+        let top = frames.top.as_mut();
         match catch_unwind(AssertUnwindSafe(|| top.resume(input))) {
             Ok(CoroutineState::Yielded(op)) => Step::Yielded(op),
             Ok(CoroutineState::Complete(done)) => Step::Done(done),
@@ -157,16 +178,16 @@ impl Stack {
 
     /// Makes `child` the new top; the old top waits below it.
     pub(crate) fn push(&mut self, child: Coro) {
-        let parent = std::mem::replace(&mut self.top, child);
-        self.parents.push(parent);
+        let parent = std::mem::replace(&mut self.0.top, child);
+        self.0.parents.push(parent);
     }
 
     /// Drops the finished top and makes its parent the top again. `false`
     /// when the top was the task itself, not a child: the whole task is done.
     pub(crate) fn pop(&mut self) -> bool {
-        match self.parents.pop() {
+        match self.0.parents.pop() {
             Some(parent) => {
-                self.top = parent;
+                self.0.top = parent;
                 true
             }
             None => false,
@@ -175,11 +196,21 @@ impl Stack {
 
     /// How many coroutines deep the stack is (1 for a task with no child).
     pub(crate) fn depth(&self) -> usize {
-        self.parents.len() + 1
+        self.0.parents.len() + 1
+    }
+
+    /// Records the timeout of the wait the task is parked on.
+    pub(crate) fn set_timer(&mut self, timer: TimerKey) {
+        self.0.timer = Some(timer);
+    }
+
+    /// Takes the timeout to cancel, if the task waited with one.
+    pub(crate) fn take_timer(&mut self) -> Option<TimerKey> {
+        self.0.timer.take()
     }
 }
 
-impl Drop for Stack {
+impl Drop for Frames {
     /// Drops the innermost child first, and never recursively, whatever the depth.
     fn drop(&mut self) {
         while let Some(parent) = self.parents.pop() {
