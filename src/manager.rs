@@ -357,7 +357,8 @@ impl TaskManager {
             match stack.resume() {
                 // A bare yield goes straight to the back of the run queue: the
                 // general path below costs a third of a switch more.
-                Step::Yielded(Operation::Yield) => self.with(|s| s.enqueue(stack, nothing())),
+                // (`resume` left `()` as its next input already.)
+                Step::Yielded(Operation::Yield) => self.with(|s| s.runq.push_back(stack)),
                 Step::Yielded(operation) => {
                     let dead = self.with(|s| {
                         s.perform(stack, operation);

@@ -28,16 +28,18 @@ use crate::task::Stack;
 /// Names a parked task.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Key {
-    segment: u64,
+    segment: u32,
     index: u32,
 }
 
 thread_local! {
-    static NEXT_SEGMENT: Cell<u64> = const { Cell::new(0) };
+    /// 32 bits keep a key at 8 bytes (a queue waiter's cost). A thread would
+    /// have to make four billion managers before an id came round again.
+    static NEXT_SEGMENT: Cell<u32> = const { Cell::new(0) };
 }
 
 struct Segment {
-    id: u64,
+    id: u32,
     slots: Vec<Option<Stack>>,
     /// Indices of empty slots, reused before the slab grows.
     free: Vec<u32>,
@@ -47,7 +49,7 @@ impl Segment {
     fn new() -> Segment {
         let id = NEXT_SEGMENT.with(|n| {
             let id = n.get();
-            n.set(id + 1);
+            n.set(id.wrapping_add(1));
             id
         });
         Segment {

@@ -139,8 +139,9 @@ pub(crate) struct Stack(Box<Frames>);
 struct Frames {
     /// The innermost child: the only coroutine ever resumed.
     top: Coro,
-    /// The parents, outermost first; each waits for the one above it.
-    parents: Vec<Coro>,
+    /// The parents, outermost first; each waits for the one above it. Boxed:
+    /// most tasks never yield a child, and an idle task should be small.
+    parents: Option<Box<Vec<Coro>>>,
     /// What the top is resumed with next.
     input: Input,
     /// The timeout to cancel when the task is woken, while it waits.
@@ -151,7 +152,7 @@ impl Stack {
     pub(crate) fn new(coro: Coro) -> Stack {
         Stack(Box::new(Frames {
             top: coro,
-            parents: Vec::new(),
+            parents: None,
             input: nothing(),
             timer: None,
         }))
@@ -179,13 +180,13 @@ impl Stack {
     /// Makes `child` the new top; the old top waits below it.
     pub(crate) fn push(&mut self, child: Coro) {
         let parent = std::mem::replace(&mut self.0.top, child);
-        self.0.parents.push(parent);
+        self.0.parents.get_or_insert_default().push(parent);
     }
 
     /// Drops the finished top and makes its parent the top again. `false`
     /// when the top was the task itself, not a child: the whole task is done.
     pub(crate) fn pop(&mut self) -> bool {
-        match self.0.parents.pop() {
+        match self.0.parents.as_mut().and_then(|parents| parents.pop()) {
             Some(parent) => {
                 self.0.top = parent;
                 true
@@ -196,7 +197,7 @@ impl Stack {
 
     /// How many coroutines deep the stack is (1 for a task with no child).
     pub(crate) fn depth(&self) -> usize {
-        self.0.parents.len() + 1
+        self.0.parents.as_ref().map_or(0, |parents| parents.len()) + 1
     }
 
     /// Records the timeout of the wait the task is parked on.
@@ -213,7 +214,7 @@ impl Stack {
 impl Drop for Frames {
     /// Drops the innermost child first, and never recursively, whatever the depth.
     fn drop(&mut self) {
-        while let Some(parent) = self.parents.pop() {
+        while let Some(parent) = self.parents.as_mut().and_then(|parents| parents.pop()) {
             drop(std::mem::replace(&mut self.top, parent));
         }
     }
