@@ -77,7 +77,7 @@ pub struct Child(pub(crate) Coro);
 
 /// An operation whose `yield` gives back a `T`.
 ///
-/// Built by the operation functions; yield it with [`wait!`], or convert it
+/// Built by the operation functions; yield it with [`wait!`](crate::wait), or convert it
 /// with `.into()` and `yield` the [`Operation`] in the raw form.
 #[must_use = "an operation does nothing until it is yielded"]
 pub struct Op<T> {
@@ -171,7 +171,7 @@ impl<T: 'static> From<Task<T>> for Operation {
     }
 }
 
-/// Anything [`wait!`] can yield: an [`Op<T>`], or a [`Task<T>`] run as a child.
+/// Anything [`wait!`](crate::wait) can yield: an [`Op<T>`], or a [`Task<T>`] run as a child.
 pub trait IntoOp {
     /// What the `yield` gives back.
     type Output;
