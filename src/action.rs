@@ -42,7 +42,7 @@ use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
 use crate::error::Error;
 use crate::io::{Action, FdWait, FileNo, Flags, READ, WRITE};
 use crate::op::{Op, Operation};
-use crate::task::Value;
+use crate::value::Value;
 
 /// The longest line `readline` returns in one piece; a longer line comes back
 /// in pieces of this size, the last one ending with the newline.
@@ -50,7 +50,7 @@ pub const MAX_LINE: usize = 64 * 1024;
 
 /// A library action: tried when the task yields, then whenever the fd is ready.
 fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result<T> + 'static) -> Op<T> {
-    let action = Action::Call(Box::new(move || f().map(|v| Box::new(v) as Value)));
+    let action = Action::Call(Box::new(move || f().map(Value::new)));
     Op::new(Operation::FdAction(FdWait::new(fd, flags, Some(action), true)))
 }
 

@@ -59,7 +59,8 @@ use crate::error::{Error, Result};
 use crate::manager::{Expiry, State};
 use crate::op::{Op, Operation};
 use crate::park::Key;
-use crate::task::{nothing, panic_message, Input, Stack, Value};
+use crate::task::{nothing, panic_message, Input, Stack};
+use crate::value::Value;
 
 /// While tasks run, waited fds are checked for closure this often (see the module docs).
 const SWEEP_AFTER: Duration = Duration::from_secs(1);
@@ -107,8 +108,8 @@ pub(crate) enum Action {
 impl Action {
     fn run(&mut self, fd: RawFd) -> io::Result<Value> {
         match self {
-            Action::Recv(n) => crate::action::recv_now(fd, *n).map(|v| Box::new(v) as Value),
-            Action::Send(data) => crate::action::send_now(fd, data).map(|v| Box::new(v) as Value),
+            Action::Recv(n) => crate::action::recv_now(fd, *n).map(Value::new),
+            Action::Send(data) => crate::action::send_now(fd, data).map(Value::new),
             Action::Call(f) => f(),
         }
     }
@@ -212,7 +213,7 @@ pub fn fd_action<T: 'static>(
 ) -> Op<T> {
     match flags(read, write, exc) {
         Ok(flags) => {
-            let action = Action::Call(Box::new(move || action().map(|v| Box::new(v) as Value)));
+            let action = Action::Call(Box::new(move || action().map(Value::new)));
             Op::new(Operation::FdAction(FdWait::new(
                 fd.fileno(),
                 flags,

@@ -227,7 +227,7 @@
 //! # The raw form
 //!
 //! [`wait!`] is shorthand. A task may `yield` an [`Operation`] itself and
-//! receive the raw [`Input`], a `Result<Box<dyn Any>>`:
+//! receive the raw [`Input`], a `Result<Value>` ([`Value`] is a type-erased value):
 //!
 //! ```
 //! #![feature(coroutines)]
@@ -271,6 +271,7 @@ mod park;
 mod queue;
 mod task;
 mod time;
+mod value;
 
 pub use action::{accept, connect, read, readline, recv, recvfrom, send, sendto, write, Datagram, Listener, MAX_LINE};
 pub use error::{Error, Result};
@@ -278,8 +279,9 @@ pub use io::{fd_action, fd_ready, readable, writable, FdWait, FileNo};
 pub use manager::TaskManager;
 pub use op::{sleep, value, Child, IntoOp, Op, Operation};
 pub use queue::{Queue, QueueWait};
-pub use task::{Input, Task, Value};
+pub use task::{Input, Task};
 pub use time::{Clock, IntoSeconds, Seconds};
+pub use value::Value;
 
 thread_local! {
     static DEFAULT: TaskManager = TaskManager::new();

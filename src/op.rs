@@ -24,8 +24,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::io::FdWait;
 use crate::queue::QueueWait;
-use crate::task::{Coro, Input, Task, Value};
+use crate::task::{Coro, Input, Task};
 use crate::time::IntoSeconds;
+use crate::value::Value;
 
 /// What a task asks of the manager when it yields.
 ///
@@ -139,7 +140,7 @@ impl<T: 'static> Op<T> {
     /// Turns the value a `yield` gave back into this operation's result type.
     pub fn output(input: Input) -> Result<T> {
         match input?.downcast::<T>() {
-            Ok(value) => Ok(*value),
+            Ok(value) => Ok(value),
             Err(_) => Err(Error::invalid(format!(
                 "the task was resumed with a value that is not a {}",
                 std::any::type_name::<T>()
@@ -207,7 +208,7 @@ impl<T: 'static> IntoOp for Task<T> {
 /// tm.run().unwrap();
 /// ```
 pub fn value<T: 'static>(value: T) -> Op<T> {
-    Op::new(Operation::Value(Box::new(value)))
+    Op::new(Operation::Value(Value::new(value)))
 }
 
 /// `yield sleep(seconds)`: resume after `seconds` (a `Duration` or a number).

@@ -36,7 +36,8 @@ use std::time::Duration;
 use crate::manager::State;
 use crate::op::{Op, Operation};
 use crate::park::Key;
-use crate::task::{nothing, Stack, Value};
+use crate::task::{nothing, Stack};
+use crate::value::Value;
 
 /// A multi-producer, multi-consumer FIFO queue for exchanging items between tasks.
 ///
@@ -119,7 +120,7 @@ impl<T: 'static> Queue<T> {
     /// unbounded): Python's `Queue(contents, maxsize)`. The initial contents may
     /// exceed `maxsize`, as in the original.
     pub fn with_contents(contents: impl IntoIterator<Item = T>, maxsize: usize) -> Queue<T> {
-        let items = contents.into_iter().map(|item| Box::new(item) as Value).collect();
+        let items = contents.into_iter().map(Value::new).collect();
         let core = QueueCore {
             items,
             maxsize,
@@ -163,7 +164,7 @@ impl<T: 'static> Queue<T> {
 
     /// Yielded, resumes the task once `item` is in the queue.
     pub fn put(&self, item: T) -> Op<()> {
-        let item = Some(Box::new(item) as Value);
+        let item = Some(Value::new(item));
         Op::new(Operation::QueuePut(QueueWait {
             core: self.core.clone(),
             item,
@@ -221,7 +222,7 @@ impl QueueTimeout {
             let mut q = core.borrow_mut();
             q.getters.retain(|&k| k != key);
             if let Some(i) = q.putters.iter().position(|(k, _)| *k == key) {
-                graveyard.extend(q.putters.remove(i).map(|(_, item)| item));
+                graveyard.extend(q.putters.remove(i).map(|(_, item)| Box::new(item) as Box<dyn Any>));
             }
         }
         graveyard.push(Box::new(core));

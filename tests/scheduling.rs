@@ -12,7 +12,7 @@ use std::fmt::Debug;
 use std::rc::Rc;
 use std::time::Duration;
 
-use multitask::{sleep, value, wait, Clock, Error, Input, Operation, Queue, Task, TaskManager};
+use multitask::{sleep, value, wait, Clock, Error, Input, Operation, Queue, Task, TaskManager, Value};
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -260,11 +260,8 @@ fn raw_yield_of_operations() {
         move |_: Input| {
             let input: Input = yield Operation::Yield;
             l.push(format!("yield gave unit: {}", input.unwrap().is::<()>()));
-            let input: Input = yield Operation::Value(Box::new(7u64));
-            l.push(format!(
-                "value gave {:?}",
-                input.unwrap().downcast::<u64>().map(|b| *b).ok()
-            ));
+            let input: Input = yield Operation::Value(Value::new(7u64));
+            l.push(format!("value gave {:?}", input.unwrap().downcast::<u64>().ok()));
             // A raw yield of an operation built with a bad argument gets the
             // error back as the yield's value (it does yield: B runs between).
             let input: Input = yield sleep(0).into_operation();

@@ -365,14 +365,14 @@ pub fn floor() {
                         for _ in 0..k {
                             let _: Input = yield Operation::Yield;
                         }
-                        Ok(Box::new(()) as multitask::Value)
+                        Ok(multitask::Value::new(()))
                     },
                 )
             })
             .collect();
         let t0 = Instant::now();
         while let Some(mut c) = q.pop_front() {
-            if let CoroutineState::Yielded(Operation::Yield) = c.as_mut().resume(Ok(Box::new(()))) {
+            if let CoroutineState::Yielded(Operation::Yield) = c.as_mut().resume(Ok(multitask::Value::new(()))) {
                 q.push_back(c);
             }
         }

@@ -1,0 +1,98 @@
+//! `Value`: what a `yield` gives back, with its type erased.
+//!
+//! # Why not just `Box<dyn Any>`
+//!
+//! Every resumed task receives a value whose type only the yielding line
+//! knows (an item, a byte count, received bytes, a child's result), so the
+//! manager carries it type-erased. A `Box<dyn Any>` costs an allocation for
+//! every non-empty value: two per echo request (the bytes received, the count
+//! sent). The commonest results are therefore held inline: `()`, `usize` (a
+//! count of bytes) and `Vec<u8>` (bytes); anything else is boxed. Which one a
+//! `T` is gets decided by `TypeId`s the compiler knows, so `Value::new` and
+//! `Value::downcast` compile to the one branch that applies, with no `unsafe`.
+
+use std::any::Any;
+use std::fmt;
+
+/// A value handed to or returned by a task, with its type erased.
+///
+/// ```
+/// use multitask::Value;
+///
+/// let v = Value::new(vec![1u8, 2, 3]);
+/// assert!(v.is::<Vec<u8>>());
+/// assert_eq!(v.downcast::<Vec<u8>>().unwrap(), [1, 2, 3]);
+/// assert_eq!(Value::new("text").downcast::<&str>().unwrap(), "text");
+/// assert!(Value::new(7u64).downcast::<i32>().is_err()); // the Value comes back
+/// ```
+pub struct Value(Repr);
+
+enum Repr {
+    Unit,
+    Usize(usize),
+    Bytes(Vec<u8>),
+    Boxed(Box<dyn Any>),
+}
+
+/// Moves `value` out as a `U` if `T` is `U` (decided at compile time).
+fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
+    let mut slot = Some(value);
+    match (&mut slot as &mut dyn Any).downcast_mut::<Option<U>>() {
+        Some(as_u) => Ok(as_u.take().expect("filled above")),
+        None => Err(slot.expect("filled above")),
+    }
+}
+
+impl Value {
+    /// Erases `value`'s type.
+    pub fn new<T: 'static>(value: T) -> Value {
+        let value = match cast::<T, ()>(value) {
+            Ok(()) => return Value(Repr::Unit),
+            Err(value) => value,
+        };
+        let value = match cast::<T, usize>(value) {
+            Ok(n) => return Value(Repr::Usize(n)),
+            Err(value) => value,
+        };
+        match cast::<T, Vec<u8>>(value) {
+            Ok(bytes) => Value(Repr::Bytes(bytes)),
+            Err(value) => Value(Repr::Boxed(Box::new(value))),
+        }
+    }
+
+    /// The value as a `T`, or the `Value` back if it is not one.
+    pub fn downcast<T: 'static>(self) -> Result<T, Value> {
+        match self.0 {
+            Repr::Unit => cast::<(), T>(()).map_err(|()| Value(Repr::Unit)),
+            Repr::Usize(n) => cast::<usize, T>(n).map_err(|n| Value(Repr::Usize(n))),
+            Repr::Bytes(bytes) => cast::<Vec<u8>, T>(bytes).map_err(|b| Value(Repr::Bytes(b))),
+            Repr::Boxed(boxed) => boxed.downcast::<T>().map(|b| *b).map_err(|b| Value(Repr::Boxed(b))),
+        }
+    }
+
+    /// True if the value is a `T`.
+    pub fn is<T: 'static>(&self) -> bool {
+        match &self.0 {
+            Repr::Unit => <dyn Any>::is::<T>(&()),
+            Repr::Usize(n) => <dyn Any>::is::<T>(n),
+            Repr::Bytes(bytes) => <dyn Any>::is::<T>(bytes),
+            Repr::Boxed(boxed) => boxed.as_ref().is::<T>(),
+        }
+    }
+
+    /// `()`: what a bare `yield` and most waits give back.
+    pub(crate) fn unit() -> Value {
+        Value(Repr::Unit)
+    }
+}
+
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Repr::Unit => f.write_str("Value(())"),
+            Repr::Usize(n) => write!(f, "Value({n})"),
+            Repr::Bytes(bytes) => write!(f, "Value({bytes:?})"),
+            Repr::Boxed(_) => f.write_str("Value(..)"),
+        }
+    }
+}
