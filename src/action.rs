@@ -115,6 +115,32 @@ fn is_not_socket(e: &io::Error) -> bool {
     e.raw_os_error() == Some(libc::ENOTSOCK)
 }
 
+/// One try of an action on `fd` that cannot block (see the module docs): on
+/// a socket, `on_socket`'s result (a call with `MSG_DONTWAIT`); on anything
+/// else (found out once, by `ENOTSOCK`), `None` once `poll(2)` says the fd is
+/// ready for the plain call, `WouldBlock` before.
+fn socket_or_ready<T>(
+    socket: &mut bool,
+    fd: RawFd,
+    writing: bool,
+    on_socket: impl FnOnce() -> io::Result<T>,
+) -> io::Result<Option<T>> {
+    if *socket {
+        match on_socket() {
+            Err(e) if is_not_socket(&e) => {
+                check_open_for(fd, writing)?;
+                *socket = false;
+            }
+            done => return done.map(Some),
+        }
+    }
+    if ready_now(fd, if writing { libc::POLLOUT } else { libc::POLLIN })? {
+        Ok(None)
+    } else {
+        would_block()
+    }
+}
+
 /// Fails with `EBADF`, as `read(2)`/`write(2)` would, if `fd` is not open for
 /// reading (or writing): readiness would never come for the wrong end of a
 /// pipe, and the task would wait forever instead of getting the error.
@@ -152,20 +178,14 @@ pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = fd.fileno();
     let (mut buf, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
-        if socket {
-            // SAFETY (both calls): `fill` passes a pointer to n writable bytes.
-            match fill(&mut buf, n, |ptr, n| unsafe {
+        // SAFETY (both calls): `fill` passes a pointer to n writable bytes.
+        let on_socket = || {
+            fill(&mut buf, n, |ptr, n| unsafe {
                 libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
-            }) {
-                Err(e) if is_not_socket(&e) => {
-                    check_open_for(fd, false)?;
-                    socket = false;
-                }
-                done => return done,
-            }
-        }
-        if !ready_now(fd, libc::POLLIN)? {
-            return would_block();
+            })
+        };
+        if let Some(bytes) = socket_or_ready(&mut socket, fd, false, on_socket)? {
+            return Ok(bytes);
         }
         fill(&mut buf, n, |ptr, n| unsafe { libc::read(fd, ptr, n) })
     })
@@ -177,17 +197,8 @@ pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (fd.fileno(), data.into());
     let mut socket = true;
     action(fd, WRITE, move || {
-        if socket {
-            match send_now(fd, &data) {
-                Err(e) if is_not_socket(&e) => {
-                    check_open_for(fd, true)?;
-                    socket = false;
-                }
-                done => return done,
-            }
-        }
-        if !ready_now(fd, libc::POLLOUT)? {
-            return would_block();
+        if let Some(sent) = socket_or_ready(&mut socket, fd, true, || send_now(fd, &data))? {
+            return Ok(sent);
         }
         // A writable pipe takes PIPE_BUF bytes without blocking, whatever its mode.
         // SAFETY: data is a valid slice of at least that many bytes.
@@ -228,14 +239,8 @@ pub fn readline(fd: impl FileNo) -> Op<Vec<u8>> {
     let fd = fd.fileno();
     let (mut line, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
-        if socket {
-            match socket_line(fd, &mut line) {
-                Err(e) if is_not_socket(&e) => {
-                    check_open_for(fd, false)?;
-                    socket = false;
-                }
-                done => return done,
-            }
+        if let Some(line) = socket_or_ready(&mut socket, fd, false, || socket_line(fd, &mut line))? {
+            return Ok(line);
         }
         read_line_bytewise(fd, &mut line)
     })
