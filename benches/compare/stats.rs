@@ -163,12 +163,21 @@ fn fmt_samples(s: &Samples) -> String {
     format!("{} ({}–{})", fmt_num(s.median()), fmt_num(s.min()), fmt_num(s.max()))
 }
 
-fn fmt_ratio(r: f64) -> String {
+/// A ratio to two decimals, or more when two would read as meeting a target
+/// it misses (or missing one it meets): 0.2528 against "≤ 0.25" shows as 0.253.
+fn fmt_ratio(r: f64, target: Option<Target>) -> String {
     if r.is_nan() {
-        "-".to_string()
-    } else {
-        format!("{:.2}", r)
+        return "-".to_string();
     }
+    let mut text = format!("{r:.2}");
+    for decimals in 3..=6 {
+        let shown: f64 = text.parse().unwrap_or(r);
+        if target.is_none_or(|t| t.met(shown) == t.met(r)) {
+            break;
+        }
+        text = format!("{r:.decimals$}");
+    }
+    text
 }
 
 const HEADER: [&str; 9] = [
@@ -200,9 +209,9 @@ fn cells(row: &Row) -> [String; 9] {
         fmt_samples(&row.multitask),
         fmt_samples(&row.tokio),
         row.mio.as_ref().map_or(String::new(), fmt_samples),
-        fmt_ratio(ratio),
+        fmt_ratio(ratio, row.target),
         target,
-        row.mio.as_ref().map_or(String::new(), |_| fmt_ratio(mio_ratio)),
+        row.mio.as_ref().map_or(String::new(), |_| fmt_ratio(mio_ratio, row.mio_target)),
         mio_target,
     ]
 }
@@ -261,7 +270,7 @@ pub fn misses(rows: &[Row]) -> Vec<String> {
                     "{} ({}): multitask/tokio = {} (target {})",
                     row.name,
                     row.unit,
-                    fmt_ratio(ratio),
+                    fmt_ratio(ratio, Some(t)),
                     t.text()
                 ));
             }
@@ -272,7 +281,7 @@ pub fn misses(rows: &[Row]) -> Vec<String> {
                     "{} ({}): multitask/mio = {} (target {})",
                     row.name,
                     row.unit,
-                    fmt_ratio(r),
+                    fmt_ratio(r, Some(t)),
                     t.text()
                 ));
             }
