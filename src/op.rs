@@ -151,12 +151,29 @@ impl<T: 'static> Op<T> {
     /// Used by [`wait!`]: the operation to yield, or the argument error to
     /// return without yielding.
     #[doc(hidden)]
-    #[allow(clippy::type_complexity)]
-    pub fn __begin(self) -> Result<(Operation, fn(Input) -> Result<T>)> {
+    pub fn __checked(self) -> Result<Operation> {
         match self.operation {
             Operation::Invalid(e) => Err(e),
-            operation => Ok((operation, Op::<T>::output)),
+            operation => Ok(operation),
         }
+    }
+
+    /// Used by [`wait!`]: what turns the resumed input into a `T`.
+    #[doc(hidden)]
+    pub fn __output(&self) -> Output<T> {
+        Output(PhantomData)
+    }
+}
+
+/// Used by [`wait!`]: turns an [`Input`] into the `T` an [`Op<T>`] promised.
+/// Zero-sized, so it costs a waiting task nothing.
+#[doc(hidden)]
+pub struct Output<T>(PhantomData<fn() -> T>);
+
+impl<T: 'static> Output<T> {
+    #[doc(hidden)]
+    pub fn take(self, input: Input) -> Result<T> {
+        Op::<T>::output(input)
     }
 }
 
@@ -268,13 +285,23 @@ macro_rules! wait {
     () => {{
         let _ = yield $crate::Operation::Yield;
     }};
-    ($op:expr $(,)?) => {{
-        // A statement of its own, so that borrows made while building the
-        // operation end before the `yield`.
-        let op = $crate::IntoOp::into_op($op);
-        match op.__begin() {
-            ::core::result::Result::Ok((operation, output)) => output(yield operation),
-            ::core::result::Result::Err(error) => ::core::result::Result::Err(error),
+    ($op:expr $(,)?) => {
+        'wait: {
+            // Only `output` (zero-sized) is alive across the `yield`: the
+            // operation is built in a block of its own, and the `match` is on a
+            // local, not a temporary, so that nothing of it takes room in the
+            // task's coroutine (whose size is that of its largest `yield`).
+            let output;
+            let input = yield {
+                let op = $crate::IntoOp::into_op($op);
+                output = op.__output();
+                let checked = op.__checked();
+                match checked {
+                    ::core::result::Result::Ok(operation) => operation,
+                    ::core::result::Result::Err(error) => break 'wait ::core::result::Result::Err(error),
+                }
+            };
+            output.take(input)
         }
-    }};
+    };
 }
