@@ -211,7 +211,9 @@ fn cells(row: &Row) -> [String; 9] {
         row.mio.as_ref().map_or(String::new(), fmt_samples),
         fmt_ratio(ratio, row.target),
         target,
-        row.mio.as_ref().map_or(String::new(), |_| fmt_ratio(mio_ratio, row.mio_target)),
+        row.mio
+            .as_ref()
+            .map_or(String::new(), |_| fmt_ratio(mio_ratio, row.mio_target)),
         mio_target,
     ]
 }
