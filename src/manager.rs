@@ -217,16 +217,22 @@ impl State {
         let now = self.clock.now();
         while let Some(expiry) = self.timers.pop_expired(now) {
             let (key, input) = match expiry {
-                Expiry::Sleep(key) => (key, nothing()),
-                Expiry::Queue(wait) => (wait.withdraw(&mut self.graveyard), Err(Error::Timeout)),
+                Expiry::Sleep(key) => {
+                    trace!("sleeper woken");
+                    (key, nothing())
+                }
+                Expiry::Queue(wait) => {
+                    debug!("queue wait timed out");
+                    (wait.withdraw(&mut self.graveyard), Err(Error::Timeout))
+                }
                 Expiry::Io(fd, key) => {
+                    debug!("wait on fd {fd} timed out");
                     self.io.withdraw(fd, key, &mut self.graveyard);
                     (key, Err(Error::Timeout))
                 }
             };
             if let Some(mut parked) = self.parked.unpark(key) {
                 parked.take_timer(); // it just fired
-                debug!("timeout expired: {:?}", input.as_ref().err());
                 self.enqueue(parked, input);
             }
         }

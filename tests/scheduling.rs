@@ -2014,14 +2014,20 @@ impl log::Log for AnyLogger {
     }
 
     fn log(&self, record: &log::Record) {
-        // Format every record, to run the library's Display impls.
-        let _ = format!("{} {} {}", record.level(), record.target(), record.args());
+        // Tests run on threads of their own: keep this thread's records.
+        if record.target().starts_with("multitask") {
+            RECORDS.with(|r| r.borrow_mut().push(format!("{} {}", record.level(), record.args())));
+        }
     }
 
     fn flush(&self) {}
 }
 
 static LOGGER: AnyLogger = AnyLogger;
+
+thread_local! {
+    static RECORDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
 
 #[test]
 fn logging_at_trace_level_does_not_panic() {
@@ -2062,6 +2068,20 @@ fn logging_at_trace_level_does_not_panic() {
     }
     assert_eq!(errors, ["task panicked: logged panic", "top-level error"]);
     assert_eq!(log.get(), ["a1", "a2"]);
+    // The scheduler's events, at trace and debug level; nothing printed.
+    let records = RECORDS.with(|r| r.take());
+    let count = |line: &str| records.iter().filter(|r| *r == line).count();
+    assert_eq!(count("TRACE task added"), 3, "{records:#?}");
+    assert_eq!(count("TRACE child task started, depth 2"), 1, "{records:#?}");
+    assert_eq!(count("DEBUG queue wait timed out"), 1, "{records:#?}");
+    assert_eq!(count("TRACE sleeper woken"), 1, "{records:#?}");
+    assert_eq!(count("TRACE task finished"), 1, "{records:#?}");
+    assert_eq!(
+        count("DEBUG task failed: task panicked: logged panic"),
+        1,
+        "{records:#?}"
+    );
+    assert_eq!(count("DEBUG task failed: top-level error"), 1, "{records:#?}");
 }
 
 // ---------------------------------------------------------------------------
