@@ -72,6 +72,23 @@ pub(crate) fn nothing() -> Input {
 /// }));
 /// tm.run().unwrap();
 /// ```
+///
+/// A coroutine may not hold a borrow across a `yield` unless it is `static`:
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{wait, Queue, Task};
+///
+/// let q = Queue::with_contents([1, 2], 0);
+/// multitask::add(Task::new(#[coroutine] static move |_| {
+///     let mut v = Vec::new();
+///     v.push(wait!(q.get())?); // borrows `v` across the yield: needs `static`
+///     v.push(wait!(q.get())?);
+///     assert_eq!(v, [1, 2]);
+///     Ok(())
+/// }));
+/// multitask::run().unwrap();
+/// ```
 #[must_use = "a task does nothing until it is added to a manager or yielded"]
 pub struct Task<T = ()> {
     pub(crate) coro: Coro,
