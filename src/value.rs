@@ -6,9 +6,10 @@
 //! knows (an item, a byte count, received bytes, a child's result), so the
 //! manager carries it type-erased. A `Box<dyn Any>` costs an allocation for
 //! every non-empty value: two per echo request (the bytes received, the count
-//! sent). The commonest results are therefore held inline: `()`, `usize` (a
-//! count of bytes) and `Vec<u8>` (bytes); anything else is boxed. Which one a
-//! `T` is gets decided by `TypeId`s the compiler knows, so `Value::new` and
+//! sent), one per item passed through a `Queue<u64>`. The commonest values
+//! are therefore held inline: `()`, `Vec<u8>` (bytes), and the plain numbers,
+//! `bool` and `char` (counts, queue items); anything else is boxed. Which one
+//! a `T` is gets decided by `TypeId`s the compiler knows, so `Value::new` and
 //! `Value::downcast` compile to the one branch that applies, with no `unsafe`.
 
 use std::any::Any;
@@ -27,13 +28,6 @@ use std::fmt;
 /// ```
 pub struct Value(Repr);
 
-enum Repr {
-    Unit,
-    Usize(usize),
-    Bytes(Vec<u8>),
-    Boxed(Box<dyn Any>),
-}
-
 /// Moves `value` out as a `U` if `T` is `U` (decided at compile time).
 fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
     let mut slot = Some(value);
@@ -43,56 +37,85 @@ fn cast<T: 'static, U: 'static>(value: T) -> Result<U, T> {
     }
 }
 
+/// Defines the representation with one variant per type held inline, and the
+/// conversions, which try each inline type in turn (every try but the right
+/// one compiles away).
+macro_rules! inline_values {
+    ($($variant:ident($t:ty)),* $(,)?) => {
+        enum Repr {
+            Unit,
+            Bytes(Vec<u8>),
+            Boxed(Box<dyn Any>),
+            $($variant($t),)*
+        }
+
+        impl Value {
+            /// Erases `value`'s type.
+            pub fn new<T: 'static>(value: T) -> Value {
+                let value = match cast::<T, ()>(value) {
+                    Ok(()) => return Value(Repr::Unit),
+                    Err(value) => value,
+                };
+                let value = match cast::<T, Vec<u8>>(value) {
+                    Ok(bytes) => return Value(Repr::Bytes(bytes)),
+                    Err(value) => value,
+                };
+                $(let value = match cast::<T, $t>(value) {
+                    Ok(inline) => return Value(Repr::$variant(inline)),
+                    Err(value) => value,
+                };)*
+                Value(Repr::Boxed(Box::new(value)))
+            }
+
+            /// The value as a `T`, or the `Value` back if it is not one.
+            pub fn downcast<T: 'static>(self) -> Result<T, Value> {
+                match self.0 {
+                    Repr::Unit => cast::<(), T>(()).map_err(|()| Value(Repr::Unit)),
+                    Repr::Bytes(bytes) => cast::<Vec<u8>, T>(bytes).map_err(|b| Value(Repr::Bytes(b))),
+                    Repr::Boxed(boxed) => boxed.downcast::<T>().map(|b| *b).map_err(|b| Value(Repr::Boxed(b))),
+                    $(Repr::$variant(inline) => cast::<$t, T>(inline).map_err(|v| Value(Repr::$variant(v))),)*
+                }
+            }
+
+            /// True if the value is a `T`.
+            pub fn is<T: 'static>(&self) -> bool {
+                match &self.0 {
+                    Repr::Unit => <dyn Any>::is::<T>(&()),
+                    Repr::Bytes(bytes) => <dyn Any>::is::<T>(bytes),
+                    Repr::Boxed(boxed) => boxed.as_ref().is::<T>(),
+                    $(Repr::$variant(inline) => <dyn Any>::is::<T>(inline),)*
+                }
+            }
+        }
+
+        impl fmt::Debug for Value {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match &self.0 {
+                    Repr::Unit => f.write_str("Value(())"),
+                    Repr::Bytes(bytes) => write!(f, "Value({bytes:?})"),
+                    Repr::Boxed(_) => f.write_str("Value(..)"),
+                    $(Repr::$variant(inline) => write!(f, "Value({inline:?})"),)*
+                }
+            }
+        }
+    };
+}
+
+inline_values!(
+    Usize(usize),
+    Isize(isize),
+    U64(u64),
+    I64(i64),
+    U32(u32),
+    I32(i32),
+    F64(f64),
+    Bool(bool),
+    Char(char),
+);
+
 impl Value {
-    /// Erases `value`'s type.
-    pub fn new<T: 'static>(value: T) -> Value {
-        let value = match cast::<T, ()>(value) {
-            Ok(()) => return Value(Repr::Unit),
-            Err(value) => value,
-        };
-        let value = match cast::<T, usize>(value) {
-            Ok(n) => return Value(Repr::Usize(n)),
-            Err(value) => value,
-        };
-        match cast::<T, Vec<u8>>(value) {
-            Ok(bytes) => Value(Repr::Bytes(bytes)),
-            Err(value) => Value(Repr::Boxed(Box::new(value))),
-        }
-    }
-
-    /// The value as a `T`, or the `Value` back if it is not one.
-    pub fn downcast<T: 'static>(self) -> Result<T, Value> {
-        match self.0 {
-            Repr::Unit => cast::<(), T>(()).map_err(|()| Value(Repr::Unit)),
-            Repr::Usize(n) => cast::<usize, T>(n).map_err(|n| Value(Repr::Usize(n))),
-            Repr::Bytes(bytes) => cast::<Vec<u8>, T>(bytes).map_err(|b| Value(Repr::Bytes(b))),
-            Repr::Boxed(boxed) => boxed.downcast::<T>().map(|b| *b).map_err(|b| Value(Repr::Boxed(b))),
-        }
-    }
-
-    /// True if the value is a `T`.
-    pub fn is<T: 'static>(&self) -> bool {
-        match &self.0 {
-            Repr::Unit => <dyn Any>::is::<T>(&()),
-            Repr::Usize(n) => <dyn Any>::is::<T>(n),
-            Repr::Bytes(bytes) => <dyn Any>::is::<T>(bytes),
-            Repr::Boxed(boxed) => boxed.as_ref().is::<T>(),
-        }
-    }
-
     /// `()`: what a bare `yield` and most waits give back.
     pub(crate) fn unit() -> Value {
         Value(Repr::Unit)
-    }
-}
-
-impl fmt::Debug for Value {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Repr::Unit => f.write_str("Value(())"),
-            Repr::Usize(n) => write!(f, "Value({n})"),
-            Repr::Bytes(bytes) => write!(f, "Value({bytes:?})"),
-            Repr::Boxed(_) => f.write_str("Value(..)"),
-        }
     }
 }
