@@ -58,7 +58,6 @@ use mio::{Events, Interest, Poll, Token};
 use crate::error::{Error, Result};
 use crate::manager::{Expiry, State};
 use crate::op::{Op, Operation};
-use crate::park::Key;
 use crate::task::{nothing, panic_message, Input, Stack};
 use crate::value::Value;
 
@@ -233,9 +232,12 @@ fn flags(read: bool, write: bool, exc: bool) -> Result<Flags> {
     Ok(flags)
 }
 
-/// A task waiting on an fd.
+/// A task waiting on an fd. The fd table owns it (it is part of the manager,
+/// so no cycle can keep it alive): waking it needs no parking-lot lookup.
 struct Waiter {
-    key: Key,
+    /// Names the wait for its timeout (unique on the thread).
+    id: u64,
+    task: Stack,
     flags: Flags,
     action: Option<Action>,
     /// The action is the caller's (`fd_action`): its captures are dropped
@@ -270,9 +272,9 @@ pub(crate) struct Io {
     waiting: usize,
     /// Waits already over, to enqueue at the next step 1: completed tries,
     /// bad fds.
-    completed: Vec<(Key, Input)>,
+    completed: Vec<(Stack, Input)>,
     /// An empty buffer kept for step 1's list of tasks to wake.
-    woken: Vec<(Key, Input)>,
+    woken: Vec<(Stack, Input)>,
     /// No task has run since the last sweep (see the module docs).
     swept: bool,
     last_sweep: Instant,
@@ -295,6 +297,11 @@ impl Io {
     /// Tasks ran: any of them may have closed an fd, so sweep again in time.
     pub(crate) fn note_activity(&mut self) {
         self.swept = false;
+    }
+
+    /// How many tasks the fd table and the list of waits already over hold.
+    pub(crate) fn tasks(&self) -> usize {
+        self.waiting + self.completed.len()
     }
 
     pub(crate) fn has_waits(&self) -> bool {
@@ -370,18 +377,16 @@ impl Io {
         self.waiting -= entry.waiters.len();
         for w in entry.waiters.drain(..) {
             self.completed
-                .push((w.key, Err(io::Error::from_raw_os_error(code).into())));
+                .push((w.task, Err(io::Error::from_raw_os_error(code).into())));
         }
     }
 
-    /// Removes the waiter `key` of `fd` (its timeout fired).
-    pub(crate) fn withdraw(&mut self, fd: RawFd, key: Key, graveyard: &mut Vec<Box<dyn Any>>) {
-        if let Some(entry) = self.fds.get_mut(fd as usize) {
-            if let Some(i) = entry.waiters.iter().position(|w| w.key == key) {
-                bury(entry.waiters.remove(i), graveyard);
-                self.waiting -= 1;
-            }
-        }
+    /// Takes out the waiter `id` of `fd` (its timeout fired).
+    pub(crate) fn withdraw(&mut self, fd: RawFd, id: u64, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        let entry = self.fds.get_mut(fd as usize)?;
+        let i = entry.waiters.iter().position(|w| w.id == id)?;
+        self.waiting -= 1;
+        Some(bury(entry.waiters.remove(i), graveyard))
     }
 
     /// Re-arms every waited fd; those closed meanwhile fail their waiters.
@@ -405,7 +410,7 @@ impl Io {
             for waiter in entry.waiters.drain(..) {
                 other.waiting -= 1;
                 if let Err((waiter, e)) = self.wait(fd as RawFd, waiter) {
-                    self.completed.push((waiter.key, Err(e.into())));
+                    self.completed.push((waiter.task, Err(e.into())));
                 }
             }
         }
@@ -418,7 +423,7 @@ fn serve(
     fds: &mut [FdEntry],
     waiting: &mut usize,
     event: &mio::event::Event,
-    woken: &mut Vec<(Key, Input)>,
+    woken: &mut Vec<(Stack, Input)>,
     graveyard: &mut Vec<Box<dyn Any>>,
 ) {
     let (fd, generation) = (event.token().0 as u32 as usize, (event.token().0 >> 32) as u32);
@@ -439,8 +444,7 @@ fn serve(
         };
         let waiter = entry.waiters.remove(i);
         *waiting -= 1;
-        woken.push((waiter.key, input));
-        bury(waiter, graveyard);
+        woken.push((bury(waiter, graveyard), input));
     }
 }
 
@@ -455,12 +459,14 @@ fn perform_action(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
     }
 }
 
-/// Drops a finished waiter; a caller's action goes to the graveyard, to be
-/// dropped once the manager is no longer borrowed.
-fn bury(waiter: Waiter, graveyard: &mut Vec<Box<dyn Any>>) {
+/// Takes the task out of a finished waiter and drops the rest; a caller's
+/// action goes to the graveyard, to be dropped once the manager is no longer
+/// borrowed.
+fn bury(waiter: Waiter, graveyard: &mut Vec<Box<dyn Any>>) -> Stack {
     if let (true, Some(action)) = (waiter.foreign, waiter.action) {
         graveyard.push(Box::new(action));
     }
+    waiter.task
 }
 
 fn interest(flags: Flags) -> Interest {
@@ -507,10 +513,14 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
             return complete(state, stack, input);
         }
     }
-    let fd = wait.fd;
-    let key = state.park(stack, wait.timeout, |key| Expiry::Io(fd, key));
+    let (fd, id) = (wait.fd, next_wait_id());
+    let mut task = stack;
+    if let Some(timeout) = wait.timeout {
+        state.set_timeout(&mut task, timeout, Expiry::Io(fd, id));
+    }
     let waiter = Waiter {
-        key,
+        id,
+        task,
         flags: wait.flags,
         action: wait.action,
         foreign: !wait.try_first,
@@ -522,15 +532,25 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
         } else {
             Err(e.into())
         };
-        state.io.completed.push((waiter.key, input));
-        bury(waiter, &mut state.graveyard);
+        let task = bury(waiter, &mut state.graveyard);
+        state.io.completed.push((task, input));
     }
 }
 
-/// Parks a task whose wait is already over, to be enqueued at the next step 1.
+/// Queues a task whose wait is already over, to be enqueued at the next step 1.
 fn complete(state: &mut State, stack: Stack, input: Input) {
-    let key = state.park_untimed(stack);
-    state.io.completed.push((key, input));
+    state.io.completed.push((stack, input));
+}
+
+fn next_wait_id() -> u64 {
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    NEXT.with(|n| {
+        let id = n.get();
+        n.set(id + 1);
+        id
+    })
 }
 
 /// Step 1 of `run_next`: enqueue the waits already over, then poll once
@@ -539,16 +559,16 @@ pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) -> Result<()> {
     // The buffer is kept between calls, so a poll allocates nothing.
     let mut woken = std::mem::take(&mut state.io.woken);
     std::mem::swap(&mut woken, &mut state.io.completed);
-    for (key, input) in woken.drain(..) {
-        let _ = state.wake(key, input);
+    for (task, input) in woken.drain(..) {
+        state.ready(task, input);
     }
     let result = if state.io.waiting > 0 {
         wait_for_events(state, timeout, &mut woken)
     } else {
         Ok(())
     };
-    for (key, input) in woken.drain(..) {
-        let _ = state.wake(key, input);
+    for (task, input) in woken.drain(..) {
+        state.ready(task, input);
     }
     state.io.woken = woken;
     result
@@ -558,7 +578,7 @@ pub(crate) fn poll(state: &mut State, timeout: Option<Duration>) -> Result<()> {
 ///
 /// "Once" as the original's one `select`: it reports every ready fd, so while
 /// a poll fills the whole event buffer, poll again without waiting.
-fn wait_for_events(state: &mut State, timeout: Option<Duration>, woken: &mut Vec<(Key, Input)>) -> Result<()> {
+fn wait_for_events(state: &mut State, timeout: Option<Duration>, woken: &mut Vec<(Stack, Input)>) -> Result<()> {
     let mut wait = state.poll_time(timeout);
     if !state.io.swept {
         // Wake up in time for the next sweep.

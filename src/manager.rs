@@ -17,7 +17,9 @@
 //! # Invariants
 //!
 //! - A task is in exactly one place: the run queue (runnable), the parking lot
-//!   (waiting; see `park.rs`), or being resumed by step 3 (then it is in none).
+//!   (sleeping or waiting on a queue; see `park.rs`), the fd table (waiting on
+//!   an fd) or its list of waits already over (`io.rs`), or being resumed by
+//!   step 3 (then it is in none). All of them belong to the manager.
 //! - The manager's state is never borrowed while a task runs, so a task may
 //!   call `add`, `merge` or `has_*` on any manager handle. A panic in a task is
 //!   caught around `resume` and becomes that task's error (`task.rs`).
@@ -25,7 +27,7 @@
 //!   manager drops on a task's behalf (a timed-out put's item, a finished
 //!   `fd_action` closure) go to the graveyard, emptied after the borrow ends.
 //!   The one user code run under the borrow is an fd action (`io.rs`).
-//! - A parked task has a timer iff it waits with a timeout; waking it cancels
+//! - A waiting task has a timer iff it waits with a timeout; waking it cancels
 //!   the timer, and a timer that fires removes the waiter from its list.
 
 use std::any::Any;
@@ -92,8 +94,8 @@ pub(crate) enum Expiry {
     Sleep(Key),
     /// A queue get or put: withdraw it, wake it with `Timeout`.
     Queue(QueueTimeout),
-    /// An fd wait: withdraw it from the fd's waiters, wake it with `Timeout`.
-    Io(RawFd, Key),
+    /// An fd wait (its fd, its id): withdraw it, wake it with `Timeout`.
+    Io(RawFd, u64),
 }
 
 impl From<QueueTimeout> for Expiry {
@@ -150,9 +152,17 @@ impl State {
         key
     }
 
-    /// Parks a task with no timeout.
-    pub(crate) fn park_untimed(&mut self, stack: Stack) -> Key {
-        self.parked.park(stack)
+    /// Sets a timeout for a task about to wait outside the parking lot.
+    pub(crate) fn set_timeout(&mut self, stack: &mut Stack, timeout: Duration, expiry: Expiry) {
+        stack.set_timer(self.timers.insert(self.clock.deadline(timeout), expiry));
+    }
+
+    /// Enqueues a task whose wait is over, cancelling its timeout.
+    pub(crate) fn ready(&mut self, mut stack: Stack, input: Input) {
+        if let Some(timer) = stack.take_timer() {
+            self.timers.cancel(timer);
+        }
+        self.enqueue(stack, input);
     }
 
     /// True if `key` is a task parked in this manager.
@@ -169,11 +179,8 @@ impl State {
     /// timeout. Gives `input` back if no such task is parked here.
     pub(crate) fn wake(&mut self, key: Key, input: Input) -> std::result::Result<(), Input> {
         match self.parked.unpark(key) {
-            Some(mut stack) => {
-                if let Some(timer) = stack.take_timer() {
-                    self.timers.cancel(timer);
-                }
-                self.enqueue(stack, input);
+            Some(stack) => {
+                self.ready(stack, input);
                 Ok(())
             }
             None => Err(input),
@@ -216,24 +223,24 @@ impl State {
         }
         let now = self.clock.now();
         while let Some(expiry) = self.timers.pop_expired(now) {
-            let (key, input) = match expiry {
+            let (task, input) = match expiry {
                 Expiry::Sleep(key) => {
                     trace!("sleeper woken");
-                    (key, nothing())
+                    (self.parked.unpark(key), nothing())
                 }
                 Expiry::Queue(wait) => {
                     debug!("queue wait timed out");
-                    (wait.withdraw(&mut self.graveyard), Err(Error::Timeout))
+                    let key = wait.withdraw(&mut self.graveyard);
+                    (self.parked.unpark(key), Err(Error::Timeout))
                 }
-                Expiry::Io(fd, key) => {
+                Expiry::Io(fd, id) => {
                     debug!("wait on fd {fd} timed out");
-                    self.io.withdraw(fd, key, &mut self.graveyard);
-                    (key, Err(Error::Timeout))
+                    (self.io.withdraw(fd, id, &mut self.graveyard), Err(Error::Timeout))
                 }
             };
-            if let Some(mut parked) = self.parked.unpark(key) {
-                parked.take_timer(); // it just fired
-                self.enqueue(parked, input);
+            if let Some(mut task) = task {
+                task.take_timer(); // it just fired
+                self.enqueue(task, input);
             }
         }
     }
@@ -451,10 +458,10 @@ impl TaskManager {
         drop(old); // outside the borrow: the tasks' destructors may use the manager
     }
 
-    /// Numbers for tests and benchmarks: (runnable, parked, timers).
+    /// Numbers for tests and benchmarks: (runnable, waiting, timers).
     #[doc(hidden)]
     pub fn __counts(&self) -> (usize, usize, usize) {
-        self.with(|s| (s.runq.len(), s.parked.len(), s.timers.len()))
+        self.with(|s| (s.runq.len(), s.parked.len() + s.io.tasks(), s.timers.len()))
     }
 }
 

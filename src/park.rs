@@ -2,12 +2,13 @@
 //!
 //! # Why tasks are parked in the manager, under keys
 //!
-//! A runnable task is owned by the run queue. A waiting task could be owned by
-//! what it waits on (a queue's waiter list, an fd's wait set), but a task often
-//! holds a handle to the very queue it waits on: that would be an `Rc` cycle,
-//! and dropping the manager would leak the task and everything it owns. So
-//! every waiting task is owned here, by its manager, and the waiter lists
-//! (queues, fd waits, timers) hold only a [`Key`]. Dropping the manager drops
+//! A runnable task is owned by the run queue. A task waiting on a queue could
+//! be owned by the queue's waiter list, but a task often holds a handle to the
+//! very queue it waits on: that would be an `Rc` cycle, and dropping the
+//! manager would leak the task and everything it owns. So tasks that sleep or
+//! wait on a queue are owned here, by their manager, and the waiter lists and
+//! timers hold only a [`Key`]. (A task waiting on an fd is owned by the fd
+//! table, which is the manager's too: `io.rs`.) Dropping the manager drops
 //! every parked task with it (unless a task holds a handle to its own manager:
 //! that cycle is broken by `TaskManager::clear`).
 //!
