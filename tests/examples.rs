@@ -4,26 +4,13 @@
 //! `cargo test` builds the examples before running this file; they are run
 //! from `target/<profile>/examples/`, next to the `deps/` directory holding
 //! this test binary.
+#![feature(coroutines)]
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::example;
+
+use std::path::Path;
 use std::process::Command;
-
-/// The built example `name`, or a failure saying how to build it.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let deps = exe.parent().expect("the test binary's directory");
-    let path = deps
-        .join("..")
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.is_file(),
-        "example binary {} is missing: build it first with `cargo build --example {name}` \
-         (a plain `cargo test` builds the examples; a run limited with `--test` may not)",
-        path.display()
-    );
-    path
-}
 
 /// The example's standard output, as lines; it must exit successfully.
 fn run_example(name: &str, args: &[&str]) -> Vec<String> {

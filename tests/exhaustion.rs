@@ -2,25 +2,16 @@
 //! low open-file limit, gets more connections than it can hold. `accept` gives
 //! the listener `EMFILE`; the server logs it, backs off, keeps serving the
 //! clients it has, and accepts the others once some leave.
+#![feature(coroutines)]
+
+mod common;
+use common::example;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// The example binaries `cargo test` builds, beside the test binaries.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test` builds the examples",
-        path.display()
-    );
-    path
-}
 
 struct Server(Child);
 

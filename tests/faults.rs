@@ -18,19 +18,13 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{bystanders, errno, is_closed, GUARD};
+
 use multitask::{
     accept, connect, fd_action, fd_ready, read, readable, readline, recv, recvfrom, send, sendto, sleep, value, wait,
     writable, write, Error, IntoOp, Queue, Result, Task, TaskManager,
 };
-
-/// A timeout no passing test reaches: it only turns a lost wake-up into a
-/// failure instead of a hung suite.
-const GUARD: f64 = 20.0;
-
-/// The OS error number inside `e`, if any.
-fn errno(e: &Error) -> Option<i32> {
-    e.io_error().and_then(|e| e.raw_os_error())
-}
 
 /// Sets a flag when dropped: shows that a task's locals were dropped.
 struct DropFlag(Rc<Cell<bool>>);
@@ -44,38 +38,6 @@ impl Drop for DropFlag {
 fn flag() -> (DropFlag, Rc<Cell<bool>>) {
     let flag = Rc::new(Cell::new(false));
     (DropFlag(flag.clone()), flag)
-}
-
-/// Two tasks that echo `rounds` messages over a Unix pair; the counter shows
-/// how many round trips completed.
-fn bystanders(tm: &TaskManager, rounds: usize) -> Rc<Cell<usize>> {
-    let (a, b) = UnixStream::pair().unwrap();
-    let done = Rc::new(Cell::new(0));
-    tm.add(Task::<()>::new(
-        #[coroutine]
-        move |_| {
-            for _ in 0..rounds {
-                let data = wait!(recv(&b, 100).timeout(GUARD))?;
-                wait!(send(&b, data).timeout(GUARD))?;
-            }
-            Ok(())
-        },
-    ));
-    let counter = done.clone();
-    tm.add(Task::<()>::new(
-        #[coroutine]
-        move |_| {
-            for i in 0..rounds {
-                let message = format!("round {i}");
-                wait!(send(&a, message.clone()).timeout(GUARD))?;
-                let reply = wait!(recv(&a, 100).timeout(GUARD))?;
-                assert_eq!(reply, message.as_bytes());
-                counter.set(counter.get() + 1);
-            }
-            Ok(())
-        },
-    ));
-    done
 }
 
 // ---------------------------------------------------------------------------
@@ -883,13 +845,6 @@ fn bad_input_cases() -> Vec<(&'static str, Expect, MakeCase)> {
             case!(UdpSocket::bind("127.0.0.1:0").unwrap(), |u| recvfrom(&u, usize::MAX)),
         ),
     ]
-}
-
-/// True if `fd` is not an open descriptor of this process.
-fn is_closed(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD on any number is harmless.
-    let ret = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
 }
 
 const CASE_ENV: &str = "MULTITASK_FAULTS_BAD_INPUT_CASE";

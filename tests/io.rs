@@ -22,14 +22,13 @@ use std::rc::Rc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+mod common;
+use common::{bystanders, errno, is_closed, GUARD};
+
 use multitask::{
     accept, connect, fd_ready, read, readable, readline, recv, recvfrom, send, sendto, wait, writable, write, Clock,
     Error, Queue, Task, TaskManager, MAX_LINE,
 };
-
-/// A timeout no passing test reaches: it only turns a lost wake-up into a
-/// failure instead of a hung suite.
-const GUARD: f64 = 20.0;
 
 /// The same, shorter, for waits that a regression would turn into timeouts
 /// (rather than hangs), so that a failing run stays short.
@@ -88,11 +87,6 @@ fn socket_path(name: &str) -> PathBuf {
     path
 }
 
-/// The OS error number inside `e`, if any.
-fn errno(e: &Error) -> Option<i32> {
-    e.io_error().and_then(|e| e.raw_os_error())
-}
-
 /// `len` bytes that differ from client to client.
 fn pattern(seed: usize, len: usize) -> Vec<u8> {
     let mut message = format!("client {seed}:").into_bytes();
@@ -131,13 +125,6 @@ fn set_linger_zero(sock: &TcpStream) {
         )
     };
     assert_eq!(ret, 0);
-}
-
-/// True if `fd` is not an open descriptor of this process.
-fn is_closed(fd: RawFd) -> bool {
-    // SAFETY: F_GETFD on any number is harmless.
-    let ret = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
 }
 
 /// Sends all of `data` on `fd`, however many sends it takes.
@@ -1082,36 +1069,6 @@ fn connect_to_a_closed_port_is_refused() {
         Some(Err(Error::Io(e))) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "{e}"),
         other => panic!("expected ECONNREFUSED, got {other:?}"),
     }
-}
-
-/// Two echo tasks on a Unix pair, unaffected by whatever else fails.
-fn bystanders(tm: &TaskManager, rounds: usize) -> Rc<Cell<usize>> {
-    let (a, b) = UnixStream::pair().unwrap();
-    let done = Rc::new(Cell::new(0));
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            for _ in 0..rounds {
-                let data = wait!(recv(&b, 100).timeout(GUARD))?;
-                wait!(send(&b, data).timeout(GUARD))?;
-            }
-            Ok(())
-        },
-    ));
-    let counter = done.clone();
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            for i in 0..rounds {
-                wait!(send(&a, pattern(i, 10)).timeout(GUARD))?;
-                let reply = wait!(recv(&a, 100).timeout(GUARD))?;
-                assert_eq!(reply, pattern(i, 10));
-                counter.set(counter.get() + 1);
-            }
-            Ok(())
-        },
-    ));
-    done
 }
 
 #[test]

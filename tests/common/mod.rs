@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests (each test file uses a part).
+#![allow(dead_code)]
+
+use std::cell::Cell;
+use std::os::fd::RawFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use multitask::{recv, send, wait, Error, Task, TaskManager};
+
+/// A timeout no passing test reaches: it only turns a lost wake-up into a
+/// failure instead of a hung suite.
+pub const GUARD: f64 = 20.0;
+
+/// The OS error number inside `e`, if any.
+pub fn errno(e: &Error) -> Option<i32> {
+    e.io_error().and_then(|e| e.raw_os_error())
+}
+
+/// True if `fd` is not open in this process.
+pub fn is_closed(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD on any number is harmless.
+    let ret = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    ret == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EBADF)
+}
+
+/// Two tasks that ping-pong `rounds` messages over a socket pair of their
+/// own: bystanders that a fault elsewhere must not disturb. The counter tells
+/// how many round trips completed.
+pub fn bystanders(tm: &TaskManager, rounds: usize) -> Rc<Cell<usize>> {
+    let (a, b) = UnixStream::pair().unwrap();
+    let done = Rc::new(Cell::new(0));
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        move |_| {
+            for _ in 0..rounds {
+                let data = wait!(recv(&b, 100).timeout(GUARD))?;
+                wait!(send(&b, data).timeout(GUARD))?;
+            }
+            Ok(())
+        },
+    ));
+    let counter = done.clone();
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        move |_| {
+            for i in 0..rounds {
+                let message = format!("round {i}");
+                wait!(send(&a, message.clone()).timeout(GUARD))?;
+                let reply = wait!(recv(&a, 100).timeout(GUARD))?;
+                assert_eq!(reply, message.as_bytes());
+                counter.set(counter.get() + 1);
+            }
+            Ok(())
+        },
+    ));
+    done
+}
+
+/// The built example `name`, or a failure saying how to build it. `cargo
+/// test` builds the examples into `target/<profile>/examples/`, next to the
+/// `deps/` directory holding the test binaries.
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let deps = exe.parent().expect("the test binary's directory");
+    let path = deps
+        .join("..")
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example binary {} is missing: build it first with `cargo build --example {name}` \
+         (a plain `cargo test` builds the examples; a run limited with `--test` may not)",
+        path.display()
+    );
+    path
+}
