@@ -59,6 +59,7 @@ use crate::error::{Error, Result};
 use crate::manager::{Expiry, State};
 use crate::op::{Op, Operation};
 use crate::task::{nothing, panic_message, Input, Stack};
+use crate::time::TimerKey;
 use crate::value::Value;
 
 /// While tasks run, waited fds are checked for closure this often (see the module docs).
@@ -235,8 +236,6 @@ fn flags(read: bool, write: bool, exc: bool) -> Result<Flags> {
 /// A task waiting on an fd. The fd table owns it (it is part of the manager,
 /// so no cycle can keep it alive): waking it needs no parking-lot lookup.
 struct Waiter {
-    /// Names the wait for its timeout (unique on the thread).
-    id: u64,
     task: Stack,
     flags: Flags,
     action: Option<Action>,
@@ -381,10 +380,10 @@ impl Io {
         }
     }
 
-    /// Takes out the waiter `id` of `fd` (its timeout fired).
-    pub(crate) fn withdraw(&mut self, fd: RawFd, id: u64, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+    /// Takes out the waiter of `fd` whose timeout `timer` fired.
+    pub(crate) fn withdraw(&mut self, fd: RawFd, timer: TimerKey, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
         let entry = self.fds.get_mut(fd as usize)?;
-        let i = entry.waiters.iter().position(|w| w.id == id)?;
+        let i = entry.waiters.iter().position(|w| w.task.timer() == Some(timer))?;
         self.waiting -= 1;
         Some(bury(entry.waiters.remove(i), graveyard))
     }
@@ -513,13 +512,11 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
             return complete(state, stack, input);
         }
     }
-    let (fd, id) = (wait.fd, next_wait_id());
-    let mut task = stack;
+    let (fd, mut task) = (wait.fd, stack);
     if let Some(timeout) = wait.timeout {
-        state.set_timeout(&mut task, timeout, Expiry::Io(fd, id));
+        state.set_timeout(&mut task, timeout, Expiry::Io(fd));
     }
     let waiter = Waiter {
-        id,
         task,
         flags: wait.flags,
         action: wait.action,
@@ -540,17 +537,6 @@ pub(crate) fn perform(state: &mut State, stack: Stack, mut wait: FdWait) {
 /// Queues a task whose wait is already over, to be enqueued at the next step 1.
 fn complete(state: &mut State, stack: Stack, input: Input) {
     state.io.completed.push((stack, input));
-}
-
-fn next_wait_id() -> u64 {
-    thread_local! {
-        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    NEXT.with(|n| {
-        let id = n.get();
-        n.set(id + 1);
-        id
-    })
 }
 
 /// Step 1 of `run_next`: enqueue the waits already over, then poll once

@@ -94,8 +94,9 @@ pub(crate) enum Expiry {
     Sleep(Key),
     /// A queue get or put: withdraw it, wake it with `Timeout`.
     Queue(QueueTimeout),
-    /// An fd wait (its fd, its id): withdraw it, wake it with `Timeout`.
-    Io(RawFd, u64),
+    /// An fd wait on this fd (the waiter holds the timer's key): withdraw it,
+    /// wake it with `Timeout`.
+    Io(RawFd),
 }
 
 impl From<QueueTimeout> for Expiry {
@@ -222,7 +223,7 @@ impl State {
             self.clock.sleep(wait);
         }
         let now = self.clock.now();
-        while let Some(expiry) = self.timers.pop_expired(now) {
+        while let Some((timer, expiry)) = self.timers.pop_expired(now) {
             let (task, input) = match expiry {
                 Expiry::Sleep(key) => {
                     trace!("sleeper woken");
@@ -233,9 +234,9 @@ impl State {
                     let key = wait.withdraw(&mut self.graveyard);
                     (self.parked.unpark(key), Err(Error::Timeout))
                 }
-                Expiry::Io(fd, id) => {
+                Expiry::Io(fd) => {
                     debug!("wait on fd {fd} timed out");
-                    (self.io.withdraw(fd, id, &mut self.graveyard), Err(Error::Timeout))
+                    (self.io.withdraw(fd, timer, &mut self.graveyard), Err(Error::Timeout))
                 }
             };
             if let Some(mut task) = task {

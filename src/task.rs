@@ -222,6 +222,11 @@ impl Stack {
         self.0.timer = Some(timer);
     }
 
+    /// The timeout of the wait the task is on, if it has one.
+    pub(crate) fn timer(&self) -> Option<TimerKey> {
+        self.0.timer
+    }
+
     /// Takes the timeout to cancel, if the task waited with one.
     pub(crate) fn take_timer(&mut self) -> Option<TimerKey> {
         self.0.timer.take()

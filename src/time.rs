@@ -215,10 +215,10 @@ impl<T> Timers<T> {
         self.map.first_key_value().map(|(k, _)| k.0)
     }
 
-    /// Removes and returns the earliest timer if it is due at `now`.
-    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<T> {
+    /// Removes and returns the earliest timer, with its key, if it is due at `now`.
+    pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(TimerKey, T)> {
         let entry = self.map.first_entry()?;
-        (entry.key().0 <= now).then(|| entry.remove())
+        (entry.key().0 <= now).then(|| entry.remove_entry())
     }
 
     /// Takes over all of `other`'s timers (keys are unique per thread).
