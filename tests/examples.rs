@@ -1,5 +1,5 @@
 //! The examples print the conformance transcripts of the Python original
-//! (`../shared/conformance/*.txt`), line for line.
+//! (`tests/conformance/*.txt`, copied into the repository), line for line.
 //!
 //! `cargo test` builds the examples before running this file; they are run
 //! from `target/<profile>/examples/`, next to the `deps/` directory holding
@@ -35,8 +35,7 @@ fn run_example(name: &str, args: &[&str]) -> Vec<String> {
 /// The lines of a conformance transcript.
 fn transcript(file: &str) -> Vec<String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join("shared")
+        .join("tests")
         .join("conformance")
         .join(file);
     std::fs::read_to_string(&path)
