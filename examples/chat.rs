@@ -17,7 +17,7 @@
 
 use std::cell::RefCell;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use multitask::net::{TcpListener, TcpStream};
 use std::rc::Rc;
 
 use multitask::{accept, readline, send, wait, Error, Queue, Task};

@@ -30,7 +30,7 @@
 #![feature(coroutines)]
 
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
+use multitask::net::{TcpListener, TcpStream};
 
 use multitask::{accept, recv, send, sleep, wait, Error, Task};
 

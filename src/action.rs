@@ -35,23 +35,41 @@
 
 use std::io;
 use std::mem::ManuallyDrop;
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs, UdpSocket};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
-use std::os::unix::net::{UnixDatagram, UnixListener, UnixStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::error::Error;
-use crate::io::{Action, FdWait, FileNo, Flags, READ, WRITE};
-use crate::op::{Op, Operation};
+use crate::fd::{self, FileNo, Flags, READ, WRITE};
+use crate::net;
+use crate::op::{nothing, Action, FdWait, Input, Op, Operation};
+use crate::task::panic_message;
 use crate::value::Value;
 
 /// The longest line `readline` returns in one piece; a longer line comes back
 /// in pieces of this size, the last one ending with the newline.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// A library action: tried when the task yields, then whenever the fd is ready.
+/// A library action: tried as soon as the fd may be ready.
 fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result<T> + 'static) -> Op<T> {
-    let action = Action::Call(Box::new(move || f().map(Value::new)));
-    Op::new(Operation::FdAction(FdWait::new(fd, flags, Some(action), true)))
+    let action = Action::Try(Box::new(move || f().map(Value::new)));
+    Op::new(Operation::FdAction(FdWait::new(fd, flags, Some(action))))
+}
+
+/// Performs a waiter's action on `fd`, if it has one: `None` if it would
+/// block. A panic in the action becomes the task's error.
+pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
+    let Some(action) = action else { return Some(nothing()) };
+    let done = catch_unwind(AssertUnwindSafe(|| match action {
+        Action::Recv(n) => recv_now(fd, *n).map(Value::new),
+        Action::Send(data) => send_now(fd, data).map(Value::new),
+        Action::Try(f) | Action::Call(f) => f(),
+    }));
+    match done {
+        Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Ok(done) => Some(done.map_err(Error::from)),
+        Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
+    }
 }
 
 /// Turns a C return value into an `io::Result`.
@@ -63,16 +81,20 @@ fn check(ret: isize) -> io::Result<usize> {
     }
 }
 
-/// Makes a socket non-blocking; an error (a bad fd) shows when the task waits.
+/// Makes a socket of the compatibility path non-blocking (the library's own
+/// are already); an error (a bad fd) shows when the task waits.
 fn set_nonblocking(fd: RawFd) {
+    if fd::is_owned(fd) {
+        return;
+    }
     let on: libc::c_int = 1;
     // SAFETY: FIONBIO reads one c_int; a bad fd just fails.
     unsafe { libc::ioctl(fd, libc::FIONBIO, &on) };
 }
 
-/// Borrows a socket's fd as a `T` without taking ownership (it is never
-/// closed here). Only for the sealed std and mio socket types, whose
-/// `from_raw_fd` just wraps the number.
+/// Borrows a socket's fd as a std socket `T` without taking ownership (it is
+/// never closed here). Only for std socket types, whose `from_raw_fd` just
+/// wraps the number.
 fn borrow_as<T: FromRawFd>(fd: RawFd) -> ManuallyDrop<T> {
     // SAFETY: the ManuallyDrop never drops, so the fd is not closed; a closed
     // fd only makes the calls fail with EBADF.
@@ -134,7 +156,8 @@ fn socket_or_ready<T>(
             done => return done.map(Some),
         }
     }
-    if ready_now(fd, if writing { libc::POLLOUT } else { libc::POLLIN })? {
+    // An owned fd is non-blocking: the plain call cannot block.
+    if fd::is_owned(fd) || ready_now(fd, if writing { libc::POLLOUT } else { libc::POLLIN })? {
         Ok(None)
     } else {
         would_block()
@@ -215,7 +238,9 @@ pub(crate) fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
 
 /// `yield readline(fd)`: one line, with its newline; at end of file, what is
 /// left (an empty `Vec` once nothing is). A line already buffered in the
-/// kernel is returned without waiting. See the module docs for how it reads.
+/// kernel is returned without waiting. On the crate's own fds
+/// ([`net`](crate::net)), the part of a line read before a timeout is kept
+/// for the next `readline`. See the module docs for how it reads.
 ///
 /// ```
 /// #![feature(coroutines)]
@@ -239,10 +264,20 @@ pub fn readline(fd: impl FileNo) -> Op<Vec<u8>> {
     let fd = fd.fileno();
     let (mut line, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
-        if let Some(line) = socket_or_ready(&mut socket, fd, false, || socket_line(fd, &mut line))? {
-            return Ok(line);
+        if line.is_empty() {
+            line = fd::take_partial_line(fd);
         }
-        read_line_bytewise(fd, &mut line)
+        let result = match socket_or_ready(&mut socket, fd, false, || socket_line(fd, &mut line)) {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => read_line_bytewise(fd, &mut line),
+            Err(e) => Err(e),
+        };
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
+            // An owned fd keeps the part read so far, so that a timeout does
+            // not lose it: the next readline returns it with the rest.
+            line = fd::keep_partial_line(fd, std::mem::take(&mut line)).unwrap_or_default();
+        }
+        result
     })
 }
 
@@ -298,7 +333,7 @@ fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
 /// For any stream or datagram socket (std, mio, or a raw fd).
 pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = sock.fileno();
-    Op::new(Operation::FdAction(FdWait::new(fd, READ, Some(Action::Recv(n)), true)))
+    Op::new(Operation::FdAction(FdWait::new(fd, READ, Some(Action::Recv(n)))))
 }
 
 /// One non-blocking `recv` of up to `n` bytes, into a per-thread scratch
@@ -330,62 +365,99 @@ pub(crate) fn recv_now(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
 /// `ECONNRESET`) in this task; the process never gets `SIGPIPE`.
 pub fn send(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (sock.fileno(), data.into());
-    Op::new(Operation::FdAction(FdWait::new(
-        fd,
-        WRITE,
-        Some(Action::Send(data)),
-        true,
-    )))
+    Op::new(Operation::FdAction(FdWait::new(fd, WRITE, Some(Action::Send(data)))))
 }
 
-mod sealed {
-    /// Keeps [`Listener`](super::Listener) and [`Datagram`](super::Datagram)
-    /// to the std and mio socket types, whose fds the actions borrow.
-    pub trait Sealed {}
-    impl Sealed for std::net::TcpListener {}
-    impl Sealed for std::os::unix::net::UnixListener {}
-    impl Sealed for mio::net::TcpListener {}
-    impl Sealed for mio::net::UnixListener {}
-    impl Sealed for std::net::UdpSocket {}
-    impl Sealed for mio::net::UdpSocket {}
-    impl Sealed for std::os::unix::net::UnixDatagram {}
-}
-
-/// A listening socket that [`accept`] takes connections from.
-pub trait Listener: AsRawFd + FromRawFd + sealed::Sealed {
+/// A listening socket that [`accept`] takes connections from: the crate's
+/// own ([`net::TcpListener`], [`net::UnixListener`]), std's or mio's, or a raw
+/// fd (of a TCP listener). `accept` gives the crate's own stream either way.
+pub trait Listener: FileNo {
     /// The connected socket `accept` gives.
     type Stream: 'static;
     /// The peer's address.
     type Addr: 'static;
-    /// The listener's own (blocking-style) accept.
-    fn accept_one(&self) -> io::Result<(Self::Stream, Self::Addr)>;
+    /// Accepts one connection on the non-blocking listener `fd`.
+    #[doc(hidden)]
+    fn accept_on(fd: RawFd) -> io::Result<(Self::Stream, Self::Addr)>;
 }
 
-macro_rules! listener {
-    ($($listener:ty => $stream:ty, $addr:ty;)*) => {$(
+macro_rules! tcp_listener {
+    ($($listener:ty),*) => {$(
         impl Listener for $listener {
-            type Stream = $stream;
-            type Addr = $addr;
-            fn accept_one(&self) -> io::Result<($stream, $addr)> {
-                self.accept()
+            type Stream = net::TcpStream;
+            type Addr = SocketAddr;
+            fn accept_on(fd: RawFd) -> io::Result<(net::TcpStream, SocketAddr)> {
+                accept_tcp(fd)
             }
         }
     )*};
 }
-listener! {
-    std::net::TcpListener => TcpStream, SocketAddr;
-    UnixListener => UnixStream, std::os::unix::net::SocketAddr;
-    mio::net::TcpListener => mio::net::TcpStream, SocketAddr;
-    mio::net::UnixListener => mio::net::UnixStream, std::os::unix::net::SocketAddr;
+tcp_listener!(&net::TcpListener, &std::net::TcpListener, &mio::net::TcpListener, RawFd);
+
+macro_rules! unix_listener {
+    ($($listener:ty),*) => {$(
+        impl Listener for $listener {
+            type Stream = net::UnixStream;
+            type Addr = std::os::unix::net::SocketAddr;
+            fn accept_on(fd: RawFd) -> io::Result<(net::UnixStream, Self::Addr)> {
+                let (stream, addr) = borrow_as::<std::os::unix::net::UnixListener>(fd).accept()?;
+                Ok((net::Fd::from(stream), addr))
+            }
+        }
+    )*};
+}
+unix_listener!(&net::UnixListener, &std::os::unix::net::UnixListener, &mio::net::UnixListener);
+
+/// `accept4(2)` on a TCP listener: the new socket is non-blocking from the
+/// start, so it becomes an owned stream with no further syscall.
+fn accept_tcp(fd: RawFd) -> io::Result<(net::TcpStream, SocketAddr)> {
+    // SAFETY: zeroed sockaddr_storage is a valid value for the out-parameter.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
+    // SAFETY: storage and len describe a writable buffer of that size.
+    let conn = unsafe { libc::accept4(fd, (&mut storage as *mut libc::sockaddr_storage).cast(), &mut len, flags) };
+    if conn < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: accept4 just gave us this fd; the stream now owns it.
+    let stream = unsafe { std::net::TcpStream::from_raw_fd(conn) };
+    let addr = socket_addr(&storage)?;
+    Ok((net::Fd::adopt(stream), addr))
+}
+
+/// An IPv4 or IPv6 address out of a `sockaddr_storage`.
+fn socket_addr(storage: &libc::sockaddr_storage) -> io::Result<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let ip = std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr));
+            Ok(SocketAddr::from((ip, u16::from_be(a.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let a = unsafe { &*(storage as *const libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let ip = std::net::Ipv6Addr::from(a.sin6_addr.s6_addr);
+            let addr = std::net::SocketAddrV6::new(ip, u16::from_be(a.sin6_port), a.sin6_flowinfo, a.sin6_scope_id);
+            Ok(SocketAddr::V6(addr))
+        }
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "accept on a raw fd takes TCP listeners only; pass a Unix listener as itself",
+        )),
+    }
 }
 
 /// `yield accept(sock)`: once a connection is waiting, accept it; gives
-/// `(connection, address)` as in Python. The listener is made non-blocking.
+/// `(connection, address)` as in Python. The connection is the crate's own
+/// stream ([`net::TcpStream`] or [`net::UnixStream`]), registered once and
+/// tracked. A listener of the compatibility path is made non-blocking.
 ///
 /// ```
 /// #![feature(coroutines)]
 /// use multitask::{accept, connect, wait, Task, TaskManager};
-/// use std::net::TcpListener;
+/// use multitask::net::TcpListener;
 ///
 /// let listener = TcpListener::bind("127.0.0.1:0").unwrap();
 /// let addr = listener.local_addr().unwrap();
@@ -401,69 +473,107 @@ listener! {
 /// }));
 /// tm.run().unwrap();
 /// ```
-pub fn accept<L: Listener>(sock: &L) -> Op<(L::Stream, L::Addr)> {
-    let fd = sock.as_raw_fd();
+pub fn accept<L: Listener>(sock: L) -> Op<(L::Stream, L::Addr)> {
+    let fd = sock.fileno();
     set_nonblocking(fd);
-    action(fd, READ, move || borrow_as::<L>(fd).accept_one())
+    action(fd, READ, move || L::accept_on(fd))
 }
 
-/// A datagram socket for [`recvfrom`] and [`sendto`].
-pub trait Datagram: AsRawFd + FromRawFd + sealed::Sealed {
+/// A datagram socket for [`recvfrom`] and [`sendto`]: the crate's own
+/// ([`net::UdpSocket`], [`net::UnixDatagram`]), std's or mio's, or a raw fd
+/// (of a UDP socket).
+pub trait Datagram: FileNo {
     /// A peer's address.
     type Addr: 'static;
-    /// Receives one datagram and its sender.
-    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)>;
-    /// Sends one datagram to `addr`.
-    fn send_one(&self, buf: &[u8], addr: &Self::Addr) -> io::Result<usize>;
+    /// Receives one datagram and its sender on the non-blocking socket `fd`.
+    #[doc(hidden)]
+    fn recv_on(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)>;
+    /// Sends one datagram to `addr` on the non-blocking socket `fd`.
+    #[doc(hidden)]
+    fn send_on(fd: RawFd, buf: &[u8], addr: &Self::Addr) -> io::Result<usize>;
 }
 
-impl Datagram for UdpSocket {
-    type Addr = SocketAddr;
-    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.recv_from(buf)
-    }
-    fn send_one(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        self.send_to(buf, addr)
-    }
-}
-
-impl Datagram for mio::net::UdpSocket {
-    type Addr = SocketAddr;
-    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.recv_from(buf)
-    }
-    fn send_one(&self, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
-        self.send_to(buf, *addr)
-    }
-}
-
-impl Datagram for UnixDatagram {
-    type Addr = std::os::unix::net::SocketAddr;
-    fn recv_one(&self, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)> {
-        self.recv_from(buf)
-    }
-    fn send_one(&self, buf: &[u8], addr: &Self::Addr) -> io::Result<usize> {
-        match addr.as_pathname() {
-            Some(path) => self.send_to(buf, path),
-            None => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "cannot send to an unnamed address",
-            )),
+macro_rules! udp_socket {
+    ($($sock:ty),*) => {$(
+        impl Datagram for $sock {
+            type Addr = SocketAddr;
+            fn recv_on(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+                borrow_as::<std::net::UdpSocket>(fd).recv_from(buf)
+            }
+            fn send_on(fd: RawFd, buf: &[u8], addr: &SocketAddr) -> io::Result<usize> {
+                borrow_as::<std::net::UdpSocket>(fd).send_to(buf, addr)
+            }
         }
+    )*};
+}
+udp_socket!(&net::UdpSocket, &std::net::UdpSocket, &mio::net::UdpSocket, RawFd);
+
+macro_rules! unix_datagram {
+    ($($sock:ty),*) => {$(
+        impl Datagram for $sock {
+            type Addr = std::os::unix::net::SocketAddr;
+            fn recv_on(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)> {
+                borrow_as::<std::os::unix::net::UnixDatagram>(fd).recv_from(buf)
+            }
+            fn send_on(fd: RawFd, buf: &[u8], addr: &Self::Addr) -> io::Result<usize> {
+                match addr.as_pathname() {
+                    Some(path) => borrow_as::<std::os::unix::net::UnixDatagram>(fd).send_to(buf, path),
+                    None => Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "cannot send to an unnamed address",
+                    )),
+                }
+            }
+        }
+    )*};
+}
+unix_datagram!(&net::UnixDatagram, &std::os::unix::net::UnixDatagram);
+
+/// An address [`sendto`] can send to on a socket whose addresses are `A`:
+/// anything `ToSocketAddrs` for UDP (`"host:port"`, `("127.0.0.1", 5000)`,
+/// a `SocketAddr`), a Unix `SocketAddr` for Unix datagram sockets.
+pub trait ToAddr<A> {
+    /// The one address to send to.
+    fn to_addr(self) -> io::Result<A>;
+}
+
+impl<T: ToSocketAddrs> ToAddr<SocketAddr> for T {
+    fn to_addr(self) -> io::Result<SocketAddr> {
+        first_addr(self)
     }
+}
+
+impl ToAddr<std::os::unix::net::SocketAddr> for std::os::unix::net::SocketAddr {
+    fn to_addr(self) -> io::Result<std::os::unix::net::SocketAddr> {
+        Ok(self)
+    }
+}
+
+impl ToAddr<std::os::unix::net::SocketAddr> for &std::os::unix::net::SocketAddr {
+    fn to_addr(self) -> io::Result<std::os::unix::net::SocketAddr> {
+        Ok(self.clone())
+    }
+}
+
+/// The first address `addr` resolves to; none at all is an `InvalidInput` error.
+fn first_addr(addr: impl ToSocketAddrs) -> io::Result<SocketAddr> {
+    addr.to_socket_addrs()?
+        .next()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "'addr' resolved to no address"))
 }
 
 /// `yield recvfrom(sock, n)`: once `sock` is readable, receive one datagram
-/// of up to `n` bytes; gives `(data, sender)`. The socket is made non-blocking.
+/// of up to `n` bytes; gives `(data, sender)`. A socket of the compatibility
+/// path is made non-blocking.
 ///
 /// ```
 /// #![feature(coroutines)]
 /// use multitask::{recvfrom, sendto, wait, Task, TaskManager};
-/// use std::net::UdpSocket;
+/// use multitask::net::UdpSocket;
 ///
 /// let a = UdpSocket::bind("127.0.0.1:0").unwrap();
 /// let b = UdpSocket::bind("127.0.0.1:0").unwrap();
-/// let b_addr = b.local_addr().unwrap();
+/// let b_port = b.local_addr().unwrap().port();
 /// let tm = TaskManager::new();
 /// tm.add(Task::new(#[coroutine] move |_| {
 ///     let (data, from) = wait!(recvfrom(&b, 1500))?;
@@ -471,52 +581,57 @@ impl Datagram for UnixDatagram {
 ///     Ok(())
 /// }));
 /// tm.add(Task::new(#[coroutine] move |_| {
-///     wait!(sendto(&a, "ping", b_addr))?;
+///     wait!(sendto(&a, "ping", ("127.0.0.1", b_port)))?; // as Python's (host, port)
 ///     let (reply, _) = wait!(recvfrom(&a, 1500))?;
 ///     assert_eq!(reply, b"ping");
 ///     Ok(())
 /// }));
 /// tm.run().unwrap();
 /// ```
-pub fn recvfrom<S: Datagram>(sock: &S, n: usize) -> Op<(Vec<u8>, S::Addr)> {
-    let fd = sock.as_raw_fd();
+pub fn recvfrom<S: Datagram>(sock: S, n: usize) -> Op<(Vec<u8>, S::Addr)> {
+    let fd = sock.fileno();
     set_nonblocking(fd);
     let mut buf = Vec::new();
     action(fd, READ, move || {
         reserve(&mut buf, n)?;
         buf.resize(n, 0);
-        let (got, from) = borrow_as::<S>(fd).recv_one(&mut buf)?;
+        let (got, from) = S::recv_on(fd, &mut buf)?;
         buf.truncate(got);
         Ok((std::mem::take(&mut buf), from))
     })
 }
 
 /// `yield sendto(sock, data, addr)`: once `sock` is writable, send one
-/// datagram to `addr`; gives the number of bytes sent. The socket is made
-/// non-blocking.
-pub fn sendto<S: Datagram>(sock: &S, data: impl Into<Vec<u8>>, addr: S::Addr) -> Op<usize> {
-    let (fd, data) = (sock.as_raw_fd(), data.into());
+/// datagram to `addr` (see [`ToAddr`]: Python's `(host, port)` works); gives
+/// the number of bytes sent. An address that does not resolve is an error at
+/// that line. A socket of the compatibility path is made non-blocking.
+pub fn sendto<S: Datagram>(sock: S, data: impl Into<Vec<u8>>, addr: impl ToAddr<S::Addr>) -> Op<usize> {
+    let (fd, data) = (sock.fileno(), data.into());
+    let addr = match addr.to_addr() {
+        Ok(addr) => addr,
+        Err(e) => return Op::invalid(e.into()),
+    };
     set_nonblocking(fd);
-    action(fd, WRITE, move || borrow_as::<S>(fd).send_one(&data, &addr))
+    action(fd, WRITE, move || S::send_on(fd, &data, &addr))
 }
 
 /// `yield connect(addr)`: opens a TCP connection to `addr` without blocking
-/// the other tasks; gives the connected [`TcpStream`] (in blocking mode, as
-/// std's `connect` gives it; the library's operations work on it either way).
+/// the other tasks; gives the crate's own [`net::TcpStream`].
 ///
 /// The original 0.2.0 had no `connect`: its users made the socket
 /// non-blocking, called `connect_ex`, and yielded `writable` by hand. A
 /// refused or unreachable address is an `Err` in this task. `addr` is
 /// resolved when the operation is built (give an IP address to avoid a
 /// blocking DNS lookup); the first address is used.
-pub fn connect(addr: impl ToSocketAddrs) -> Op<TcpStream> {
+pub fn connect(addr: impl ToSocketAddrs) -> Op<net::TcpStream> {
     let addr = match addr.to_socket_addrs().map(|mut addrs| addrs.next()) {
         Ok(Some(addr)) => addr,
         Ok(None) => return Op::invalid(Error::invalid("'addr' resolved to no address")),
         Err(e) => return Op::invalid(e.into()),
     };
     let stream = match mio::net::TcpStream::connect(addr) {
-        Ok(stream) => stream,
+        // SAFETY: the fd comes straight out of the mio stream, which gives up owning it.
+        Ok(stream) => net::Fd::adopt(unsafe { std::net::TcpStream::from_raw_fd(stream.into_raw_fd()) }),
         Err(e) => return Op::invalid(e.into()),
     };
     let fd = stream.as_raw_fd();
@@ -531,12 +646,6 @@ pub fn connect(addr: impl ToSocketAddrs) -> Op<TcpStream> {
             Err(e) if e.kind() == io::ErrorKind::NotConnected => return Err(io::ErrorKind::WouldBlock.into()),
             Err(e) => return Err(e),
         }
-        // SAFETY: the fd comes straight out of the mio stream, which gives up owning it.
-        let std_stream = stream
-            .take()
-            .map(|s| unsafe { TcpStream::from_raw_fd(s.into_raw_fd()) });
-        let std_stream = std_stream.ok_or_else(|| io::Error::other("already connected"))?;
-        std_stream.set_nonblocking(false)?;
-        Ok(std_stream)
+        stream.take().ok_or_else(|| io::Error::other("already connected"))
     })
 }

@@ -64,8 +64,8 @@
 //!
 //! ```no_run
 //! #![feature(coroutines)]
+//! use multitask::net::{TcpListener, TcpStream};
 //! use multitask::{accept, recv, send, wait, Task};
-//! use std::net::{TcpListener, TcpStream};
 //!
 //! fn listener(sock: TcpListener) -> Task {
 //!     Task::new(#[coroutine] move |_| loop {
@@ -88,8 +88,11 @@
 //! let sock = TcpListener::bind("127.0.0.1:0").unwrap();
 //! multitask::add(listener(sock));
 //! multitask::run().unwrap();
-//! # let _ = accept::<TcpListener>;
 //! ```
+//!
+//! The sockets are the crate's own ([`net`]): registered once with epoll,
+//! their readiness tracked, their close seen at once. std's sockets and raw
+//! fd numbers work too, on a slower compatibility path ([`net`] says how).
 //!
 //! # Children
 //!
@@ -264,22 +267,30 @@
 
 mod action;
 mod error;
+mod fd;
 mod io;
 mod manager;
+pub mod net;
 mod op;
 mod park;
 mod queue;
+mod queue_state;
+mod reactor;
+mod sched;
 mod task;
 mod time;
 mod value;
 
-pub use action::{accept, connect, read, readline, recv, recvfrom, send, sendto, write, Datagram, Listener, MAX_LINE};
+pub use action::{
+    accept, connect, read, readline, recv, recvfrom, send, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
+};
 pub use error::{Error, Result};
-pub use io::{fd_action, fd_ready, readable, writable, FdWait, FileNo};
+pub use fd::FileNo;
+pub use io::{fd_action, fd_ready, readable, writable};
 pub use manager::TaskManager;
-pub use op::{sleep, value, Child, IntoOp, Op, Operation};
-pub use queue::{Queue, QueueWait};
-pub use task::{Input, Task};
+pub use op::{sleep, value, Child, FdWait, Input, IntoOp, Op, Operation, QueueWait};
+pub use queue::Queue;
+pub use task::Task;
 pub use time::{Clock, IntoSeconds, Seconds};
 pub use value::Value;
 

@@ -18,15 +18,35 @@
 //! yielding, as Python raises at the call before the `yield` happens; a raw
 //! `yield` of it gets the error back as the `yield`'s value.
 
+use std::cell::RefCell;
+use std::io;
 use std::marker::PhantomData;
+use std::ops::Coroutine;
+use std::os::fd::RawFd;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::io::FdWait;
-use crate::queue::QueueWait;
-use crate::task::{Coro, Input, Task};
+use crate::fd::Flags;
+use crate::queue_state::QueueState;
 use crate::time::IntoSeconds;
 use crate::value::Value;
+
+/// What a task is resumed with: the value of its `yield` expression.
+///
+/// Tasks written in the raw form receive it directly
+/// (`let input: Input = yield op;`); [`wait!`](crate::wait) turns it into the
+/// operation's typed result.
+pub type Input = Result<Value>;
+
+/// The one coroutine type the manager runs (see `task.rs`).
+pub(crate) type Coro = Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Input>>>;
+
+/// The input of a task that is started, or resumed after a bare `yield`: `()`.
+pub(crate) fn nothing() -> Input {
+    Ok(Value::unit())
+}
 
 /// What a task asks of the manager when it yields.
 ///
@@ -76,6 +96,48 @@ impl std::fmt::Debug for Operation {
 /// A child task inside [`Operation::Child`].
 pub struct Child(pub(crate) Coro);
 
+/// The I/O a manager performs for a task once its fd is ready (`action.rs`
+/// does it). The library's commonest actions are variants, so building one
+/// allocates nothing; anything else is a boxed closure.
+pub(crate) enum Action {
+    /// `recv(fd, n)`, non-blocking.
+    Recv(usize),
+    /// `send(fd, data)`, non-blocking, no SIGPIPE.
+    Send(Vec<u8>),
+    /// A library action that cannot block: tried as soon as the fd may be ready.
+    Try(Box<dyn FnMut() -> io::Result<Value>>),
+    /// The caller's `fd_action`: called only once the fd is ready, as in the
+    /// original; its captures are the user's (their `Drop` may call the manager).
+    Call(Box<dyn FnMut() -> io::Result<Value>>),
+}
+
+/// An fd wait inside [`Operation::FdReady`]/[`Operation::FdAction`].
+pub struct FdWait {
+    pub(crate) fd: RawFd,
+    pub(crate) flags: Flags,
+    pub(crate) action: Option<Action>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+impl FdWait {
+    pub(crate) fn new(fd: RawFd, flags: Flags, action: Option<Action>) -> FdWait {
+        FdWait {
+            fd,
+            flags,
+            action,
+            timeout: None,
+        }
+    }
+}
+
+/// A queue get or put inside [`Operation::QueueGet`]/[`Operation::QueuePut`].
+pub struct QueueWait {
+    pub(crate) queue: Rc<RefCell<QueueState>>,
+    /// The item to put; `None` for a get.
+    pub(crate) item: Option<Value>,
+    pub(crate) timeout: Option<Duration>,
+}
+
 /// An operation whose `yield` gives back a `T`.
 ///
 /// Built by the operation functions; yield it with [`wait!`](crate::wait), or convert it
@@ -87,6 +149,7 @@ pub struct Op<T> {
 }
 
 impl<T: 'static> Op<T> {
+    /// Wraps an operation whose `yield` gives back a `T`.
     pub(crate) fn new(operation: Operation) -> Op<T> {
         Op {
             operation,
@@ -183,13 +246,7 @@ impl<T> From<Op<T>> for Operation {
     }
 }
 
-impl<T: 'static> From<Task<T>> for Operation {
-    fn from(task: Task<T>) -> Operation {
-        Operation::Child(Child(task.coro))
-    }
-}
-
-/// Anything [`wait!`](crate::wait) can yield: an [`Op<T>`], or a [`Task<T>`] run as a child.
+/// Anything [`wait!`](crate::wait) can yield: an [`Op<T>`], or a [`Task<T>`](crate::Task) run as a child.
 pub trait IntoOp {
     /// What the `yield` gives back.
     type Output;
@@ -201,13 +258,6 @@ impl<T: 'static> IntoOp for Op<T> {
     type Output = T;
     fn into_op(self) -> Op<T> {
         self
-    }
-}
-
-impl<T: 'static> IntoOp for Task<T> {
-    type Output = T;
-    fn into_op(self) -> Op<T> {
-        Op::new(self.into())
     }
 }
 

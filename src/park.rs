@@ -1,53 +1,62 @@
-//! The parking lot: where tasks live while they wait.
+//! The parking lot: a slab where waiting things live, named by [`Key`]s.
 //!
-//! # Why tasks are parked in the manager, under keys
+//! # Why waiting tasks are parked in the manager, under keys
 //!
 //! A runnable task is owned by the run queue. A task waiting on a queue could
 //! be owned by the queue's waiter list, but a task often holds a handle to the
 //! very queue it waits on: that would be an `Rc` cycle, and dropping the
-//! manager would leak the task and everything it owns. So tasks that sleep or
-//! wait on a queue are owned here, by their manager, and the waiter lists and
-//! timers hold only a [`Key`]. (A task waiting on an fd is owned by the fd
-//! table, which is the manager's too: `io.rs`.) Dropping the manager drops
-//! every parked task with it (unless a task holds a handle to its own manager:
-//! that cycle is broken by `TaskManager::clear`).
+//! manager would leak the task and everything it owns. So waiting tasks are
+//! owned by their manager, in a `Parking`, and the waiter lists and timers
+//! hold only a [`Key`]. The manager keeps two: sleepers and queue waiters
+//! (`sched.rs`), and fd waiters with their action (`reactor.rs`).
+//!
+//! # Why keys carry a generation
+//!
+//! A key may outlive its entry: a queue's waiter list or an fd's FIFO is not
+//! searched when a waiter leaves by a timeout (that would make withdrawing
+//! O(n)); its key just goes stale there and is skipped when met. A slot is
+//! reused by a later waiter, so each slot counts its occupants: a stale key's
+//! generation no longer matches, and it finds nothing.
 //!
 //! # Why keys carry a segment id
 //!
-//! `TaskManager::merge` moves one manager's tasks into another, but keys of
-//! the merged manager's tasks are held by queues the manager does not know of.
-//! Rather than re-key them, the merged manager's slab moves over whole, as a
-//! new *segment*, and keys name their segment by an id that is unique on the
-//! thread. A key of a manager that was dropped (or is not merged with this one)
-//! is simply not found. Almost every manager has one segment, so a lookup is a
-//! comparison and an index.
+//! `TaskManager::merge` moves one manager's waiters into another, but their
+//! keys are held by queues and timers the manager does not know of. Rather
+//! than re-key them, the merged manager's slab moves over whole, as a new
+//! *segment*, and keys name their segment by an id unique on the thread. A key
+//! of a manager that was dropped (or is not merged with this one) is simply not
+//! found. Almost every manager has one segment, so a lookup is a comparison and
+//! an index.
 
 use std::cell::Cell;
 
-use crate::task::Stack;
-
-/// Names a parked task.
+/// Names a parked entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Key {
     segment: u32,
     index: u32,
+    generation: u32,
 }
 
 thread_local! {
-    /// 32 bits keep a key at 8 bytes (a queue waiter's cost). A thread would
-    /// have to make four billion managers before an id came round again.
+    /// A thread would have to make four billion lots before an id came round.
     static NEXT_SEGMENT: Cell<u32> = const { Cell::new(0) };
 }
 
-struct Segment {
+struct Slot<T> {
+    generation: u32,
+    entry: Option<T>,
+}
+
+struct Segment<T> {
     id: u32,
-    slots: Vec<Option<Stack>>,
+    slots: Vec<Slot<T>>,
     /// Indices of empty slots, reused before the slab grows.
     free: Vec<u32>,
 }
 
-impl Segment {
-    fn new() -> Segment {
+impl<T> Segment<T> {
+    fn new() -> Segment<T> {
         let id = NEXT_SEGMENT.with(|n| {
             let id = n.get();
             n.set(id.wrapping_add(1));
@@ -61,63 +70,72 @@ impl Segment {
     }
 }
 
-/// All parked tasks of one manager. New tasks go to the first segment.
-pub(crate) struct Parking {
-    segments: Vec<Segment>,
+/// All parked entries of one manager. New entries go to the first segment.
+pub(crate) struct Parking<T> {
+    segments: Vec<Segment<T>>,
     len: usize,
 }
 
-impl Parking {
-    pub(crate) fn new() -> Parking {
+impl<T> Parking<T> {
+    pub(crate) fn new() -> Parking<T> {
         Parking {
             segments: vec![Segment::new()],
             len: 0,
         }
     }
 
-    /// How many tasks are parked.
+    /// How many entries are parked.
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
-    pub(crate) fn park(&mut self, parked: Stack) -> Key {
+    pub(crate) fn park(&mut self, entry: T) -> Key {
         let segment = &mut self.segments[0];
         let index = match segment.free.pop() {
-            Some(index) => {
-                segment.slots[index as usize] = Some(parked);
-                index
-            }
+            Some(index) => index,
             None => {
-                segment.slots.push(Some(parked));
+                segment.slots.push(Slot {
+                    generation: 0,
+                    entry: None,
+                });
                 (segment.slots.len() - 1) as u32
             }
         };
+        let slot = &mut segment.slots[index as usize];
+        slot.entry = Some(entry);
         self.len += 1;
         Key {
             segment: segment.id,
             index,
+            generation: slot.generation,
         }
     }
 
-    fn segment(&mut self, key: Key) -> Option<&mut Segment> {
-        self.segments.iter_mut().find(|s| s.id == key.segment)
+    fn slot(&mut self, key: Key) -> Option<&mut Slot<T>> {
+        let segment = self.segments.iter_mut().find(|s| s.id == key.segment)?;
+        segment.slots.get_mut(key.index as usize).filter(|s| s.generation == key.generation)
     }
 
-    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut Stack> {
-        self.segment(key)?.slots.get_mut(key.index as usize)?.as_mut()
+    pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        self.slot(key)?.entry.as_mut()
     }
 
-    /// Takes the task out; `None` if the key is not (or no longer) here.
-    pub(crate) fn unpark(&mut self, key: Key) -> Option<Stack> {
-        let segment = self.segment(key)?;
-        let parked = segment.slots.get_mut(key.index as usize)?.take()?;
+    /// Takes the entry out; `None` if the key is not (or no longer) here.
+    pub(crate) fn unpark(&mut self, key: Key) -> Option<T> {
+        let segment = self.segments.iter_mut().find(|s| s.id == key.segment)?;
+        let slot = segment
+            .slots
+            .get_mut(key.index as usize)
+            .filter(|s| s.generation == key.generation)?;
+        let entry = slot.entry.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
         segment.free.push(key.index);
         self.len -= 1;
-        Some(parked)
+        Some(entry)
     }
 
-    /// Takes over another manager's parked tasks; their keys stay valid.
-    pub(crate) fn absorb(&mut self, other: Parking) {
+    /// Takes over another lot's entries; their keys stay valid.
+    pub(crate) fn absorb(&mut self, other: Parking<T>) {
         self.len += other.len;
         self.segments.extend(other.segments);
     }

@@ -2,11 +2,11 @@
 //!
 //! # How it is built
 //!
-//! A `Queue<T>` is a cheap handle (`Rc`) to an untyped core: the items, already
-//! boxed as the [`Value`]s they will be handed over as, and two FIFO lists of
-//! waiting tasks, getters and putters (a putter keeps its item beside its key).
-//! Being untyped, the core needs no generic code in the manager and no virtual
-//! call. The waiter lists hold parking [`Key`]s, not tasks (see `park.rs`).
+//! A `Queue<T>` is a cheap handle (`Rc`) to an untyped state (`queue_state.rs`):
+//! the items, already the [`Value`]s they will be handed over as, and two FIFO
+//! lists of waiting tasks, getters and putters (a putter keeps its item beside
+//! its key). This file builds the get and put operations and performs them
+//! when a task yields one (the original does that in its `TaskManager`).
 //!
 //! The original keeps the waiter lists in the manager, in a dict keyed by the
 //! queue; keeping them in the queue spares a hash lookup per operation. Each
@@ -25,7 +25,6 @@
 //! Even an operation that completes at once sends the task to the back of the
 //! run queue: nothing continues in place.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt;
@@ -33,10 +32,11 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::manager::State;
-use crate::op::{Op, Operation};
+use crate::op::{nothing, Op, Operation, QueueWait};
 use crate::park::Key;
-use crate::task::{nothing, Stack};
+use crate::queue_state::{QueueState, QueueTimeout};
+use crate::sched::{Expiry, State};
+use crate::task::Stack;
 use crate::value::Value;
 
 /// A multi-producer, multi-consumer FIFO queue for exchanging items between tasks.
@@ -79,31 +79,10 @@ use crate::value::Value;
 /// assert!(queue.is_empty());
 /// ```
 pub struct Queue<T> {
-    core: Rc<RefCell<QueueCore>>,
+    core: Rc<RefCell<QueueState>>,
     items: PhantomData<T>,
 }
 
-pub(crate) struct QueueCore {
-    items: VecDeque<Value>,
-    /// 0 means unbounded, as in the original.
-    maxsize: usize,
-    getters: VecDeque<Key>,
-    putters: VecDeque<(Key, Value)>,
-}
-
-impl QueueCore {
-    fn is_full(&self) -> bool {
-        self.maxsize > 0 && self.items.len() >= self.maxsize
-    }
-}
-
-/// A queue get or put inside [`Operation::QueueGet`]/[`Operation::QueuePut`].
-pub struct QueueWait {
-    core: Rc<RefCell<QueueCore>>,
-    /// The item to put; `None` for a get.
-    item: Option<Value>,
-    pub(crate) timeout: Option<Duration>,
-}
 
 impl<T: 'static> Queue<T> {
     /// An empty, unbounded queue.
@@ -120,15 +99,9 @@ impl<T: 'static> Queue<T> {
     /// unbounded): Python's `Queue(contents, maxsize)`. The initial contents may
     /// exceed `maxsize`, as in the original.
     pub fn with_contents(contents: impl IntoIterator<Item = T>, maxsize: usize) -> Queue<T> {
-        let items = contents.into_iter().map(Value::new).collect();
-        let core = QueueCore {
-            items,
-            maxsize,
-            getters: VecDeque::new(),
-            putters: VecDeque::new(),
-        };
+        let items: VecDeque<Value> = contents.into_iter().map(Value::new).collect();
         Queue {
-            core: Rc::new(RefCell::new(core)),
+            core: Rc::new(RefCell::new(QueueState::new(items, maxsize))),
             items: PhantomData,
         }
     }
@@ -156,7 +129,7 @@ impl<T: 'static> Queue<T> {
     /// Yielded, resumes the task with the next item, once there is one.
     pub fn get(&self) -> Op<T> {
         Op::new(Operation::QueueGet(QueueWait {
-            core: self.core.clone(),
+            queue: self.core.clone(),
             item: None,
             timeout: None,
         }))
@@ -166,7 +139,7 @@ impl<T: 'static> Queue<T> {
     pub fn put(&self, item: T) -> Op<()> {
         let item = Some(Value::new(item));
         Op::new(Operation::QueuePut(QueueWait {
-            core: self.core.clone(),
+            queue: self.core.clone(),
             item,
             timeout: None,
         }))
@@ -205,60 +178,37 @@ impl<T> fmt::Debug for Queue<T> {
     }
 }
 
-/// What a queue timeout must undo: the waiter's place in its list.
-pub(crate) struct QueueTimeout {
-    core: Rc<RefCell<QueueCore>>,
-    key: Key,
-}
-
-impl QueueTimeout {
-    /// Takes the timed-out waiter out of its list. A put's item, and the
-    /// queue itself if this was its last handle, go to the graveyard: their
-    /// `Drop` is the user's. O(waiters on this queue), as in the original;
-    /// only timeouts pay it.
-    pub(crate) fn withdraw(self, graveyard: &mut Vec<Box<dyn Any>>) -> Key {
-        let QueueTimeout { core, key } = self;
-        {
-            let mut q = core.borrow_mut();
-            q.getters.retain(|&k| k != key);
-            if let Some(i) = q.putters.iter().position(|(k, _)| *k == key) {
-                graveyard.extend(q.putters.remove(i).map(|(_, item)| Box::new(item) as Box<dyn Any>));
+/// Performs a get or put for the task `stack` that just yielded it.
+pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
+    let QueueWait {
+        queue: core,
+        item,
+        timeout,
+    } = op;
+    let mut q = core.borrow_mut();
+    match item {
+        None if q.items.is_empty() => {
+            drop(q);
+            wait(state, stack, &core, timeout, None);
+        }
+        None => {
+            let item = q.items.pop_front().expect("checked non-empty");
+            state.enqueue(stack, Ok(item));
+            if let Some((key, item)) = take_own(&mut q.putters, state, |(key, _)| *key) {
+                q.items.push_back(item);
+                let _ = state.wake(key, nothing());
             }
         }
-        graveyard.push(Box::new(core));
-        key
-    }
-}
-
-impl QueueWait {
-    /// Performs a get or put for the task `stack` that just yielded it.
-    pub(crate) fn perform(self, state: &mut State, stack: Stack) {
-        let QueueWait { core, item, timeout } = self;
-        let mut q = core.borrow_mut();
-        match item {
-            None if q.items.is_empty() => {
-                drop(q);
-                wait(state, stack, &core, timeout, None);
-            }
-            None => {
-                let item = q.items.pop_front().expect("checked non-empty");
-                state.enqueue(stack, Ok(item));
-                if let Some((key, item)) = take_own(&mut q.putters, state, |(key, _)| *key) {
-                    q.items.push_back(item);
-                    let _ = state.wake(key, nothing());
-                }
-            }
-            Some(item) if q.is_full() => {
-                drop(q);
-                wait(state, stack, &core, timeout, Some(item));
-            }
-            Some(item) => {
-                q.items.push_back(item);
-                state.enqueue(stack, nothing());
-                if let Some(key) = take_own(&mut q.getters, state, |key| *key) {
-                    let head = q.items.pop_front().expect("an item was just put");
-                    let _ = state.wake(key, Ok(head));
-                }
+        Some(item) if q.is_full() => {
+            drop(q);
+            wait(state, stack, &core, timeout, Some(item));
+        }
+        Some(item) => {
+            q.items.push_back(item);
+            state.enqueue(stack, nothing());
+            if let Some(key) = take_own(&mut q.getters, state, |key| *key) {
+                let head = q.items.pop_front().expect("an item was just put");
+                let _ = state.wake(key, Ok(head));
             }
         }
     }
@@ -268,16 +218,15 @@ impl QueueWait {
 fn wait(
     state: &mut State,
     stack: Stack,
-    core: &Rc<RefCell<QueueCore>>,
+    core: &Rc<RefCell<QueueState>>,
     timeout: Option<Duration>,
     item: Option<Value>,
 ) {
     let key = state.park(stack, timeout, |key| {
-        QueueTimeout {
+        Expiry::Queue(QueueTimeout {
             core: core.clone(),
             key,
-        }
-        .into()
+        })
     });
     let mut q = core.borrow_mut();
     match item {

@@ -27,24 +27,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 
 use crate::error::{Error, Result};
-use crate::op::Operation;
+use crate::op::{nothing, Child, Coro, Input, IntoOp, Op, Operation};
 use crate::time::TimerKey;
 use crate::value::Value;
-
-/// What a task is resumed with: the value of its `yield` expression.
-///
-/// Tasks written in the raw form receive it directly
-/// (`let input: Input = yield op;`); [`wait!`](crate::wait) turns it into the
-/// operation's typed result.
-pub type Input = Result<Value>;
-
-/// The one coroutine type the manager runs.
-pub(crate) type Coro = Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Input>>>;
-
-/// The input of a task that is started, or resumed after a bare `yield`: `()`.
-pub(crate) fn nothing() -> Input {
-    Ok(Value::unit())
-}
 
 /// A task: a coroutine that yields [`Operation`]s and finally returns `Result<T>`.
 ///
@@ -105,6 +90,19 @@ impl<T: 'static> Task<T> {
             coro: Box::pin(Erase(coroutine)),
             returns: PhantomData,
         }
+    }
+}
+
+impl<T: 'static> From<Task<T>> for Operation {
+    fn from(task: Task<T>) -> Operation {
+        Operation::Child(Child(task.coro))
+    }
+}
+
+impl<T: 'static> IntoOp for Task<T> {
+    type Output = T;
+    fn into_op(self) -> Op<T> {
+        Op::new(self.into())
     }
 }
 
@@ -220,11 +218,6 @@ impl Stack {
     /// Records the timeout of the wait the task is parked on.
     pub(crate) fn set_timer(&mut self, timer: TimerKey) {
         self.0.timer = Some(timer);
-    }
-
-    /// The timeout of the wait the task is on, if it has one.
-    pub(crate) fn timer(&self) -> Option<TimerKey> {
-        self.0.timer
     }
 
     /// Takes the timeout to cancel, if the task waited with one.

@@ -803,7 +803,7 @@ fn bad_input_cases() -> Vec<(&'static str, Expect, MakeCase)> {
             case!(UdpSocket::bind("127.0.0.1:0").unwrap(), |u| sendto(
                 &u,
                 vec![0u8; 70_000],
-                "127.0.0.1:9".parse().unwrap()
+                "127.0.0.1:9"
             )),
         ),
         (
@@ -812,7 +812,7 @@ fn bad_input_cases() -> Vec<(&'static str, Expect, MakeCase)> {
             case!(UdpSocket::bind("127.0.0.1:0").unwrap(), |u| sendto(
                 &u,
                 "x",
-                "127.0.0.1:0".parse().unwrap()
+                "127.0.0.1:0"
             )),
         ),
         (

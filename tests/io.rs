@@ -161,7 +161,7 @@ fn recv_exact(fd: RawFd, n: usize) -> Task<Vec<u8>> {
 }
 
 /// Echoes what `conn` receives until end of file.
-fn echo_handler(conn: TcpStream) -> Task {
+fn echo_handler(conn: multitask::net::TcpStream) -> Task {
     Task::new(
         #[coroutine]
         move |_| loop {
@@ -352,7 +352,7 @@ fn ten_thousand_connections() {
             #[coroutine]
             move |_| {
                 wait!(gate.get())?;
-                let exchange: Task<TcpStream> = Task::new(
+                let exchange: Task<multitask::net::TcpStream> = Task::new(
                     #[coroutine]
                     move |_| {
                         let stream = wait!(connect(addr).timeout(GUARD))?;

@@ -220,7 +220,7 @@ fn multitask_server(listener: TcpListener, control: Arc<Control>) {
     }
 }
 
-fn multitask_handler(conn: TcpStream, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
+fn multitask_handler(conn: multitask::net::TcpStream, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
     Task::new(
         #[coroutine]
         move |_| loop {

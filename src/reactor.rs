@@ -1,0 +1,668 @@
+//! The reactor: fd registrations, their readiness, their waiters, and the poll
+//! of step 1 (on mio: epoll).
+//!
+//! # Why it is built this way
+//!
+//! The original calls `select()` on every wait set in every `run_next`: level
+//! triggered, O(n) per call, and dead past 1,024 descriptors. epoll is O(ready)
+//! per poll with no limit, but mio makes it *edge* triggered: an fd already
+//! ready when a task starts to wait produces no new event. Two paths keep the
+//! original's level-triggered meaning:
+//!
+//! - **Owned fds** (the library's [`net`](crate::net) types, found by number in
+//!   the thread's table, `fd.rs`) are registered once, for read and write,
+//!   when first waited on. The entry keeps their *readiness*: set by events,
+//!   cleared for a direction when a call finds nothing (`EAGAIN`), or sends or
+//!   receives less than asked on a stream (the kernel's buffer is then full or
+//!   drained; a new edge will come). A wait on a direction known ready is served
+//!   at the next step 1 with no event (the entry is *pending*); any other wait
+//!   just parks. No `epoll_ctl` after the first wait, no `EAGAIN` try. Dropping
+//!   the fd puts it on this reactor's [`Closed`] list: its waiters get `EBADF`
+//!   at the next step 1.
+//! - **Raw fds** (numbers and borrowed std objects: the compatibility path) are
+//!   re-armed on every wait (`EPOLL_CTL_MOD`: the kernel checks readiness then
+//!   and queues an event if the fd is ready already). The library's own
+//!   actions are tried first, so a call that completes needs no poll. A close is
+//!   found when the fd is re-armed (`ENOENT`) or by a *sweep* that re-arms every
+//!   waited raw fd at most once per [`SWEEP_AFTER`] while tasks run; each
+//!   registration's token carries a generation, so events of a stale
+//!   registration (a closed fd kept open by a duplicate) are ignored.
+//!
+//! Either way a wait that is over at once resumes its task at the next step 1,
+//! where the original's select would have found it: DESIGN.md §2's order holds.
+//!
+//! Each fd has one entry, whoever waits on it for what. Its waiters live in a
+//! slab ([`Parking`]) and the entry keeps their keys in FIFO order: adding one is
+//! O(1), a timeout withdraws one in O(1) (its key goes stale in the FIFO, which
+//! is compacted when stale keys outnumber live ones), waking n is O(n). The
+//! union of the waiters' flags is kept as counts, so a raw re-arm is O(1) too.
+//!
+//! Actions run inside the manager: a panic in one becomes that task's
+//! `Error::Panic`.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::io;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+
+use crate::action::perform;
+use crate::error::{Error, Result};
+use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
+use crate::op::{nothing, Action, FdWait, Input};
+use crate::park::{Key, Parking};
+use crate::sched::{Expiry, State};
+use crate::task::Stack;
+
+/// While tasks run, waited raw fds are checked for closure this often.
+const SWEEP_AFTER: Duration = Duration::from_secs(1);
+
+/// A task waiting on an fd, with what to do once it is ready.
+struct Waiter {
+    task: Stack,
+    fd: RawFd,
+    flags: Flags,
+    action: Option<Action>,
+}
+
+/// One fd's registration, readiness and waiters.
+#[derive(Default)]
+struct Entry {
+    /// The owned fd's id (`fd.rs`); 0 for a raw fd.
+    owner: u32,
+    /// The interest epoll has for this fd; 0 when not registered.
+    registered: Flags,
+    /// Carried in the event token: the owner's id, or a raw registration's number.
+    generation: u32,
+    /// Owned fds: the directions known ready.
+    ready: Flags,
+    /// Owned fds: a stream socket (a short read or write means drained or full).
+    stream: bool,
+    /// In the reactor's pending list.
+    pending: bool,
+    /// Keys of the waiters, FIFO; some may be stale (withdrawn).
+    fifo: VecDeque<Key>,
+    /// How many waiters want each of READ, WRITE, EXC.
+    counts: [u32; 3],
+}
+
+impl Entry {
+    fn live(&self) -> u32 {
+        self.counts.iter().sum::<u32>().min(self.fifo.len() as u32)
+    }
+
+    fn wanted(&self) -> Flags {
+        (0..3).filter(|&i| self.counts[i] > 0).fold(0, |f, i| f | (1 << i))
+    }
+
+    fn count(&mut self, flags: Flags, add: bool) {
+        for (i, count) in self.counts.iter_mut().enumerate() {
+            if flags & (1 << i) != 0 {
+                *count = if add { *count + 1 } else { count.saturating_sub(1) };
+            }
+        }
+    }
+}
+
+/// The token of `fd`'s registration `generation`; bit 32 tells an owned
+/// registration from a raw one, so their generations never collide.
+fn token(fd: RawFd, generation: u32, owned: bool) -> Token {
+    Token(((generation as usize) << 33) | ((owned as usize) << 32) | fd as u32 as usize)
+}
+
+/// The fd and generation an event's token names (owned ones with their tag).
+fn untoken(token: Token) -> (usize, u32, bool) {
+    (token.0 as u32 as usize, (token.0 >> 33) as u32, (token.0 >> 32) & 1 == 1)
+}
+
+/// The I/O side of a manager.
+pub(crate) struct Reactor {
+    /// Made at the first fd wait: a manager that never does I/O needs no epoll.
+    poll: Option<(Poll, Rc<Closed>)>,
+    events: Events,
+    /// Indexed by fd number; grows only for fds epoll accepted.
+    entries: Vec<Entry>,
+    waiters: Parking<Waiter>,
+    /// Waits already over, to enqueue at the next step 1: completed tries
+    /// of raw fds, bad fds.
+    completed: Vec<(Stack, Input)>,
+    /// Owned fds known ready for one of their waiters: served at the next
+    /// step 1 without an event.
+    pending: Vec<RawFd>,
+    /// An empty buffer kept for step 1's list of tasks to wake.
+    woken: Vec<(Stack, Input)>,
+    /// Raw registrations made so far (their generations).
+    raw_generation: u32,
+    /// No task has run since the last sweep of raw fds.
+    swept: bool,
+    last_sweep: Instant,
+}
+
+impl Reactor {
+    pub(crate) fn new() -> Reactor {
+        Reactor {
+            poll: None,
+            events: Events::with_capacity(1024),
+            entries: Vec::new(),
+            waiters: Parking::new(),
+            completed: Vec::new(),
+            pending: Vec::new(),
+            woken: Vec::new(),
+            raw_generation: 0,
+            swept: true,
+            last_sweep: Instant::now(),
+        }
+    }
+
+    /// Tasks ran: any of them may have closed a raw fd, so sweep again in time.
+    pub(crate) fn note_activity(&mut self) {
+        self.swept = false;
+    }
+
+    /// How many tasks wait on fds, or have waits already over.
+    pub(crate) fn tasks(&self) -> usize {
+        self.waiters.len() + self.completed.len()
+    }
+
+    pub(crate) fn has_waits(&self) -> bool {
+        self.waiters.len() > 0 || !self.completed.is_empty()
+    }
+
+    /// The closed list (and through it the registry), made with the epoll
+    /// instance at the first use.
+    fn poller(&mut self) -> io::Result<Rc<Closed>> {
+        if self.poll.is_none() {
+            let poll = Poll::new()?;
+            let closed = Rc::new(Closed {
+                registry: poll.registry().try_clone()?,
+                list: Default::default(),
+            });
+            self.poll = Some((poll, closed));
+        }
+        Ok(self.poll.as_ref().expect("made above").1.clone())
+    }
+
+    fn entry(&mut self, fd: RawFd) -> &mut Entry {
+        if self.entries.len() <= fd as usize {
+            self.entries.resize_with(fd as usize + 1, Entry::default);
+        }
+        &mut self.entries[fd as usize]
+    }
+
+    /// Parks `task` on `fd`'s entry. With a timeout, sets its timer.
+    fn park(&mut self, s: &mut State, task: Stack, wait: FdWait) {
+        let FdWait {
+            fd,
+            flags,
+            action,
+            timeout,
+        } = wait;
+        let key = self.waiters.park(Waiter {
+            task,
+            fd,
+            flags,
+            action,
+        });
+        if let Some(timeout) = timeout {
+            let timer = s.set_timer(timeout, Expiry::Io(key));
+            self.waiters.get_mut(key).expect("just parked").task.set_timer(timer);
+        }
+        let entry = self.entry(fd);
+        entry.fifo.push_back(key);
+        entry.count(flags, true);
+    }
+
+    /// Takes out the waiter whose timeout fired; a caller's action goes to the graveyard.
+    pub(crate) fn withdraw(&mut self, key: Key, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        let waiter = self.waiters.unpark(key)?;
+        let entry = &mut self.entries[waiter.fd as usize];
+        entry.count(waiter.flags, false);
+        if entry.fifo.len() > 2 * entry.live() as usize + 8 {
+            let waiters = &mut self.waiters;
+            entry.fifo.retain(|&k| waiters.get_mut(k).is_some());
+        }
+        Some(bury(waiter, graveyard))
+    }
+
+    /// Fails every waiter of `fd` with the OS error `code`, into `out`.
+    fn fail_all(&mut self, fd: RawFd, code: i32, out: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
+        let Some(entry) = self.entries.get_mut(fd as usize) else {
+            return;
+        };
+        let fifo = std::mem::take(&mut entry.fifo);
+        *entry = Entry {
+            generation: entry.generation,
+            ..Entry::default()
+        };
+        for key in fifo {
+            if let Some(waiter) = self.waiters.unpark(key) {
+                out.push((bury(waiter, graveyard), Err(io::Error::from_raw_os_error(code).into())));
+            }
+        }
+    }
+
+    /// Takes over another manager's fd waits, registering their fds here.
+    pub(crate) fn absorb(&mut self, mut other: Reactor, graveyard: &mut Vec<Box<dyn Any>>) {
+        let mut failed = Vec::new();
+        other.take_closed(&mut failed, graveyard);
+        self.completed.append(&mut failed);
+        self.completed.append(&mut other.completed);
+        let moved: Vec<(RawFd, Vec<Key>)> = other
+            .entries
+            .iter_mut()
+            .enumerate()
+            .filter(|(_, e)| !e.fifo.is_empty())
+            .map(|(fd, e)| (fd as RawFd, e.fifo.drain(..).collect()))
+            .collect();
+        self.waiters.absorb(std::mem::replace(&mut other.waiters, Parking::new()));
+        drop(other); // closes its epoll instance: its registrations go with it
+        for (fd, keys) in moved {
+            let mut flags = 0;
+            for &key in &keys {
+                if let Some(w) = self.waiters.get_mut(key) {
+                    flags |= w.flags;
+                    let wflags = w.flags;
+                    let entry = self.entry(fd);
+                    entry.fifo.push_back(key);
+                    entry.count(wflags, true);
+                }
+            }
+            if let Err(code) = self.register(fd, flags, graveyard) {
+                self.fail_all(fd, code, &mut failed, graveyard);
+                self.completed.append(&mut failed);
+            }
+        }
+    }
+
+    /// Makes sure `fd`'s entry is registered here for `flags`: an owned fd
+    /// once, a raw fd re-armed. Gives the OS error code on failure.
+    fn register(&mut self, fd: RawFd, flags: Flags, graveyard: &mut Vec<Box<dyn Any>>) -> std::result::Result<(), i32> {
+        let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        match fd::owner(fd, &closed) {
+            Owner::Here(id) => {
+                self.adopt_entry(fd, id, graveyard);
+                Ok(())
+            }
+            Owner::Unregistered(id) => self.register_owned(fd, id, &closed, graveyard),
+            Owner::Raw | Owner::Elsewhere => {
+                let want = flags | self.entries.get(fd as usize).map_or(0, Entry::wanted);
+                self.arm(fd, want)
+            }
+        }
+    }
+
+    /// An owned fd registered here: if its entry belonged to an earlier file
+    /// of that number, that file's waiters are failed first.
+    fn adopt_entry(&mut self, fd: RawFd, id: u32, graveyard: &mut Vec<Box<dyn Any>>) {
+        if self.entry(fd).owner != id {
+            let mut failed = Vec::new();
+            self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
+            self.completed.append(&mut failed);
+            let entry = self.entry(fd);
+            entry.owner = id;
+            entry.generation = id;
+            entry.registered = READ | WRITE | EXC;
+        }
+    }
+
+    /// Registers an owned fd with this reactor, once, for read, write and
+    /// priority data, edge-triggered.
+    fn register_owned(
+        &mut self,
+        fd: RawFd,
+        id: u32,
+        closed: &Rc<Closed>,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> std::result::Result<(), i32> {
+        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+        let tok = token(fd, id, true);
+        let registry = &closed.registry;
+        let result = match registry.register(&mut SourceFd(&fd), tok, interest) {
+            // Waited on before as a raw fd: the same file, take its registration over.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(&mut SourceFd(&fd), tok, interest),
+            other => other,
+        };
+        result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        fd::set_registered(fd, id, closed);
+        self.adopt_entry(fd, id, graveyard);
+        let stream = is_stream(fd);
+        let entry = self.entry(fd);
+        entry.stream = stream;
+        entry.ready = 0;
+        Ok(())
+    }
+
+    /// Registers (or re-registers, re-arming) raw `fd` with interest `want`.
+    fn arm(&mut self, fd: RawFd, want: Flags) -> std::result::Result<(), i32> {
+        let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        let registry = &closed.registry;
+        let (registered, owner, generation) = self
+            .entries
+            .get(fd as usize)
+            .map_or((0, 0, 0), |e| (e.registered, e.owner, e.generation));
+        let (source, interest) = (&mut SourceFd(&fd), interest(want));
+        let fresh = token(fd, self.raw_generation.wrapping_add(1), false);
+        let result = if registered == 0 || owner != 0 {
+            match registry.register(source, fresh, interest) {
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, fresh, interest),
+                other => other,
+            }
+            .map(|()| true)
+        } else {
+            match registry.reregister(source, token(fd, generation, false), interest) {
+                Ok(()) => Ok(false),
+                // Closed since it was registered (its number perhaps reused):
+                // whoever waited on the old file gets EBADF.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let registered = registry.register(source, fresh, interest).map(|()| true);
+                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
+                    self.fail_all(fd, libc::EBADF, &mut failed, &mut graveyard);
+                    self.completed.append(&mut failed);
+                    drop(graveyard);
+                    registered
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let is_new = result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        if is_new {
+            self.raw_generation = self.raw_generation.wrapping_add(1);
+        }
+        let raw_generation = self.raw_generation;
+        let entry = self.entry(fd);
+        entry.registered = want;
+        entry.owner = 0;
+        if is_new {
+            entry.generation = raw_generation;
+        }
+        Ok(())
+    }
+
+    /// Takes the closed list: the waiters of each owned fd that closed get
+    /// `EBADF`, into `out`.
+    fn take_closed(&mut self, out: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
+        let Some((_, closed)) = &self.poll else { return };
+        if closed.list.borrow().is_empty() {
+            return;
+        }
+        let list = std::mem::take(&mut *closed.list.borrow_mut());
+        for (fd, id) in list {
+            if self.entries.get(fd as usize).is_some_and(|e| e.owner == id) {
+                self.fail_all(fd, libc::EBADF, out, graveyard);
+                self.entries[fd as usize].owner = 0;
+            }
+        }
+    }
+
+    /// Re-arms every waited raw fd; those closed meanwhile fail their waiters.
+    fn sweep(&mut self) {
+        for fd in 0..self.entries.len() {
+            let entry = &self.entries[fd];
+            let want = entry.wanted();
+            if entry.owner == 0 && want != 0 {
+                if let Err(code) = self.arm(fd as RawFd, want) {
+                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
+                    self.fail_all(fd as RawFd, code, &mut failed, &mut graveyard);
+                    self.completed.append(&mut failed);
+                    drop(graveyard);
+                }
+            }
+        }
+        self.swept = true;
+        self.last_sweep = Instant::now();
+    }
+
+    /// Serves the waiters of `fd`, FIFO, with what it is ready for, into
+    /// `woken`. An action that would block leaves its waiter waiting (another
+    /// waiter took what there was) and, on an owned fd, clears that direction.
+    fn serve(&mut self, fd: usize, ready: Flags, woken: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
+        let Some(entry) = self.entries.get_mut(fd) else { return };
+        let owned = entry.owner != 0;
+        let mut ready = if owned { entry.ready | ready } else { ready };
+        let mut served = false;
+        for i in 0..entry.fifo.len() {
+            if ready == 0 {
+                break;
+            }
+            let key = entry.fifo[i];
+            let Some(waiter) = self.waiters.get_mut(key) else { continue };
+            let direction = waiter.flags & ready;
+            if direction == 0 {
+                continue;
+            }
+            let Some(input) = perform(fd as RawFd, waiter.action.as_mut()) else {
+                ready &= !direction; // would block: wait for the next edge
+                continue;
+            };
+            if owned && entry.stream {
+                ready &= !drained(waiter.action.as_ref(), &input);
+            }
+            let waiter = self.waiters.unpark(key).expect("found above");
+            entry.count(waiter.flags, false);
+            woken.push((bury(waiter, graveyard), input));
+            served = true;
+        }
+        if owned {
+            entry.ready = ready;
+        }
+        if served {
+            let waiters = &mut self.waiters;
+            entry.fifo.retain(|&k| waiters.get_mut(k).is_some());
+        }
+    }
+
+    /// Step 1 of `run_next`: enqueue the waits already over, then poll once
+    /// (without blocking if tasks are runnable) and enqueue the ready ones.
+    pub(crate) fn poll(&mut self, s: &mut State, timeout: Option<Duration>) -> Result<()> {
+        // The buffer is kept between calls, so a poll allocates nothing.
+        let mut woken = std::mem::take(&mut self.woken);
+        self.take_closed(&mut woken, &mut s.graveyard);
+        woken.append(&mut self.completed);
+        for fd in std::mem::take(&mut self.pending) {
+            if let Some(entry) = self.entries.get_mut(fd as usize) {
+                entry.pending = false;
+                self.serve(fd as usize, 0, &mut woken, &mut s.graveyard);
+            }
+        }
+        let result = if self.waiters.len() > 0 {
+            let wait = if woken.is_empty() {
+                s.poll_time(timeout)
+            } else {
+                Some(Duration::ZERO)
+            };
+            self.wait_for_events(wait, &mut woken, &mut s.graveyard)
+        } else {
+            Ok(())
+        };
+        woken.append(&mut self.completed); // bad fds found by a sweep
+        for (task, input) in woken.drain(..) {
+            s.ready(task, input);
+        }
+        self.woken = woken;
+        result
+    }
+
+    /// Polls once (retrying on EINTR) and serves the ready fds into `woken`.
+    ///
+    /// "Once" as the original's one `select`: it reports every ready fd, so
+    /// while a poll fills the whole event buffer, poll again without waiting.
+    fn wait_for_events(
+        &mut self,
+        mut wait: Option<Duration>,
+        woken: &mut Vec<(Stack, Input)>,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> Result<()> {
+        if !self.swept {
+            // Wake up in time for the next sweep.
+            let until = (self.last_sweep + SWEEP_AFTER).saturating_duration_since(Instant::now());
+            wait = Some(wait.map_or(until, |w| w.min(until)));
+        }
+        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let result = loop {
+            let Some((poll, _)) = &mut self.poll else { break Ok(()) };
+            match poll.poll(&mut events, wait) {
+                Ok(()) => {}
+                // A signal arrived while blocked: poll again, report nothing.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => break Err(e.into()),
+            }
+            let mut count = 0;
+            for event in events.iter() {
+                let (fd, generation, owned) = untoken(event.token());
+                let current = self
+                    .entries
+                    .get(fd)
+                    .is_some_and(|e| e.generation == generation && (e.owner != 0) == owned);
+                if current {
+                    self.serve(fd, readiness(event), woken, graveyard);
+                }
+                count += 1;
+            }
+            if count < events.capacity() {
+                break Ok(());
+            }
+            wait = Some(Duration::ZERO);
+        };
+        self.events = events;
+        if !self.swept && self.last_sweep.elapsed() >= SWEEP_AFTER {
+            self.sweep();
+        }
+        result
+    }
+}
+
+/// What a finished action tells of a stream's buffers: a short read means
+/// the receive buffer is drained, a short send that the send buffer is full.
+fn drained(action: Option<&Action>, input: &Input) -> Flags {
+    match (action, input) {
+        (Some(Action::Recv(n)), Ok(value)) => {
+            let got = value.bytes_len().unwrap_or(0);
+            if got > 0 && got < *n {
+                READ
+            } else {
+                0
+            }
+        }
+        (Some(Action::Send(data)), Ok(value)) => match value.usize() {
+            Some(sent) if sent < data.len() => WRITE,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// True if `fd` is a stream socket.
+fn is_stream(fd: RawFd) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE writes one c_int into `kind`.
+    let ret = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut kind as *mut libc::c_int).cast(), &mut len) };
+    ret == 0 && kind == libc::SOCK_STREAM
+}
+
+/// Takes the task out of a finished waiter and drops the rest; a caller's
+/// action goes to the graveyard, to be dropped once the manager is no longer
+/// borrowed.
+fn bury(waiter: Waiter, graveyard: &mut Vec<Box<dyn Any>>) -> Stack {
+    if let Some(action @ Action::Call(_)) = waiter.action {
+        graveyard.push(Box::new(action));
+    }
+    waiter.task
+}
+
+fn interest(flags: Flags) -> Interest {
+    let mut interest: Option<Interest> = None;
+    for (flag, i) in [
+        (READ, Interest::READABLE),
+        (WRITE, Interest::WRITABLE),
+        (EXC, Interest::PRIORITY),
+    ] {
+        if flags & flag != 0 {
+            interest = Some(interest.map_or(i, |have| have | i));
+        }
+    }
+    interest.unwrap_or(Interest::READABLE)
+}
+
+/// What an event says the fd is ready for. An error or hang-up wakes every
+/// waiter: their I/O will report it, as select reports such fds as ready.
+fn readiness(event: &mio::event::Event) -> Flags {
+    if event.is_error() {
+        return READ | WRITE | EXC;
+    }
+    let mut ready = 0;
+    if event.is_readable() || event.is_read_closed() {
+        ready |= READ;
+    }
+    if event.is_writable() || event.is_write_closed() {
+        ready |= WRITE;
+    }
+    if event.is_priority() {
+        ready |= EXC;
+    }
+    ready
+}
+
+/// Handles a task that yielded an fd wait (step 3).
+pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWait) {
+    let fd = wait.fd;
+    if fd < 0 {
+        let error = Error::invalid(format!("file descriptor cannot be a negative integer ({fd})"));
+        return io.finish(s, stack, wait.action, Err(error));
+    }
+    let closed = match io.poller() {
+        Ok(closed) => closed,
+        Err(e) => return io.finish(s, stack, wait.action, Err(e.into())),
+    };
+    let owner = fd::owner(fd, &closed);
+    let owned = matches!(owner, Owner::Here(_) | Owner::Unregistered(_));
+    if !owned && !matches!(wait.action, None | Some(Action::Call(_))) {
+        // Raw fd, library action: try it first (it cannot block).
+        if let Some(input) = perform(fd, wait.action.as_mut()) {
+            return io.finish(s, stack, wait.action, input);
+        }
+    }
+    let registered = match owner {
+        Owner::Here(id) => {
+            io.adopt_entry(fd, id, &mut s.graveyard);
+            Ok(())
+        }
+        Owner::Unregistered(id) => io.register_owned(fd, id, &closed, &mut s.graveyard),
+        Owner::Raw | Owner::Elsewhere => {
+            // No entry made before epoll accepts the fd: a huge bogus number costs nothing.
+            let want = wait.flags | io.entries.get(fd as usize).map_or(0, Entry::wanted);
+            io.arm(fd, want)
+        }
+    };
+    if let Err(code) = registered {
+        let input = if code == libc::EPERM {
+            // A regular file: epoll refuses it, select calls it always ready.
+            perform(fd, wait.action.as_mut()).unwrap_or_else(nothing)
+        } else {
+            Err(io::Error::from_raw_os_error(code).into())
+        };
+        return io.finish(s, stack, wait.action, input);
+    }
+    let flags = wait.flags;
+    io.park(s, stack, wait);
+    let entry = io.entry(fd);
+    if owned && entry.ready & flags != 0 && !entry.pending {
+        entry.pending = true;
+        io.pending.push(fd);
+    }
+}
+
+impl Reactor {
+    /// A wait over before it parked: its task resumes with `input` at the
+    /// next step 1; a caller's action goes to the graveyard.
+    fn finish(&mut self, s: &mut State, task: Stack, action: Option<Action>, input: Input) {
+        if let Some(action @ Action::Call(_)) = action {
+            s.graveyard.push(Box::new(action));
+        }
+        self.completed.push((task, input));
+    }
+}
