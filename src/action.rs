@@ -63,6 +63,7 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
     let done = catch_unwind(AssertUnwindSafe(|| match action {
         Action::Recv(n) => recv_now(fd, *n).map(Value::new),
         Action::Send(data) => send_now(fd, data).map(Value::new),
+        Action::SendAll(data, sent) => send_all_now(fd, data, sent).map(Value::new),
         Action::Try(f) | Action::Call(f) => f(),
     }));
     match done {
@@ -366,6 +367,47 @@ pub(crate) fn recv_now(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
 pub fn send(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (sock.fileno(), data.into());
     Op::new(Operation::FdAction(FdWait::new(fd, WRITE, Some(Action::Send(data)))))
+}
+
+/// `yield sock.sendall(data)`: sends all of `data`, waiting for room as often
+/// as it takes, as Python's `socket.sendall`; gives `()` once the last byte
+/// is sent. With a timeout, the whole send must finish in time; on
+/// `Timeout` or an error, part of `data` may have been sent.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{net::UnixStream, read, sendall, wait, Task, TaskManager};
+///
+/// let (a, b) = UnixStream::pair().unwrap();
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     wait!(sendall(&a, vec![7u8; 1 << 20]))?; // far more than a socket buffer holds
+///     Ok(())
+/// }));
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     let mut got = 0;
+///     while got < 1 << 20 {
+///         let data = wait!(read(&b, 1 << 16))?;
+///         assert!(data.iter().all(|&x| x == 7));
+///         got += data.len();
+///     }
+///     assert_eq!(got, 1 << 20);
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn sendall(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<()> {
+    let (fd, data) = (sock.fileno(), data.into());
+    Op::new(Operation::FdAction(FdWait::new(fd, WRITE, Some(Action::SendAll(data, 0)))))
+}
+
+/// Sends what is left of `data` after `sent` bytes: `WouldBlock` while some
+/// is left and the socket is full (the count is kept for the next try).
+fn send_all_now(fd: RawFd, data: &[u8], sent: &mut usize) -> io::Result<()> {
+    while *sent < data.len() {
+        *sent += send_now(fd, &data[*sent..])?;
+    }
+    Ok(())
 }
 
 /// A listening socket that [`accept`] takes connections from: the crate's

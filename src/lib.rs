@@ -282,7 +282,7 @@ mod time;
 mod value;
 
 pub use action::{
-    accept, connect, read, readline, recv, recvfrom, send, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
+    accept, connect, read, readline, recv, recvfrom, send, sendall, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
 };
 pub use error::{Error, Result};
 pub use fd::FileNo;

@@ -104,6 +104,9 @@ pub(crate) enum Action {
     Recv(usize),
     /// `send(fd, data)`, non-blocking, no SIGPIPE.
     Send(Vec<u8>),
+    /// `sendall(fd, data)`: sends until all of `data` is gone; `.1` is how
+    /// much is sent so far.
+    SendAll(Vec<u8>, usize),
     /// A library action that cannot block: tried as soon as the fd may be ready.
     Try(Box<dyn FnMut() -> io::Result<Value>>),
     /// The caller's `fd_action`: called only once the fd is ready, as in the

@@ -67,6 +67,8 @@ struct Waiter {
     fd: RawFd,
     flags: Flags,
     action: Option<Action>,
+    /// Parked on a raw fd's entry (counted in `Reactor::raw_waiters`).
+    raw: bool,
 }
 
 /// One fd's registration, readiness and waiters.
@@ -137,6 +139,8 @@ pub(crate) struct Reactor {
     woken: Vec<(Stack, Input)>,
     /// Raw registrations made so far (their generations).
     raw_generation: u32,
+    /// Waiters on raw fds: only they need sweeps.
+    raw_waiters: usize,
     /// No task has run since the last sweep of raw fds.
     swept: bool,
     last_sweep: Instant,
@@ -153,14 +157,27 @@ impl Reactor {
             pending: Vec::new(),
             woken: Vec::new(),
             raw_generation: 0,
+            raw_waiters: 0,
             swept: true,
             last_sweep: Instant::now(),
         }
     }
 
-    /// Tasks ran: any of them may have closed a raw fd, so sweep again in time.
+    /// Tasks ran: any of them may have closed a raw fd, so sweep again in
+    /// time. Owned fds need no sweep: their close is seen at once.
     pub(crate) fn note_activity(&mut self) {
-        self.swept = false;
+        if self.raw_waiters > 0 {
+            self.swept = false;
+        }
+    }
+
+    /// Takes a waiter out of the slab (its key in the FIFO goes stale).
+    fn unpark(&mut self, key: Key) -> Option<Waiter> {
+        let waiter = self.waiters.unpark(key)?;
+        self.raw_waiters -= waiter.raw as usize;
+        let entry = &mut self.entries[waiter.fd as usize];
+        entry.count(waiter.flags, false);
+        Some(waiter)
     }
 
     /// How many tasks wait on fds, or have waits already over.
@@ -201,11 +218,14 @@ impl Reactor {
             action,
             timeout,
         } = wait;
+        let raw = self.entry(fd).owner == 0;
+        self.raw_waiters += raw as usize;
         let key = self.waiters.park(Waiter {
             task,
             fd,
             flags,
             action,
+            raw,
         });
         if let Some(timeout) = timeout {
             let timer = s.set_timer(timeout, Expiry::Io(key));
@@ -218,9 +238,8 @@ impl Reactor {
 
     /// Takes out the waiter whose timeout fired; a caller's action goes to the graveyard.
     pub(crate) fn withdraw(&mut self, key: Key, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
-        let waiter = self.waiters.unpark(key)?;
+        let waiter = self.unpark(key)?;
         let entry = &mut self.entries[waiter.fd as usize];
-        entry.count(waiter.flags, false);
         if entry.fifo.len() > 2 * entry.live() as usize + 8 {
             let waiters = &mut self.waiters;
             entry.fifo.retain(|&k| waiters.get_mut(k).is_some());
@@ -234,15 +253,16 @@ impl Reactor {
             return;
         };
         let fifo = std::mem::take(&mut entry.fifo);
+        for key in fifo {
+            if let Some(waiter) = self.unpark(key) {
+                out.push((bury(waiter, graveyard), Err(io::Error::from_raw_os_error(code).into())));
+            }
+        }
+        let entry = &mut self.entries[fd as usize];
         *entry = Entry {
             generation: entry.generation,
             ..Entry::default()
         };
-        for key in fifo {
-            if let Some(waiter) = self.waiters.unpark(key) {
-                out.push((bury(waiter, graveyard), Err(io::Error::from_raw_os_error(code).into())));
-            }
-        }
     }
 
     /// Takes over another manager's fd waits, registering their fds here.
@@ -420,15 +440,14 @@ impl Reactor {
     /// `woken`. An action that would block leaves its waiter waiting (another
     /// waiter took what there was) and, on an owned fd, clears that direction.
     fn serve(&mut self, fd: usize, ready: Flags, woken: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
-        let Some(entry) = self.entries.get_mut(fd) else { return };
+        let Some(entry) = self.entries.get(fd) else { return };
         let owned = entry.owner != 0;
+        let stream = entry.stream;
         let mut ready = if owned { entry.ready | ready } else { ready };
-        let mut served = false;
-        for i in 0..entry.fifo.len() {
-            if ready == 0 {
-                break;
-            }
-            let key = entry.fifo[i];
+        let mut i = 0;
+        while ready != 0 && i < self.entries[fd].fifo.len() {
+            let key = self.entries[fd].fifo[i];
+            i += 1;
             let Some(waiter) = self.waiters.get_mut(key) else { continue };
             let direction = waiter.flags & ready;
             if direction == 0 {
@@ -438,19 +457,23 @@ impl Reactor {
                 ready &= !direction; // would block: wait for the next edge
                 continue;
             };
-            if owned && entry.stream {
+            if owned && stream {
                 ready &= !drained(waiter.action.as_ref(), &input);
             }
-            let waiter = self.waiters.unpark(key).expect("found above");
-            entry.count(waiter.flags, false);
+            let waiter = self.unpark(key).expect("found above");
             woken.push((bury(waiter, graveyard), input));
-            served = true;
         }
+        let entry = &mut self.entries[fd];
         if owned {
             entry.ready = ready;
         }
-        if served {
-            let waiters = &mut self.waiters;
+        // Served waiters left stale keys: drop those at the front (the usual
+        // case, one waiter), and compact when stale keys outnumber live ones.
+        let waiters = &mut self.waiters;
+        while entry.fifo.front().is_some_and(|&k| waiters.get_mut(k).is_none()) {
+            entry.fifo.pop_front();
+        }
+        if entry.fifo.len() > 2 * entry.live() as usize + 8 {
             entry.fifo.retain(|&k| waiters.get_mut(k).is_some());
         }
     }
@@ -462,12 +485,14 @@ impl Reactor {
         let mut woken = std::mem::take(&mut self.woken);
         self.take_closed(&mut woken, &mut s.graveyard);
         woken.append(&mut self.completed);
-        for fd in std::mem::take(&mut self.pending) {
-            if let Some(entry) = self.entries.get_mut(fd as usize) {
-                entry.pending = false;
-                self.serve(fd as usize, 0, &mut woken, &mut s.graveyard);
-            }
+        // Indexed, not drained: `serve` borrows the reactor, and the list
+        // keeps its buffer (a pass allocates nothing).
+        for i in 0..self.pending.len() {
+            let fd = self.pending[i] as usize;
+            self.entries[fd].pending = false;
+            self.serve(fd, 0, &mut woken, &mut s.graveyard);
         }
+        self.pending.clear();
         let result = if self.waiters.len() > 0 {
             let wait = if woken.is_empty() {
                 s.poll_time(timeout)
