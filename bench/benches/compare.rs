@@ -3,12 +3,13 @@
 //! the same run, interleaved, with the median and the min–max spread.
 //!
 //! ```text
-//! cargo bench --bench compare               # the full run (2.5–4 minutes)
-//! cargo bench --bench compare -- --quick    # a short run (or MULTITASK_BENCH_QUICK=1)
+//! cargo bench -p multitask-bench --bench compare               # the full run (2.5–4 minutes)
+//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run (or MULTITASK_BENCH_QUICK=1)
 //! ```
 //!
 //! Prints the table, writes it as markdown to `target/bench-results.md`, and
-//! draws `docs/switch.svg` and `docs/echo.svg`. A quick run writes
+//! draws `docs/switch.svg` and `docs/echo.svg` (the workspace's `target/` and
+//! the repository root's `docs/`: this package lives in `bench/`). A quick run writes
 //! `target/bench-results-quick.md` and its charts to `target/` instead.
 //! See BENCHMARKS.md for what each benchmark does and how it is measured.
 //!
@@ -260,14 +261,21 @@ fn date() -> String {
         .unwrap_or_default()
 }
 
-/// `target/`: three levels above this binary (`target/release/deps/compare-…`).
+/// The repository root (this package is `bench/` in it).
+fn repo_root() -> PathBuf {
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    bench.parent().unwrap_or(bench).to_path_buf()
+}
+
+/// `target/`: three levels above this binary (`target/release/deps/compare-…`),
+/// the workspace's target directory (or `CARGO_TARGET_DIR`).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     exe.ancestors()
         .nth(3)
         .filter(|p| p.join("CACHEDIR.TAG").exists() || p.ends_with("target"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target")))
+        .unwrap_or_else(|| repo_root().join("target"))
 }
 
 fn point(x: usize, s: &Samples) -> svg::Point {
@@ -523,9 +531,9 @@ fn main() {
 
     // The report.
     let command = if plan.quick {
-        "cargo bench --bench compare -- --quick"
+        "cargo bench -p multitask-bench --bench compare -- --quick"
     } else {
-        "cargo bench --bench compare"
+        "cargo bench -p multitask-bench --bench compare"
     };
     let table = stats::text_table(&rows);
     println!("\n{table}");
@@ -591,7 +599,7 @@ fn main() {
         format!("{command} ({}); median of each point, whiskers min–max", date()),
         machine(),
     ];
-    let docs = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"));
+    let docs = repo_root().join("docs");
     let (dir, suffix) = match (plan.quick, partial) {
         (_, true) => (target, "-partial"),
         (true, false) => (target, "-quick"),
