@@ -3,8 +3,8 @@
 //! the same run, interleaved, with the median and the min–max spread.
 //!
 //! ```text
-//! cargo bench -p multitask-bench --bench compare               # the full run (2.5–4 minutes)
-//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run (or MULTITASK_BENCH_QUICK=1)
+//! cargo bench -p multitask-bench --bench compare               # the full run (5–7 minutes)
+//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about a minute (or MULTITASK_BENCH_QUICK=1)
 //! ```
 //!
 //! Prints the table, writes it as markdown to `target/bench-results.md`, and
@@ -13,16 +13,21 @@
 //! `target/bench-results-quick.md` and its charts to `target/` instead.
 //! See BENCHMARKS.md for what each benchmark does and how it is measured.
 //!
+//! `echo-cost` counts rather than times: each echo server's instructions
+//! (valgrind) and syscalls (strace) per request.
+//!
 //! For profiling and development, these narrow a run (which then writes
-//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo`,
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost`,
 //! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
 //! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
 //! coroutines (the floor under the switch figure); `--tokio-variants`
-//! compares tokio setups (how the cheapest was chosen). `--memory-child` and
-//! `--echo-client` are this binary re-executing itself.
+//! compares tokio setups (how the cheapest was chosen). `--memory-child`,
+//! `--echo-client` and `--echo-server` are this binary re-executing itself.
 
 #![feature(coroutines, coroutine_trait)]
 
+#[path = "compare/cost.rs"]
+mod cost;
 #[path = "compare/echo.rs"]
 mod echo;
 #[path = "compare/memory.rs"]
@@ -61,6 +66,8 @@ struct Plan {
     echo_reps: usize,
     echo_warmup: Duration,
     echo_window: Duration,
+    /// `echo-cost` runs `cost::SCENARIOS` with their request counts divided by this.
+    cost_scale: u64,
     servers: Vec<Server>,
     only: Option<Vec<String>>,
 }
@@ -84,6 +91,7 @@ impl Plan {
                 echo_reps: 1,
                 echo_warmup: Duration::from_millis(100),
                 echo_window: Duration::from_millis(300),
+                cost_scale: 5,
                 servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
                 only,
             }
@@ -104,6 +112,7 @@ impl Plan {
                 echo_reps: 5,
                 echo_warmup: Duration::from_millis(300),
                 echo_window: Duration::from_millis(1_000),
+                cost_scale: 1,
                 servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
                 only,
             }
@@ -376,6 +385,17 @@ fn main() {
         let parse = |k: usize| arg(k).parse().expect("--echo-client ADDR CONNS DEPTH");
         echo::client_process(arg(1), parse(2), parse(3));
     }
+    if let Some(i) = args.iter().position(|a| a == "--echo-server") {
+        let usage = "--echo-server SERVER --requests N";
+        let name = args.get(i + 1).expect(usage);
+        let requests = args
+            .iter()
+            .position(|a| a == "--requests")
+            .and_then(|k| args.get(k + 1))
+            .and_then(|n| n.parse().ok())
+            .expect(usage);
+        echo::server_process(name, requests);
+    }
     if args.iter().any(|a| a == "--floor") {
         micro::floor();
         return;
@@ -527,6 +547,14 @@ fn main() {
         rows.push(e.user.clone());
         rows.push(e.total.clone());
     }
+    let costs = if plan.wants("echo-cost") {
+        let dir = target_dir().join("echo-cost");
+        Some(cost::run_all(&plan.servers, plan.cost_scale, &dir, &|text: &str| {
+            note(start, text)
+        }))
+    } else {
+        None
+    };
     let elapsed = start.elapsed();
 
     // The report.
@@ -535,8 +563,16 @@ fn main() {
     } else {
         "cargo bench -p multitask-bench --bench compare"
     };
-    let table = stats::text_table(&rows);
+    let table = if rows.is_empty() {
+        String::new()
+    } else {
+        stats::text_table(&rows)
+    };
     println!("\n{table}");
+    if let Some((tools, costs)) = &costs {
+        println!("echo cost per request, exact counts:\n{}", cost::method(*tools));
+        println!("\n{}", cost::text_table(costs));
+    }
     let misses = stats::misses(&rows);
     let mut echo_errors = String::new();
     for e in &echo {
@@ -568,11 +604,18 @@ fn main() {
     let _ = writeln!(md, "- machine: {}", machine());
     let _ = writeln!(md, "- load average before / after: {load_before} / {}", loadavg());
     let _ = writeln!(md, "- wall time of the run: {:.0} s\n", elapsed.as_secs_f64());
-    let _ = writeln!(
-        md,
-        "Medians of the repeated runs, spread (min–max) in brackets; ratios are of medians.\n"
-    );
-    md.push_str(&stats::markdown_table(&rows));
+    if !rows.is_empty() {
+        let _ = writeln!(
+            md,
+            "Medians of the repeated runs, spread (min–max) in brackets; ratios are of medians.\n"
+        );
+        md.push_str(&stats::markdown_table(&rows));
+    }
+    if let Some((tools, costs)) = &costs {
+        let _ = writeln!(md, "\n## Echo cost per request: instructions and syscalls\n");
+        let _ = writeln!(md, "{}\n", cost::method(*tools));
+        md.push_str(&cost::markdown_table(costs));
+    }
     if !echo_errors.is_empty() {
         let _ = writeln!(md, "\nEcho client checks (every response verified):\n\n{echo_errors}");
     }
