@@ -13,11 +13,12 @@
 //! `target/bench-results-quick.md` and its charts to `target/` instead.
 //! See BENCHMARKS.md for what each benchmark does and how it is measured.
 //!
-//! `echo-cost` counts rather than times: each echo server's instructions
-//! (valgrind) and syscalls (strace) per request.
+//! Two benchmarks count rather than time: `echo-cost`, each echo server's
+//! instructions (valgrind) and syscalls (strace) per request, and
+//! `fd-waiters`, many tasks waiting on one socket.
 //!
 //! For profiling and development, these narrow a run (which then writes
-//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost`,
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost,fd-waiters`,
 //! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
 //! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
 //! coroutines (the floor under the switch figure); `--tokio-variants`
@@ -40,6 +41,8 @@ mod perf;
 mod stats;
 #[path = "compare/svg.rs"]
 mod svg;
+#[path = "compare/waiters.rs"]
+mod waiters;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -68,6 +71,9 @@ struct Plan {
     echo_window: Duration,
     /// `echo-cost` runs `cost::SCENARIOS` with their request counts divided by this.
     cost_scale: u64,
+    /// Task counts of `fd-waiters`, and its repetitions.
+    waiters: Vec<usize>,
+    waiter_reps: usize,
     servers: Vec<Server>,
     only: Option<Vec<String>>,
 }
@@ -92,6 +98,8 @@ impl Plan {
                 echo_warmup: Duration::from_millis(100),
                 echo_window: Duration::from_millis(300),
                 cost_scale: 5,
+                waiters: vec![10_000, 100_000],
+                waiter_reps: 1,
                 servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
                 only,
             }
@@ -113,6 +121,8 @@ impl Plan {
                 echo_warmup: Duration::from_millis(300),
                 echo_window: Duration::from_millis(1_000),
                 cost_scale: 1,
+                waiters: vec![10_000, 100_000],
+                waiter_reps: 3,
                 servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
                 only,
             }
@@ -439,6 +449,7 @@ fn main() {
         plan.echo_reps = reps;
         plan.sleeper_reps = reps;
         plan.memory_reps = reps;
+        plan.waiter_reps = reps;
     }
     let start = Instant::now();
     let load_before = loadavg();
@@ -555,6 +566,24 @@ fn main() {
     } else {
         None
     };
+    let mut waiter_times = Vec::new();
+    if plan.wants("fd-waiters") {
+        for &n in &plan.waiters {
+            let mut reps = Vec::new();
+            for rep in 0..plan.waiter_reps {
+                match waiters::measure(n) {
+                    Ok(t) => {
+                        note(start, &format!("fd-waiters {n} #{rep}: {t:?}"));
+                        reps.push(t);
+                    }
+                    Err(e) => note(start, &format!("fd-waiters {n} #{rep}: FAILED: {e}")),
+                }
+            }
+            if let Some(t) = waiters::median(&reps) {
+                waiter_times.push(t);
+            }
+        }
+    }
     let elapsed = start.elapsed();
 
     // The report.
@@ -572,6 +601,14 @@ fn main() {
     if let Some((tools, costs)) = &costs {
         println!("echo cost per request, exact counts:\n{}", cost::method(*tools));
         println!("\n{}", cost::text_table(costs));
+    }
+    if !waiter_times.is_empty() {
+        println!(
+            "fd waiters on one socket (timeout {} s; each figure the median of {} runs):\n\n{}",
+            waiters::TIMEOUT,
+            plan.waiter_reps,
+            waiters::text_table(&waiter_times)
+        );
     }
     let misses = stats::misses(&rows);
     let mut echo_errors = String::new();
@@ -615,6 +652,15 @@ fn main() {
         let _ = writeln!(md, "\n## Echo cost per request: instructions and syscalls\n");
         let _ = writeln!(md, "{}\n", cost::method(*tools));
         md.push_str(&cost::markdown_table(costs));
+    }
+    if !waiter_times.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## fd waiters: tasks waiting on one socket\n\nTimeout {} s; each figure the median of {} runs.\n",
+            waiters::TIMEOUT,
+            plan.waiter_reps
+        );
+        md.push_str(&waiters::markdown_table(&waiter_times));
     }
     if !echo_errors.is_empty() {
         let _ = writeln!(md, "\nEcho client checks (every response verified):\n\n{echo_errors}");
