@@ -400,6 +400,9 @@ const HEADER: [&str; 11] = [
 ];
 
 pub fn text_table(costs: &[Cost]) -> String {
+    if costs.is_empty() {
+        return "(nothing measured)\n".to_string();
+    }
     let rows = rows(costs);
     let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
     for row in &rows {
@@ -428,6 +431,9 @@ pub fn text_table(costs: &[Cost]) -> String {
 }
 
 pub fn markdown_table(costs: &[Cost]) -> String {
+    if costs.is_empty() {
+        return "(nothing measured)\n".to_string();
+    }
     let mut out = format!("| {} |\n", HEADER.join(" | "));
     let _ = writeln!(out, "|{}", "---|".repeat(HEADER.len()));
     for row in rows(costs) {
