@@ -604,7 +604,7 @@ fn main() {
     }
     if !waiter_times.is_empty() {
         println!(
-            "fd waiters on one socket (timeout {} s; each figure the median of {} runs):\n\n{}",
+            "fd waiters on one socket (timeout {} s; each figure the median over runs: {}):\n\n{}",
             waiters::TIMEOUT,
             plan.waiter_reps,
             waiters::text_table(&waiter_times)
@@ -656,7 +656,7 @@ fn main() {
     if !waiter_times.is_empty() {
         let _ = writeln!(
             md,
-            "\n## fd waiters: tasks waiting on one socket\n\nTimeout {} s; each figure the median of {} runs.\n",
+            "\n## fd waiters: tasks waiting on one socket\n\nTimeout {} s; each figure the median over runs: {}.\n",
             waiters::TIMEOUT,
             plan.waiter_reps
         );
