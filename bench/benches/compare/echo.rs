@@ -210,10 +210,9 @@ fn listener() -> io::Result<TcpListener> {
 
 /// The multitask server's socket type. The library is to gain owned sockets
 /// of its own (`multitask::net::TcpListener`, `From<std::net::TcpListener>`);
-/// switching the server to them is this one line.
+/// switching the server to them is this one line. (`client_handler` takes
+/// whatever stream `accept` gives.)
 type Listener = std::net::TcpListener;
-/// What `accept` on a [`Listener`] gives.
-type Stream = <Listener as multitask::Listener>::Stream;
 
 /// The multitask server: the port of the Python module's echo example, a
 /// listener task adding a `client_handler` task per connection. The bench's
@@ -244,7 +243,7 @@ fn multitask_listener(sock: Listener, tm: TaskManager, bytes: Rc<Cell<u64>>, con
     )
 }
 
-fn client_handler(sock: Stream, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
+fn client_handler<S: AsRawFd + 'static>(sock: S, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
     Task::new(
         #[coroutine]
         move |_| loop {
@@ -267,7 +266,7 @@ fn client_handler(sock: Stream, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> 
     )
 }
 
-/// Sets TCP_NODELAY through the fd, whatever socket type [`Stream`] is.
+/// Sets TCP_NODELAY through the fd, whatever socket type `accept` gives.
 fn nodelay(sock: &impl AsRawFd) {
     let one: libc::c_int = 1;
     // SAFETY: a valid pointer to an int of the size given. An error is
