@@ -129,6 +129,19 @@ impl Row {
     }
 }
 
+/// An integer with thousands separators: 12,345.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Formats a figure with about three significant digits.
 pub fn fmt_num(v: f64) -> String {
     if v.is_nan() {

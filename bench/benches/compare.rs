@@ -3,25 +3,32 @@
 //! the same run, interleaved, with the median and the min–max spread.
 //!
 //! ```text
-//! cargo bench --bench compare               # the full run (2.5–4 minutes)
-//! cargo bench --bench compare -- --quick    # a short run (or MULTITASK_BENCH_QUICK=1)
+//! cargo bench -p multitask-bench --bench compare               # the full run (5–7 minutes)
+//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about a minute (or MULTITASK_BENCH_QUICK=1)
 //! ```
 //!
 //! Prints the table, writes it as markdown to `target/bench-results.md`, and
-//! draws `docs/switch.svg` and `docs/echo.svg`. A quick run writes
+//! draws `docs/switch.svg` and `docs/echo.svg` (the workspace's `target/` and
+//! the repository root's `docs/`: this package lives in `bench/`). A quick run writes
 //! `target/bench-results-quick.md` and its charts to `target/` instead.
 //! See BENCHMARKS.md for what each benchmark does and how it is measured.
 //!
+//! Two benchmarks count rather than time: `echo-cost`, each echo server's
+//! instructions (valgrind) and syscalls (strace) per request, and
+//! `fd-waiters`, many tasks waiting on one socket.
+//!
 //! For profiling and development, these narrow a run (which then writes
-//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo`,
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost,fd-waiters`,
 //! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
 //! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
 //! coroutines (the floor under the switch figure); `--tokio-variants`
-//! compares tokio setups (how the cheapest was chosen). `--memory-child` and
-//! `--echo-client` are this binary re-executing itself.
+//! compares tokio setups (how the cheapest was chosen). `--memory-child`,
+//! `--echo-client` and `--echo-server` are this binary re-executing itself.
 
 #![feature(coroutines, coroutine_trait)]
 
+#[path = "compare/cost.rs"]
+mod cost;
 #[path = "compare/echo.rs"]
 mod echo;
 #[path = "compare/memory.rs"]
@@ -34,6 +41,8 @@ mod perf;
 mod stats;
 #[path = "compare/svg.rs"]
 mod svg;
+#[path = "compare/waiters.rs"]
+mod waiters;
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -60,6 +69,11 @@ struct Plan {
     echo_reps: usize,
     echo_warmup: Duration,
     echo_window: Duration,
+    /// `echo-cost` runs `cost::SCENARIOS` with their request counts divided by this.
+    cost_scale: u64,
+    /// Task counts of `fd-waiters`, and its repetitions.
+    waiters: Vec<usize>,
+    waiter_reps: usize,
     servers: Vec<Server>,
     only: Option<Vec<String>>,
 }
@@ -83,6 +97,9 @@ impl Plan {
                 echo_reps: 1,
                 echo_warmup: Duration::from_millis(100),
                 echo_window: Duration::from_millis(300),
+                cost_scale: 5,
+                waiters: vec![10_000, 100_000],
+                waiter_reps: 1,
                 servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
                 only,
             }
@@ -103,6 +120,9 @@ impl Plan {
                 echo_reps: 5,
                 echo_warmup: Duration::from_millis(300),
                 echo_window: Duration::from_millis(1_000),
+                cost_scale: 1,
+                waiters: vec![10_000, 100_000],
+                waiter_reps: 3,
                 servers: vec![Server::Multitask, Server::Tokio, Server::Mio],
                 only,
             }
@@ -260,14 +280,21 @@ fn date() -> String {
         .unwrap_or_default()
 }
 
-/// `target/`: three levels above this binary (`target/release/deps/compare-…`).
+/// The repository root (this package is `bench/` in it).
+fn repo_root() -> PathBuf {
+    let bench = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    bench.parent().unwrap_or(bench).to_path_buf()
+}
+
+/// `target/`: three levels above this binary (`target/release/deps/compare-…`),
+/// the workspace's target directory (or `CARGO_TARGET_DIR`).
 fn target_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     exe.ancestors()
         .nth(3)
         .filter(|p| p.join("CACHEDIR.TAG").exists() || p.ends_with("target"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target")))
+        .unwrap_or_else(|| repo_root().join("target"))
 }
 
 fn point(x: usize, s: &Samples) -> svg::Point {
@@ -368,6 +395,17 @@ fn main() {
         let parse = |k: usize| arg(k).parse().expect("--echo-client ADDR CONNS DEPTH");
         echo::client_process(arg(1), parse(2), parse(3));
     }
+    if let Some(i) = args.iter().position(|a| a == "--echo-server") {
+        let usage = "--echo-server SERVER --requests N";
+        let name = args.get(i + 1).expect(usage);
+        let requests = args
+            .iter()
+            .position(|a| a == "--requests")
+            .and_then(|k| args.get(k + 1))
+            .and_then(|n| n.parse().ok())
+            .expect(usage);
+        echo::server_process(name, requests);
+    }
     if args.iter().any(|a| a == "--floor") {
         micro::floor();
         return;
@@ -411,6 +449,7 @@ fn main() {
         plan.echo_reps = reps;
         plan.sleeper_reps = reps;
         plan.memory_reps = reps;
+        plan.waiter_reps = reps;
     }
     let start = Instant::now();
     let load_before = loadavg();
@@ -519,16 +558,58 @@ fn main() {
         rows.push(e.user.clone());
         rows.push(e.total.clone());
     }
+    let costs = if plan.wants("echo-cost") {
+        let dir = target_dir().join("echo-cost");
+        Some(cost::run_all(&plan.servers, plan.cost_scale, &dir, &|text: &str| {
+            note(start, text)
+        }))
+    } else {
+        None
+    };
+    let mut waiter_times = Vec::new();
+    if plan.wants("fd-waiters") {
+        for &n in &plan.waiters {
+            let mut reps = Vec::new();
+            for rep in 0..plan.waiter_reps {
+                match waiters::measure(n) {
+                    Ok(t) => {
+                        note(start, &format!("fd-waiters {n} #{rep}: {t:?}"));
+                        reps.push(t);
+                    }
+                    Err(e) => note(start, &format!("fd-waiters {n} #{rep}: FAILED: {e}")),
+                }
+            }
+            if let Some(t) = waiters::median(&reps) {
+                waiter_times.push(t);
+            }
+        }
+    }
     let elapsed = start.elapsed();
 
     // The report.
     let command = if plan.quick {
-        "cargo bench --bench compare -- --quick"
+        "cargo bench -p multitask-bench --bench compare -- --quick"
     } else {
-        "cargo bench --bench compare"
+        "cargo bench -p multitask-bench --bench compare"
     };
-    let table = stats::text_table(&rows);
+    let table = if rows.is_empty() {
+        String::new()
+    } else {
+        stats::text_table(&rows)
+    };
     println!("\n{table}");
+    if let Some((tools, costs)) = &costs {
+        println!("echo cost per request, exact counts:\n{}", cost::method(*tools));
+        println!("\n{}", cost::text_table(costs));
+    }
+    if !waiter_times.is_empty() {
+        println!(
+            "fd waiters on one socket (timeout {} s; each figure the median over runs: {}):\n\n{}",
+            waiters::TIMEOUT,
+            plan.waiter_reps,
+            waiters::text_table(&waiter_times)
+        );
+    }
     let misses = stats::misses(&rows);
     let mut echo_errors = String::new();
     for e in &echo {
@@ -560,11 +641,27 @@ fn main() {
     let _ = writeln!(md, "- machine: {}", machine());
     let _ = writeln!(md, "- load average before / after: {load_before} / {}", loadavg());
     let _ = writeln!(md, "- wall time of the run: {:.0} s\n", elapsed.as_secs_f64());
-    let _ = writeln!(
-        md,
-        "Medians of the repeated runs, spread (min–max) in brackets; ratios are of medians.\n"
-    );
-    md.push_str(&stats::markdown_table(&rows));
+    if !rows.is_empty() {
+        let _ = writeln!(
+            md,
+            "Medians of the repeated runs, spread (min–max) in brackets; ratios are of medians.\n"
+        );
+        md.push_str(&stats::markdown_table(&rows));
+    }
+    if let Some((tools, costs)) = &costs {
+        let _ = writeln!(md, "\n## Echo cost per request: instructions and syscalls\n");
+        let _ = writeln!(md, "{}\n", cost::method(*tools));
+        md.push_str(&cost::markdown_table(costs));
+    }
+    if !waiter_times.is_empty() {
+        let _ = writeln!(
+            md,
+            "\n## fd waiters: tasks waiting on one socket\n\nTimeout {} s; each figure the median over runs: {}.\n",
+            waiters::TIMEOUT,
+            plan.waiter_reps
+        );
+        md.push_str(&waiters::markdown_table(&waiter_times));
+    }
     if !echo_errors.is_empty() {
         let _ = writeln!(md, "\nEcho client checks (every response verified):\n\n{echo_errors}");
     }
@@ -591,7 +688,7 @@ fn main() {
         format!("{command} ({}); median of each point, whiskers min–max", date()),
         machine(),
     ];
-    let docs = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/docs"));
+    let docs = repo_root().join("docs");
     let (dir, suffix) = match (plan.quick, partial) {
         (_, true) => (target, "-partial"),
         (true, false) => (target, "-quick"),

@@ -14,6 +14,11 @@
 //! window, give requests per second and CPU per request over the same span,
 //! and cost the server nothing per request. The same trick (a flag and one
 //! more connection) stops the server at the end.
+//!
+//! The same servers also run alone in a process of their own
+//! ([`server_process`], for `echo-cost`, under valgrind or strace): then they
+//! stop at the first accept after a given number of bytes, and a
+//! [`drive`]n client makes exactly that many requests and connects once more.
 
 use std::cell::Cell;
 use std::io::{self, Read, Write};
@@ -111,6 +116,11 @@ fn start_sampler() {
 #[derive(Default)]
 struct Control {
     stop: AtomicBool,
+    /// Stop at the first accept once this many bytes are echoed (a server in a
+    /// process of its own, which the bench cannot flag).
+    stop_at: Option<u64>,
+    /// The bytes echoed when the server stopped.
+    stopped_at: AtomicU64,
     sample: AtomicBool,
     samples: Mutex<Vec<Sample>>,
     /// Server-side errors (a short send the server could not finish).
@@ -140,7 +150,8 @@ fn rusage_thread() -> (Duration, Duration) {
 impl Control {
     /// Called by the server's accept loop, on the server thread, after each accept.
     fn on_accept(&self, bytes: u64) -> Accepted {
-        if self.stop.load(Ordering::Acquire) {
+        if self.stop.load(Ordering::Acquire) || self.stop_at.is_some_and(|n| bytes >= n) {
+            self.stopped_at.store(bytes, Ordering::Relaxed);
             return Accepted::Stop;
         }
         if self.sample.swap(false, Ordering::AcqRel) {
@@ -197,40 +208,51 @@ fn listener() -> io::Result<TcpListener> {
 
 // ---------------------------------------------------------------- multitask
 
-/// The multitask server: the port of the Python module's echo example.
+/// The multitask server's socket type: the library's own, as a user porting
+/// a program would use (`std::net::TcpListener` also works, on the library's
+/// slower compatibility path). `client_handler` takes whatever stream
+/// `accept` gives.
+type Listener = multitask::net::TcpListener;
+
+/// The multitask server: the port of the Python module's echo example, a
+/// listener task adding a `client_handler` task per connection. The bench's
+/// hooks: the byte count, `on_accept`, and TCP_NODELAY like the other servers.
 fn multitask_server(listener: TcpListener, control: Arc<Control>) {
     let tm = TaskManager::new();
-    let bytes = Rc::new(Cell::new(0u64));
-    let adder = tm.clone();
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| loop {
-            let (conn, _addr) = wait!(accept(&listener))?;
-            match control.on_accept(bytes.get()) {
-                Accepted::Stop => return Ok(()),
-                Accepted::Control => continue,
-                Accepted::Serve => {}
-            }
-            let _ = conn.set_nodelay(true);
-            adder.add(multitask_handler(conn, bytes.clone(), control.clone()));
-        },
-    ));
+    let sock = Listener::from(listener);
+    tm.add(multitask_listener(sock, tm.clone(), Rc::new(Cell::new(0)), control));
     if let Err(e) = tm.run() {
         eprintln!("multitask echo server failed: {e}");
     }
 }
 
-fn multitask_handler(conn: multitask::net::TcpStream, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
+fn multitask_listener(sock: Listener, tm: TaskManager, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
     Task::new(
         #[coroutine]
         move |_| loop {
-            let request = match wait!(recv(&conn, BUF)) {
+            let (conn, _address) = wait!(accept(&sock))?;
+            match control.on_accept(bytes.get()) {
+                Accepted::Stop => return Ok(()),
+                Accepted::Control => continue,
+                Accepted::Serve => {}
+            }
+            nodelay(&conn);
+            tm.add(client_handler(conn, bytes.clone(), control.clone()));
+        },
+    )
+}
+
+fn client_handler<S: AsRawFd + 'static>(sock: S, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
+    Task::new(
+        #[coroutine]
+        move |_| loop {
+            let request = match wait!(recv(&sock, BUF)) {
                 Ok(data) if !data.is_empty() => data,
                 _ => return Ok(()), // closed by the client, or reset
             };
             let len = request.len();
             bytes.set(bytes.get() + len as u64);
-            match wait!(send(&conn, request)) {
+            match wait!(send(&sock, request)) {
                 Ok(sent) if sent == len => {}
                 Ok(_) => {
                     // Never seen with these message sizes; counted if it happens.
@@ -241,6 +263,22 @@ fn multitask_handler(conn: multitask::net::TcpStream, bytes: Rc<Cell<u64>>, cont
             }
         },
     )
+}
+
+/// Sets TCP_NODELAY through the fd, whatever socket type `accept` gives.
+fn nodelay(sock: &impl AsRawFd) {
+    let one: libc::c_int = 1;
+    // SAFETY: a valid pointer to an int of the size given. An error is
+    // ignored, as it was with `set_nodelay` here before.
+    unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
 }
 
 // ---------------------------------------------------------------- tokio
@@ -459,11 +497,16 @@ struct ClientConn {
     partial_len: usize,
     out: Vec<u8>,
     alive: bool,
+    /// Requests to make in all (`u64::MAX`: until told to stop).
+    quota: u64,
 }
 
 impl ClientConn {
     fn queue(&mut self, count: usize) {
         for _ in 0..count {
+            if self.sent == self.quota {
+                break;
+            }
             self.out.extend_from_slice(&message(self.id, self.sent));
             self.sent += 1;
         }
@@ -505,9 +548,26 @@ impl ClientConn {
     }
 }
 
+/// A [`client`] that makes a given number of requests.
+#[derive(Clone, Copy, Debug)]
+struct Quota {
+    /// Requests per connection.
+    per_conn: u64,
+    /// Before each request after a connection's first, wait until this
+    /// process (the server) sleeps in `epoll_wait`.
+    idle: Option<u32>,
+}
+
 /// The load generator: `conns` connections, `depth` requests in flight on
-/// each, until told to stop.
-fn client(addr: SocketAddr, conns: usize, depth: usize, shared: Arc<ClientShared>) -> ClientReport {
+/// each, until told to stop, or with a `quota`, until each connection has had
+/// that many responses (or has failed).
+fn client(
+    addr: SocketAddr,
+    conns: usize,
+    depth: usize,
+    quota: Option<Quota>,
+    shared: Arc<ClientShared>,
+) -> ClientReport {
     let mut report = ClientReport::default();
     let mut poll = Poll::new().expect("poll");
     let mut events = Events::with_capacity(1024);
@@ -537,6 +597,7 @@ fn client(addr: SocketAddr, conns: usize, depth: usize, shared: Arc<ClientShared
             partial_len: 0,
             out: Vec::with_capacity(depth * MSG),
             alive: true,
+            quota: quota.map_or(u64::MAX, |q| q.per_conn),
         };
         conn.queue(depth);
         if conn.flush().is_err() {
@@ -547,6 +608,9 @@ fn client(addr: SocketAddr, conns: usize, depth: usize, shared: Arc<ClientShared
     }
     let mut scratch = vec![0u8; 64 * MSG];
     while !shared.stop.load(Ordering::Acquire) {
+        if quota.is_some() && all.iter().all(|c| !c.alive || c.received == c.quota) {
+            break;
+        }
         if let Err(e) = poll.poll(&mut events, Some(Duration::from_millis(20))) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -594,6 +658,11 @@ fn client(addr: SocketAddr, conns: usize, depth: usize, shared: Arc<ClientShared
                 shared.ready.fetch_add(1, Ordering::Release);
             }
             if conn.alive && complete > 0 {
+                if let Some(pid) = quota.and_then(|q| q.idle) {
+                    if conn.sent < conn.quota {
+                        wait_until_idle(pid, Duration::from_secs(10));
+                    }
+                }
                 conn.queue(complete);
                 if conn.flush().is_err() {
                     report.io_errors += 1;
@@ -604,6 +673,33 @@ fn client(addr: SocketAddr, conns: usize, depth: usize, shared: Arc<ClientShared
     }
     report.responses = all.iter().map(|c| c.received).sum();
     report
+}
+
+/// Waits until process `pid` sleeps in `epoll_wait` (its state in
+/// `/proc/PID/stat` is `S` and `/proc/PID/wchan` names an epoll function; if
+/// wchan cannot be read, the state alone), or is gone, or `limit` has passed.
+fn wait_until_idle(pid: u32, limit: Duration) {
+    let stat = format!("/proc/{pid}/stat");
+    let wchan = format!("/proc/{pid}/wchan");
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let Ok(text) = std::fs::read_to_string(&stat) else {
+            return; // gone
+        };
+        // pid (comm) state ...: the state follows the last ')'.
+        let state = text
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next());
+        if state == Some('S') {
+            match std::fs::read_to_string(&wchan) {
+                Ok(w) if w.contains("epoll") => return,
+                Ok(w) if w.trim().is_empty() || w.trim() == "0" => return,
+                Err(_) => return,
+                Ok(_) => {} // asleep elsewhere (not expected: epoll_wait is the server's only blocking call)
+            }
+        }
+        thread::sleep(Duration::from_micros(20));
+    }
 }
 
 // ---------------------------------------------------------------- the client's home
@@ -625,7 +721,7 @@ impl ClientHandle {
             let client_shared = shared.clone();
             let handle = thread::Builder::new()
                 .name("echo-client".into())
-                .spawn(move || client(addr, conns, depth, client_shared))
+                .spawn(move || client(addr, conns, depth, None, client_shared))
                 .map_err(|e| e.to_string())?;
             return Ok(ClientHandle::Thread(handle, shared));
         }
@@ -732,7 +828,7 @@ pub fn client_process(addr: &str, conns: usize, depth: usize) -> ! {
     let addr: SocketAddr = addr.parse().expect("client address");
     let shared = Arc::new(ClientShared::default());
     let client_shared = shared.clone();
-    let handle = thread::spawn(move || client(addr, conns, depth, client_shared));
+    let handle = thread::spawn(move || client(addr, conns, depth, None, client_shared));
     loop {
         if shared.ready.load(Ordering::Acquire) >= conns {
             println!("ready");
@@ -752,6 +848,101 @@ pub fn client_process(addr: &str, conns: usize, depth: usize) -> ! {
     println!("{}", report.line());
     let _ = io::stdout().flush();
     std::process::exit(0)
+}
+
+// ---------------------------------------------------------------- a server process
+
+impl Server {
+    pub fn from_name(name: &str) -> Option<Server> {
+        [Server::Multitask, Server::Tokio, Server::Mio]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
+}
+
+/// `--echo-server SERVER --requests N`: this binary re-executed as one echo
+/// server, on its main thread and nothing else (no sampler, no client). It
+/// prints its address and process id, serves until it has echoed `N` requests' bytes and a
+/// connection comes after them (see [`drive`]), and exits: 0 if it echoed
+/// exactly that many bytes, 1 if not.
+pub fn server_process(name: &str, requests: u64) -> ! {
+    let server = Server::from_name(name).unwrap_or_else(|| panic!("--echo-server {name}: no such server"));
+    raise_nofile(65_536);
+    let listener = listener().expect("listen");
+    println!(
+        "{} {}",
+        listener.local_addr().expect("local address"),
+        std::process::id()
+    );
+    let _ = io::stdout().flush();
+    let expected = requests * MSG as u64;
+    let control = Arc::new(Control {
+        stop_at: Some(expected),
+        ..Control::default()
+    });
+    match server {
+        Server::Multitask => multitask_server(listener, control.clone()),
+        Server::Tokio => tokio_server(listener, control.clone()),
+        Server::Mio => mio_server(listener, control.clone()),
+    }
+    let echoed = control.stopped_at.load(Ordering::Relaxed);
+    let errors = control.errors.load(Ordering::Relaxed);
+    if echoed != expected || errors > 0 {
+        eprintln!("echo server {name}: echoed {echoed} bytes of {expected}, {errors} short sends");
+        std::process::exit(1);
+    }
+    std::process::exit(0)
+}
+
+/// The client of a [`server_process`] at `addr`: `conns` connections, one
+/// request in flight on each, `requests` in all (a multiple of `conns`),
+/// every response verified; then it closes them all and connects once more,
+/// which stops the server. With `idle` (the server's process id), each
+/// connection's next request waits until the server sleeps in `epoll_wait`.
+/// Gives up (and says so) once `give_up` returns true, which it asks every
+/// few milliseconds.
+pub fn drive(
+    addr: SocketAddr,
+    conns: usize,
+    requests: u64,
+    idle: Option<u32>,
+    mut give_up: impl FnMut() -> bool,
+) -> Result<(), String> {
+    if conns == 0 || !requests.is_multiple_of(conns as u64) {
+        return Err(format!("{requests} requests do not divide among {conns} connections"));
+    }
+    let shared = Arc::new(ClientShared::default());
+    let client_shared = shared.clone();
+    let quota = Quota {
+        per_conn: requests / conns as u64,
+        idle,
+    };
+    let handle = thread::Builder::new()
+        .name("echo-cost-client".into())
+        .spawn(move || client(addr, conns, 1, Some(quota), client_shared))
+        .map_err(|e| e.to_string())?;
+    let mut gave_up = false;
+    while !handle.is_finished() {
+        if !gave_up && give_up() {
+            gave_up = true;
+            shared.stop.store(true, Ordering::Release);
+        }
+        thread::sleep(Duration::from_millis(5));
+    }
+    let report = handle.join().map_err(|_| "the client panicked".to_string())?;
+    // Its connections are closed now (dropped with the client's state): the
+    // one more connection stops the server.
+    let _ = TcpStream::connect(addr);
+    if gave_up {
+        return Err(format!("gave up after {} of {requests} responses", report.responses));
+    }
+    if report.errors() > 0 || report.responses != requests {
+        return Err(format!(
+            "{} of {requests} responses; errors: {report:?}",
+            report.responses
+        ));
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- one run
