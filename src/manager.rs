@@ -126,9 +126,9 @@ impl Inner {
                     let key = wait.withdraw(&mut s.graveyard);
                     (s.parked.unpark(key), Err(Error::Timeout))
                 }
-                Expiry::Io(key) => {
-                    debug!("fd wait timed out");
-                    (self.io.withdraw(key, &mut s.graveyard), Err(Error::Timeout))
+                Expiry::Io(fd, seq) => {
+                    debug!("wait on fd {fd} timed out");
+                    (self.io.withdraw(fd, seq, &mut s.graveyard), Err(Error::Timeout))
                 }
             };
             if let Some(mut task) = task {

@@ -31,11 +31,14 @@
 //! Either way a wait that is over at once resumes its task at the next step 1,
 //! where the original's select would have found it: DESIGN.md §2's order holds.
 //!
-//! Each fd has one entry, whoever waits on it for what. Its waiters live in a
-//! slab ([`Parking`]) and the entry keeps their keys in FIFO order: adding one is
-//! O(1), a timeout withdraws one in O(1) (its key goes stale in the FIFO, which
-//! is compacted when stale keys outnumber live ones), waking n is O(n). The
-//! union of the waiters' flags is kept as counts, so a raw re-arm is O(1) too.
+//! Each fd has one entry, whoever waits on it for what, and the entry owns its
+//! waiters in a FIFO, each with a sequence number taken in order from one
+//! per-thread counter: adding one is O(1); a timeout finds its waiter by
+//! binary search on the number and leaves a hole (the FIFO is compacted when
+//! holes outnumber waiters), O(log n); waking n is O(n). The union of the
+//! waiters' flags is kept as counts, so a raw re-arm is O(1) too. The usual
+//! case, one task reading one socket, is one push and one pop: no slab, no
+//! key to look up.
 //!
 //! Actions run inside the manager: a panic in one becomes that task's
 //! `Error::Panic`.
@@ -54,7 +57,6 @@ use crate::action::perform;
 use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
-use crate::park::{Key, Parking};
 use crate::sched::{Expiry, State};
 use crate::task::Stack;
 
@@ -63,12 +65,17 @@ const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 /// A task waiting on an fd, with what to do once it is ready.
 struct Waiter {
-    task: Stack,
-    fd: RawFd,
+    /// Its place in the FIFO: numbers only grow along it.
+    seq: u64,
+    /// `None` once withdrawn by a timeout (a hole in the FIFO).
+    task: Option<Stack>,
     flags: Flags,
     action: Option<Action>,
-    /// Parked on a raw fd's entry (counted in `Reactor::raw_waiters`).
-    raw: bool,
+}
+
+thread_local! {
+    /// One counter per thread, so numbers stay ordered when managers merge.
+    static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// One fd's registration, readiness and waiters.
@@ -86,15 +93,34 @@ struct Entry {
     stream: bool,
     /// In the reactor's pending list.
     pending: bool,
-    /// Keys of the waiters, FIFO; some may be stale (withdrawn).
-    fifo: VecDeque<Key>,
+    /// The waiters, FIFO, with holes where timeouts withdrew some.
+    fifo: VecDeque<Waiter>,
     /// How many waiters want each of READ, WRITE, EXC.
     counts: [u32; 3],
+    /// How many waiters the FIFO holds (not counting holes).
+    live: u32,
 }
 
 impl Entry {
-    fn live(&self) -> u32 {
-        self.counts.iter().sum::<u32>().min(self.fifo.len() as u32)
+    /// Takes the task out of waiter `i`, leaving a hole; its action is
+    /// given back to be dropped (or buried) by the caller.
+    fn take(&mut self, i: usize) -> Option<(Stack, Option<Action>)> {
+        let waiter = &mut self.fifo[i];
+        let task = waiter.task.take()?;
+        let (flags, action) = (waiter.flags, waiter.action.take());
+        self.count(flags, false);
+        self.live -= 1;
+        Some((task, action))
+    }
+
+    /// Drops the holes at the front, and all of them once they outnumber the waiters.
+    fn tidy(&mut self) {
+        while self.fifo.front().is_some_and(|w| w.task.is_none()) {
+            self.fifo.pop_front();
+        }
+        if self.fifo.len() > 2 * self.live as usize + 8 {
+            self.fifo.retain(|w| w.task.is_some());
+        }
     }
 
     fn wanted(&self) -> Flags {
@@ -128,7 +154,8 @@ pub(crate) struct Reactor {
     events: Events,
     /// Indexed by fd number; grows only for fds epoll accepted.
     entries: Vec<Entry>,
-    waiters: Parking<Waiter>,
+    /// How many tasks wait on fds, in all entries.
+    waiting: usize,
     /// Waits already over, to enqueue at the next step 1: completed tries
     /// of raw fds, bad fds.
     completed: Vec<(Stack, Input)>,
@@ -152,7 +179,7 @@ impl Reactor {
             poll: None,
             events: Events::with_capacity(1024),
             entries: Vec::new(),
-            waiters: Parking::new(),
+            waiting: 0,
             completed: Vec::new(),
             pending: Vec::new(),
             woken: Vec::new(),
@@ -171,22 +198,13 @@ impl Reactor {
         }
     }
 
-    /// Takes a waiter out of the slab (its key in the FIFO goes stale).
-    fn unpark(&mut self, key: Key) -> Option<Waiter> {
-        let waiter = self.waiters.unpark(key)?;
-        self.raw_waiters -= waiter.raw as usize;
-        let entry = &mut self.entries[waiter.fd as usize];
-        entry.count(waiter.flags, false);
-        Some(waiter)
-    }
-
     /// How many tasks wait on fds, or have waits already over.
     pub(crate) fn tasks(&self) -> usize {
-        self.waiters.len() + self.completed.len()
+        self.waiting + self.completed.len()
     }
 
     pub(crate) fn has_waits(&self) -> bool {
-        self.waiters.len() > 0 || !self.completed.is_empty()
+        self.waiting > 0 || !self.completed.is_empty()
     }
 
     /// The closed list (and through it the registry), made with the epoll
@@ -211,40 +229,53 @@ impl Reactor {
     }
 
     /// Parks `task` on `fd`'s entry. With a timeout, sets its timer.
-    fn park(&mut self, s: &mut State, task: Stack, wait: FdWait) {
+    fn park(&mut self, s: &mut State, mut task: Stack, wait: FdWait) {
         let FdWait {
             fd,
             flags,
             action,
             timeout,
         } = wait;
-        let raw = self.entry(fd).owner == 0;
-        self.raw_waiters += raw as usize;
-        let key = self.waiters.park(Waiter {
-            task,
-            fd,
-            flags,
-            action,
-            raw,
+        let seq = NEXT_SEQ.with(|n| {
+            let seq = n.get();
+            n.set(seq + 1);
+            seq
         });
         if let Some(timeout) = timeout {
-            let timer = s.set_timer(timeout, Expiry::Io(key));
-            self.waiters.get_mut(key).expect("just parked").task.set_timer(timer);
+            task.set_timer(s.set_timer(timeout, Expiry::Io(fd, seq)));
         }
+        self.waiting += 1;
+        self.raw_waiters += (self.entry(fd).owner == 0) as usize;
         let entry = self.entry(fd);
-        entry.fifo.push_back(key);
+        entry.fifo.push_back(Waiter {
+            seq,
+            task: Some(task),
+            flags,
+            action,
+        });
         entry.count(flags, true);
+        entry.live += 1;
     }
 
-    /// Takes out the waiter whose timeout fired; a caller's action goes to the graveyard.
-    pub(crate) fn withdraw(&mut self, key: Key, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
-        let waiter = self.unpark(key)?;
-        let entry = &mut self.entries[waiter.fd as usize];
-        if entry.fifo.len() > 2 * entry.live() as usize + 8 {
-            let waiters = &mut self.waiters;
-            entry.fifo.retain(|&k| waiters.get_mut(k).is_some());
-        }
-        Some(bury(waiter, graveyard))
+    /// Takes the task out of waiter `i` of `fd`'s entry, keeping the counts;
+    /// a caller's action goes to the graveyard.
+    fn take(&mut self, fd: usize, i: usize, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        let entry = &mut self.entries[fd];
+        let raw = entry.owner == 0;
+        let (task, action) = entry.take(i)?;
+        self.waiting -= 1;
+        self.raw_waiters -= raw as usize;
+        bury(action, graveyard);
+        Some(task)
+    }
+
+    /// Takes out the waiter whose timeout fired: `fd`'s waiter number `seq`.
+    pub(crate) fn withdraw(&mut self, fd: RawFd, seq: u64, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        let entry = self.entries.get(fd as usize)?;
+        let i = entry.fifo.binary_search_by_key(&seq, |w| w.seq).ok()?;
+        let task = self.take(fd as usize, i, graveyard);
+        self.entries[fd as usize].tidy();
+        task
     }
 
     /// Fails every waiter of `fd` with the OS error `code`, into `out`.
@@ -252,10 +283,9 @@ impl Reactor {
         let Some(entry) = self.entries.get_mut(fd as usize) else {
             return;
         };
-        let fifo = std::mem::take(&mut entry.fifo);
-        for key in fifo {
-            if let Some(waiter) = self.unpark(key) {
-                out.push((bury(waiter, graveyard), Err(io::Error::from_raw_os_error(code).into())));
+        for i in 0..entry.fifo.len() {
+            if let Some(task) = self.take(fd as usize, i, graveyard) {
+                out.push((task, Err(io::Error::from_raw_os_error(code).into())));
             }
         }
         let entry = &mut self.entries[fd as usize];
@@ -266,31 +296,41 @@ impl Reactor {
     }
 
     /// Takes over another manager's fd waits, registering their fds here.
+    /// Their sequence numbers come from the thread's one counter, so each
+    /// merged FIFO is put back in order by them.
     pub(crate) fn absorb(&mut self, mut other: Reactor, graveyard: &mut Vec<Box<dyn Any>>) {
         let mut failed = Vec::new();
         other.take_closed(&mut failed, graveyard);
         self.completed.append(&mut failed);
         self.completed.append(&mut other.completed);
-        let moved: Vec<(RawFd, Vec<Key>)> = other
+        let moved: Vec<(RawFd, u32, VecDeque<Waiter>)> = other
             .entries
             .iter_mut()
             .enumerate()
-            .filter(|(_, e)| !e.fifo.is_empty())
-            .map(|(fd, e)| (fd as RawFd, e.fifo.drain(..).collect()))
+            .filter(|(_, e)| e.live > 0)
+            .map(|(fd, e)| (fd as RawFd, e.owner, std::mem::take(&mut e.fifo)))
             .collect();
-        self.waiters.absorb(std::mem::replace(&mut other.waiters, Parking::new()));
         drop(other); // closes its epoll instance: its registrations go with it
-        for (fd, keys) in moved {
+        for (fd, owner, fifo) in moved {
             let mut flags = 0;
-            for &key in &keys {
-                if let Some(w) = self.waiters.get_mut(key) {
-                    flags |= w.flags;
-                    let wflags = w.flags;
-                    let entry = self.entry(fd);
-                    entry.fifo.push_back(key);
-                    entry.count(wflags, true);
-                }
+            let entry = self.entry(fd);
+            if entry.live == 0 {
+                // Carried over, so that registering it here keeps its waiters.
+                entry.owner = owner;
+                entry.generation = owner;
             }
+            let raw = entry.owner == 0;
+            let before = entry.live;
+            for waiter in fifo.into_iter().filter(|w| w.task.is_some()) {
+                flags |= waiter.flags;
+                entry.count(waiter.flags, true);
+                entry.live += 1;
+                entry.fifo.push_back(waiter);
+            }
+            entry.fifo.make_contiguous().sort_by_key(|w| w.seq);
+            let added = (entry.live - before) as usize;
+            self.waiting += added;
+            self.raw_waiters += if raw { added } else { 0 };
             if let Err(code) = self.register(fd, flags, graveyard) {
                 self.fail_all(fd, code, &mut failed, graveyard);
                 self.completed.append(&mut failed);
@@ -440,42 +480,36 @@ impl Reactor {
     /// `woken`. An action that would block leaves its waiter waiting (another
     /// waiter took what there was) and, on an owned fd, clears that direction.
     fn serve(&mut self, fd: usize, ready: Flags, woken: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
-        let Some(entry) = self.entries.get(fd) else { return };
+        let Some(entry) = self.entries.get_mut(fd) else { return };
         let owned = entry.owner != 0;
-        let stream = entry.stream;
         let mut ready = if owned { entry.ready | ready } else { ready };
         let mut i = 0;
-        while ready != 0 && i < self.entries[fd].fifo.len() {
-            let key = self.entries[fd].fifo[i];
-            i += 1;
-            let Some(waiter) = self.waiters.get_mut(key) else { continue };
+        while ready != 0 && i < entry.fifo.len() {
+            let waiter = &mut entry.fifo[i];
             let direction = waiter.flags & ready;
-            if direction == 0 {
+            if waiter.task.is_none() || direction == 0 {
+                i += 1;
                 continue;
             }
             let Some(input) = perform(fd as RawFd, waiter.action.as_mut()) else {
                 ready &= !direction; // would block: wait for the next edge
+                i += 1;
                 continue;
             };
-            if owned && stream {
+            if owned && entry.stream {
                 ready &= !drained(waiter.action.as_ref(), &input);
             }
-            let waiter = self.unpark(key).expect("found above");
-            woken.push((bury(waiter, graveyard), input));
+            let (task, action) = entry.take(i).expect("a waiter, not a hole");
+            self.waiting -= 1;
+            self.raw_waiters -= !owned as usize;
+            bury(action, graveyard);
+            woken.push((task, input));
+            i += 1;
         }
-        let entry = &mut self.entries[fd];
         if owned {
             entry.ready = ready;
         }
-        // Served waiters left stale keys: drop those at the front (the usual
-        // case, one waiter), and compact when stale keys outnumber live ones.
-        let waiters = &mut self.waiters;
-        while entry.fifo.front().is_some_and(|&k| waiters.get_mut(k).is_none()) {
-            entry.fifo.pop_front();
-        }
-        if entry.fifo.len() > 2 * entry.live() as usize + 8 {
-            entry.fifo.retain(|&k| waiters.get_mut(k).is_some());
-        }
+        entry.tidy();
     }
 
     /// Step 1 of `run_next`: enqueue the waits already over, then poll once
@@ -493,7 +527,7 @@ impl Reactor {
             self.serve(fd, 0, &mut woken, &mut s.graveyard);
         }
         self.pending.clear();
-        let result = if self.waiters.len() > 0 {
+        let result = if self.waiting > 0 {
             let wait = if woken.is_empty() {
                 s.poll_time(timeout)
             } else {
@@ -589,14 +623,12 @@ fn is_stream(fd: RawFd) -> bool {
     ret == 0 && kind == libc::SOCK_STREAM
 }
 
-/// Takes the task out of a finished waiter and drops the rest; a caller's
-/// action goes to the graveyard, to be dropped once the manager is no longer
-/// borrowed.
-fn bury(waiter: Waiter, graveyard: &mut Vec<Box<dyn Any>>) -> Stack {
-    if let Some(action @ Action::Call(_)) = waiter.action {
+/// Drops a finished waiter's action; a caller's goes to the graveyard, to be
+/// dropped once the manager is no longer borrowed.
+fn bury(action: Option<Action>, graveyard: &mut Vec<Box<dyn Any>>) {
+    if let Some(action @ Action::Call(_)) = action {
         graveyard.push(Box::new(action));
     }
-    waiter.task
 }
 
 fn interest(flags: Flags) -> Interest {
@@ -639,6 +671,11 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
         let error = Error::invalid(format!("file descriptor cannot be a negative integer ({fd})"));
         return io.finish(s, stack, wait.action, Err(error));
     }
+    // The fast path: an owned fd registered here. No close is pending, so it
+    // is still the same file (a release would be on the closed list).
+    if io.entries.get(fd as usize).is_some_and(|e| e.owner != 0) && io.no_close_pending() {
+        return io.park_owned(s, stack, wait);
+    }
     let closed = match io.poller() {
         Ok(closed) => closed,
         Err(e) => return io.finish(s, stack, wait.action, Err(e.into())),
@@ -672,22 +709,35 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
         };
         return io.finish(s, stack, wait.action, input);
     }
-    let flags = wait.flags;
-    io.park(s, stack, wait);
-    let entry = io.entry(fd);
-    if owned && entry.ready & flags != 0 && !entry.pending {
-        entry.pending = true;
-        io.pending.push(fd);
+    if owned {
+        io.park_owned(s, stack, wait);
+    } else {
+        io.park(s, stack, wait);
     }
 }
 
 impl Reactor {
+    /// Parks a waiter on an owned fd registered here; if the fd is known
+    /// ready for it, the entry is served at the next step 1 with no event.
+    fn park_owned(&mut self, s: &mut State, stack: Stack, wait: FdWait) {
+        let (fd, flags) = (wait.fd, wait.flags);
+        self.park(s, stack, wait);
+        let entry = &mut self.entries[fd as usize];
+        if entry.ready & flags != 0 && !entry.pending {
+            entry.pending = true;
+            self.pending.push(fd);
+        }
+    }
+
+    /// True if no owned fd registered here was released since the last step 1.
+    fn no_close_pending(&self) -> bool {
+        self.poll.as_ref().is_some_and(|(_, closed)| closed.list.borrow().is_empty())
+    }
+
     /// A wait over before it parked: its task resumes with `input` at the
     /// next step 1; a caller's action goes to the graveyard.
     fn finish(&mut self, s: &mut State, task: Stack, action: Option<Action>, input: Input) {
-        if let Some(action @ Action::Call(_)) = action {
-            s.graveyard.push(Box::new(action));
-        }
+        bury(action, &mut s.graveyard);
         self.completed.push((task, input));
     }
 }

@@ -20,6 +20,7 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
+use std::os::fd::RawFd;
 use std::time::Duration;
 
 use crate::op::Input;
@@ -34,8 +35,8 @@ pub(crate) enum Expiry {
     Sleep(Key),
     /// A queue get or put: withdraw it, wake it with `Timeout`.
     Queue(QueueTimeout),
-    /// An fd wait (the reactor's waiter key): withdraw it, wake it with `Timeout`.
-    Io(Key),
+    /// An fd wait (its fd and its number there): withdraw it, wake it with `Timeout`.
+    Io(RawFd, u64),
 }
 
 /// The run queue, the timers and the parked tasks of one manager (or of a set
