@@ -36,7 +36,7 @@ use std::time::Duration;
 use log::{debug, trace};
 
 use crate::error::{Error, Result};
-use crate::op::{nothing, Operation};
+use crate::op::{nothing, Input, Operation};
 use crate::reactor::Reactor;
 use crate::sched::{Expiry, State};
 use crate::task::{Stack, Step, Task};
@@ -81,6 +81,14 @@ pub struct TaskManager {
 enum Node {
     Root(Inner),
     Merged(TaskManager),
+}
+
+/// What step 3 does with a task it just resumed, at its next borrow.
+enum Next {
+    /// Handle the operation it yielded.
+    Perform(Operation),
+    /// A child finished: resume its parent with this.
+    Resume(Input),
 }
 
 /// Everything one manager (or a set of merged ones) holds: the scheduler's
@@ -142,7 +150,8 @@ impl Inner {
     fn perform(&mut self, mut stack: Stack, operation: Operation) {
         let s = &mut self.s;
         match operation {
-            Operation::Yield => s.enqueue(stack, nothing()),
+            // `resume` left `()` as the next input already.
+            Operation::Yield => s.runq.push_back(stack),
             Operation::Value(value) => s.enqueue(stack, Ok(value)),
             Operation::Child(child) => {
                 stack.push(child.0);
@@ -248,33 +257,35 @@ impl TaskManager {
         });
         drop(dead);
         polled?;
-        let count = self.with(|i| {
+        let mut left = self.with(|i| {
             if i.s.has_runnable() {
                 i.io.note_activity();
             }
             i.s.runq.len()
         });
-        for _ in 0..count {
-            let Some(mut stack) = self.with(|i| i.s.runq.pop_front()) else {
-                break;
-            };
-            match stack.resume() {
-                // A bare yield goes straight to the back of the run queue: the
-                // general path below costs a third of a switch more.
-                // (`resume` left `()` as its next input already.)
-                Step::Yielded(Operation::Yield) => self.with(|i| i.s.runq.push_back(stack)),
-                Step::Yielded(operation) => {
-                    let dead = self.with(|i| {
-                        i.perform(stack, operation);
-                        i.take_dead()
-                    });
-                    drop(dead);
+        // One borrow per task: what the last task asked for is handled, and
+        // the next one taken, together.
+        let mut last: Option<(Stack, Next)> = None;
+        loop {
+            let (next, dead) = self.with(|i| {
+                match last.take() {
+                    Some((stack, Next::Perform(operation))) => i.perform(stack, operation),
+                    Some((stack, Next::Resume(input))) => i.s.enqueue(stack, input),
+                    None => {}
                 }
+                let next = if left > 0 { i.s.runq.pop_front() } else { None };
+                (next, i.take_dead())
+            });
+            drop(dead);
+            let Some(mut stack) = next else { break };
+            left -= 1;
+            match stack.resume() {
+                Step::Yielded(operation) => last = Some((stack, Next::Perform(operation))),
                 Step::Done(result) => {
                     // A child finished: its parent resumes with the result,
                     // one pass later. A task finished: that is all.
                     if stack.pop() {
-                        self.with(|i| i.s.enqueue(stack, result));
+                        last = Some((stack, Next::Resume(result)));
                     } else if let Err(error) = result {
                         debug!("task failed: {error}");
                         return Err(error);

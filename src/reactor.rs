@@ -151,7 +151,8 @@ fn untoken(token: Token) -> (usize, u32, bool) {
 pub(crate) struct Reactor {
     /// Made at the first fd wait: a manager that never does I/O needs no epoll.
     poll: Option<(Poll, Rc<Closed>)>,
-    events: Events,
+    /// The poll's event buffer; taken out while its events are served.
+    events: Option<Events>,
     /// Indexed by fd number; grows only for fds epoll accepted.
     entries: Vec<Entry>,
     /// How many tasks wait on fds, in all entries.
@@ -177,7 +178,7 @@ impl Reactor {
     pub(crate) fn new() -> Reactor {
         Reactor {
             poll: None,
-            events: Events::with_capacity(1024),
+            events: Some(Events::with_capacity(1024)),
             entries: Vec::new(),
             waiting: 0,
             completed: Vec::new(),
@@ -504,12 +505,18 @@ impl Reactor {
             self.raw_waiters -= !owned as usize;
             bury(action, graveyard);
             woken.push((task, input));
-            i += 1;
+            if i == 0 {
+                entry.fifo.pop_front(); // the usual case: the hole goes at once
+            } else {
+                i += 1;
+            }
         }
         if owned {
             entry.ready = ready;
         }
-        entry.tidy();
+        if entry.fifo.len() > entry.live as usize {
+            entry.tidy();
+        }
     }
 
     /// Step 1 of `run_next`: enqueue the waits already over, then poll once
@@ -517,7 +524,9 @@ impl Reactor {
     pub(crate) fn poll(&mut self, s: &mut State, timeout: Option<Duration>) -> Result<()> {
         // The buffer is kept between calls, so a poll allocates nothing.
         let mut woken = std::mem::take(&mut self.woken);
-        self.take_closed(&mut woken, &mut s.graveyard);
+        if !self.no_close_pending() {
+            self.take_closed(&mut woken, &mut s.graveyard);
+        }
         woken.append(&mut self.completed);
         // Indexed, not drained: `serve` borrows the reactor, and the list
         // keeps its buffer (a pass allocates nothing).
@@ -560,7 +569,7 @@ impl Reactor {
             let until = (self.last_sweep + SWEEP_AFTER).saturating_duration_since(Instant::now());
             wait = Some(wait.map_or(until, |w| w.min(until)));
         }
-        let mut events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+        let Some(mut events) = self.events.take() else { return Ok(()) };
         let result = loop {
             let Some((poll, _)) = &mut self.poll else { break Ok(()) };
             match poll.poll(&mut events, wait) {
@@ -586,7 +595,7 @@ impl Reactor {
             }
             wait = Some(Duration::ZERO);
         };
-        self.events = events;
+        self.events = Some(events);
         if !self.swept && self.last_sweep.elapsed() >= SWEEP_AFTER {
             self.sweep();
         }
