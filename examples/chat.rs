@@ -15,9 +15,9 @@
 //! Then connect with `nc 127.0.0.1 PORT` from two terminals.
 #![feature(coroutines)]
 
+use multitask::net::{TcpListener, TcpStream};
 use std::cell::RefCell;
 use std::io::Write;
-use multitask::net::{TcpListener, TcpStream};
 use std::rc::Rc;
 
 use multitask::{accept, readline, send, wait, Error, Queue, Task};

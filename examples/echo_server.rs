@@ -29,8 +29,8 @@
 //! ```
 #![feature(coroutines)]
 
-use std::io::Write;
 use multitask::net::{TcpListener, TcpStream};
+use std::io::Write;
 
 use multitask::{accept, recv, sendall, sleep, wait, Error, Task};
 

@@ -398,7 +398,11 @@ pub fn send(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
 /// ```
 pub fn sendall(sock: impl FileNo, data: impl Into<Vec<u8>>) -> Op<()> {
     let (fd, data) = (sock.fileno(), data.into());
-    Op::new(Operation::FdAction(FdWait::new(fd, WRITE, Some(Action::SendAll(data, 0)))))
+    Op::new(Operation::FdAction(FdWait::new(
+        fd,
+        WRITE,
+        Some(Action::SendAll(data, 0)),
+    )))
 }
 
 /// Sends what is left of `data` after `sent` bytes: `WouldBlock` while some
@@ -448,7 +452,11 @@ macro_rules! unix_listener {
         }
     )*};
 }
-unix_listener!(&net::UnixListener, &std::os::unix::net::UnixListener, &mio::net::UnixListener);
+unix_listener!(
+    &net::UnixListener,
+    &std::os::unix::net::UnixListener,
+    &mio::net::UnixListener
+);
 
 /// `accept4(2)` on a TCP listener: the new socket is non-blocking from the
 /// start, so it becomes an owned stream with no further syscall.
@@ -458,7 +466,14 @@ fn accept_tcp(fd: RawFd) -> io::Result<(net::TcpStream, SocketAddr)> {
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
     let flags = libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
     // SAFETY: storage and len describe a writable buffer of that size.
-    let conn = unsafe { libc::accept4(fd, (&mut storage as *mut libc::sockaddr_storage).cast(), &mut len, flags) };
+    let conn = unsafe {
+        libc::accept4(
+            fd,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+            flags,
+        )
+    };
     if conn < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -105,4 +105,3 @@ fn flags(read: bool, write: bool, exc: bool) -> Result<Flags> {
     }
     Ok(flags)
 }
-

@@ -113,7 +113,10 @@ impl<T> Parking<T> {
 
     fn slot(&mut self, key: Key) -> Option<&mut Slot<T>> {
         let segment = self.segments.iter_mut().find(|s| s.id == key.segment)?;
-        segment.slots.get_mut(key.index as usize).filter(|s| s.generation == key.generation)
+        segment
+            .slots
+            .get_mut(key.index as usize)
+            .filter(|s| s.generation == key.generation)
     }
 
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {

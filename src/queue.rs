@@ -83,7 +83,6 @@ pub struct Queue<T> {
     items: PhantomData<T>,
 }
 
-
 impl<T: 'static> Queue<T> {
     /// An empty, unbounded queue.
     pub fn new() -> Queue<T> {

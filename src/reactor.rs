@@ -144,7 +144,11 @@ fn token(fd: RawFd, generation: u32, owned: bool) -> Token {
 
 /// The fd and generation an event's token names (owned ones with their tag).
 fn untoken(token: Token) -> (usize, u32, bool) {
-    (token.0 as u32 as usize, (token.0 >> 33) as u32, (token.0 >> 32) & 1 == 1)
+    (
+        token.0 as u32 as usize,
+        (token.0 >> 33) as u32,
+        (token.0 >> 32) & 1 == 1,
+    )
 }
 
 /// The I/O side of a manager.
@@ -569,7 +573,9 @@ impl Reactor {
             let until = (self.last_sweep + SWEEP_AFTER).saturating_duration_since(Instant::now());
             wait = Some(wait.map_or(until, |w| w.min(until)));
         }
-        let Some(mut events) = self.events.take() else { return Ok(()) };
+        let Some(mut events) = self.events.take() else {
+            return Ok(());
+        };
         let result = loop {
             let Some((poll, _)) = &mut self.poll else { break Ok(()) };
             match poll.poll(&mut events, wait) {
@@ -628,7 +634,15 @@ fn is_stream(fd: RawFd) -> bool {
     let mut kind: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: SO_TYPE writes one c_int into `kind`.
-    let ret = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE, (&mut kind as *mut libc::c_int).cast(), &mut len) };
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
     ret == 0 && kind == libc::SOCK_STREAM
 }
 
@@ -726,21 +740,44 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
 }
 
 impl Reactor {
-    /// Parks a waiter on an owned fd registered here; if the fd is known
-    /// ready for it, the entry is served at the next step 1 with no event.
-    fn park_owned(&mut self, s: &mut State, stack: Stack, wait: FdWait) {
+    /// A wait on an owned fd registered here. Known ready for it: a library
+    /// action is tried now (it cannot block), a readiness wait is over, and
+    /// either way the task resumes at the next step 1; a caller's `fd_action`
+    /// parks, and the entry is served at the next step 1 with no event, as
+    /// the original calls it only once select has found the fd ready. Not
+    /// known ready: the wait parks until an event comes, with no syscall.
+    fn park_owned(&mut self, s: &mut State, stack: Stack, mut wait: FdWait) {
         let (fd, flags) = (wait.fd, wait.flags);
-        self.park(s, stack, wait);
         let entry = &mut self.entries[fd as usize];
-        if entry.ready & flags != 0 && !entry.pending {
+        let direction = entry.ready & flags;
+        if direction != 0 {
+            match wait.action {
+                None => return self.completed.push((stack, nothing())),
+                Some(Action::Call(_)) => {}
+                Some(ref mut action) => match perform(fd, Some(action)) {
+                    Some(input) => {
+                        if entry.stream {
+                            entry.ready &= !drained(Some(action), &input);
+                        }
+                        return self.completed.push((stack, input));
+                    }
+                    None => entry.ready &= !direction, // drained by someone else
+                },
+            }
+        }
+        let pend = entry.ready & flags != 0 && !entry.pending;
+        if pend {
             entry.pending = true;
             self.pending.push(fd);
         }
+        self.park(s, stack, wait);
     }
 
     /// True if no owned fd registered here was released since the last step 1.
     fn no_close_pending(&self) -> bool {
-        self.poll.as_ref().is_some_and(|(_, closed)| closed.list.borrow().is_empty())
+        self.poll
+            .as_ref()
+            .is_some_and(|(_, closed)| closed.list.borrow().is_empty())
     }
 
     /// A wait over before it parked: its task resumes with `input` at the
