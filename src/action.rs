@@ -60,16 +60,19 @@ fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result
 /// block. A panic in the action becomes the task's error.
 pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
-    let done = catch_unwind(AssertUnwindSafe(|| match action {
+    let done = match action {
         Action::Recv(n) => recv_now(fd, *n).map(Value::new),
         Action::Send(data) => send_now(fd, data).map(Value::new),
         Action::SendAll(data, sent) => send_all_now(fd, data, sent).map(Value::new),
-        Action::Try(f) | Action::Call(f) => f(),
-    }));
+        // Closures may panic (a caller's always may): that is the task's error.
+        Action::Try(f) | Action::Call(f) => match catch_unwind(AssertUnwindSafe(f)) {
+            Ok(done) => done,
+            Err(panic) => return Some(Err(Error::Panic(panic_message(panic.as_ref())))),
+        },
+    };
     match done {
-        Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
-        Ok(done) => Some(done.map_err(Error::from)),
-        Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
+        done => Some(done.map_err(Error::from)),
     }
 }
 
@@ -337,28 +340,28 @@ pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
     Op::new(Operation::FdAction(FdWait::new(fd, READ, Some(Action::Recv(n)))))
 }
 
-/// One non-blocking `recv` of up to `n` bytes, into a per-thread scratch
-/// buffer, then copied out at its exact size: a try that would block
-/// allocates nothing, and a 64-byte message costs a 64-byte `Vec`.
+/// One non-blocking `recv` of up to `n` bytes, then copied out at its exact
+/// size: a try that would block allocates nothing, and a 64-byte message
+/// costs a 64-byte `Vec`. Up to [`STACK_RECV`] bytes go through a buffer on
+/// the stack (no per-thread state to reach); more, through one of the asked size.
 pub(crate) fn recv_now(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
-    const SCRATCH: usize = 64 * 1024;
-    thread_local! {
-        static BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; SCRATCH]);
-    }
-    if n > SCRATCH {
+    if n > STACK_RECV {
         let mut buf = Vec::new();
         // SAFETY: `fill` passes a pointer to n writable bytes.
         return fill(&mut buf, n, |ptr, n| unsafe {
             libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
         });
     }
-    BUF.with(|buf| {
-        let mut buf = buf.borrow_mut();
-        // SAFETY: buf has SCRATCH >= n writable bytes.
-        let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
-        Ok(buf[..got].to_vec())
-    })
+    let mut buf = std::mem::MaybeUninit::<[u8; STACK_RECV]>::uninit();
+    // SAFETY: buf has STACK_RECV >= n writable bytes.
+    let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
+    // SAFETY: the call initialized the first `got <= n` bytes.
+    let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), got) };
+    Ok(bytes.to_vec())
 }
+
+/// The largest `recv` read through a buffer on the stack.
+const STACK_RECV: usize = 16 * 1024;
 
 /// `yield send(sock, data)`: once `sock` is writable, send `data`; gives the
 /// number of bytes sent, which may be fewer than `data.len()`, as in Python.
