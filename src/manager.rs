@@ -36,7 +36,7 @@ use std::time::Duration;
 use log::{debug, trace};
 
 use crate::error::{Error, Result};
-use crate::op::{nothing, Input, Operation};
+use crate::op::{nothing, Operation};
 use crate::reactor::Reactor;
 use crate::sched::{Expiry, State};
 use crate::task::{Stack, Step, Task};
@@ -81,14 +81,6 @@ pub struct TaskManager {
 enum Node {
     Root(Inner),
     Merged(TaskManager),
-}
-
-/// What step 3 does with a task it just resumed, at its next borrow.
-enum Next {
-    /// Handle the operation it yielded.
-    Perform(Operation),
-    /// A child finished: resume its parent with this.
-    Resume(Input),
 }
 
 /// Everything one manager (or a set of merged ones) holds: the scheduler's
@@ -257,35 +249,32 @@ impl TaskManager {
         });
         drop(dead);
         polled?;
-        let mut left = self.with(|i| {
+        let left = self.with(|i| {
             if i.s.has_runnable() {
                 i.io.note_activity();
             }
             i.s.runq.len()
         });
-        // One borrow per task: what the last task asked for is handled, and
-        // the next one taken, together.
-        let mut last: Option<(Stack, Next)> = None;
-        loop {
-            let (next, dead) = self.with(|i| {
-                match last.take() {
-                    Some((stack, Next::Perform(operation))) => i.perform(stack, operation),
-                    Some((stack, Next::Resume(input))) => i.s.enqueue(stack, input),
-                    None => {}
-                }
-                let next = if left > 0 { i.s.runq.pop_front() } else { None };
-                (next, i.take_dead())
-            });
-            drop(dead);
-            let Some(mut stack) = next else { break };
-            left -= 1;
+        for _ in 0..left {
+            let Some(mut stack) = self.with(|i| i.s.runq.pop_front()) else {
+                break;
+            };
             match stack.resume() {
-                Step::Yielded(operation) => last = Some((stack, Next::Perform(operation))),
+                // A bare yield goes straight to the back of the run queue, with
+                // no operation moved around (`resume` left `()` as its input).
+                Step::Yielded(Operation::Yield) => self.with(|i| i.s.runq.push_back(stack)),
+                Step::Yielded(operation) => {
+                    let dead = self.with(|i| {
+                        i.perform(stack, operation);
+                        i.take_dead()
+                    });
+                    drop(dead);
+                }
                 Step::Done(result) => {
                     // A child finished: its parent resumes with the result,
                     // one pass later. A task finished: that is all.
                     if stack.pop() {
-                        last = Some((stack, Next::Resume(result)));
+                        self.with(|i| i.s.enqueue(stack, result));
                     } else if let Err(error) = result {
                         debug!("task failed: {error}");
                         return Err(error);
