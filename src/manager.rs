@@ -150,6 +150,10 @@ impl Inner {
                 trace!("child task started, depth {}", stack.depth());
                 s.enqueue(stack, nothing());
             }
+            // Built by hand (`sleep` refuses it at its line): the same error.
+            Operation::Sleep(span) if span.is_zero() => {
+                s.enqueue(stack, Err(Error::invalid("'seconds' must be greater than 0")))
+            }
             Operation::Sleep(span) => {
                 s.park(stack, Some(span), Expiry::Sleep);
             }
@@ -280,6 +284,9 @@ impl TaskManager {
                         return Err(error);
                     } else {
                         trace!("task finished");
+                        // The return value and the finished coroutine are the
+                        // user's: a panic in their `Drop` is the task's error.
+                        drop_caught((stack, result))?;
                     }
                 }
             }
@@ -354,6 +361,13 @@ impl TaskManager {
     pub fn __counts(&self) -> (usize, usize, usize) {
         self.with(|i| (i.s.runq.len(), i.s.parked.len() + i.io.tasks(), i.s.timers.len()))
     }
+}
+
+/// Drops `value`; a panic in its `Drop` becomes `Error::Panic` instead of
+/// leaving the manager by unwinding.
+fn drop_caught<T>(value: T) -> Result<()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(value)))
+        .map_err(|panic| Error::Panic(crate::task::panic_message(panic.as_ref())))
 }
 
 impl Default for TaskManager {

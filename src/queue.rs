@@ -184,11 +184,27 @@ pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
         item,
         timeout,
     } = op;
+    hand_off(&core, item, timeout, state, stack);
+    if Rc::strong_count(&core) == 1 {
+        // The operation held the queue's last handle: the items left in it
+        // are the user's, dropped once the manager is no longer borrowed.
+        state.graveyard.push(Box::new(core));
+    }
+}
+
+/// DESIGN.md §2's hand-off rules, for the get (no item) or put of `item`.
+fn hand_off(
+    core: &Rc<RefCell<QueueState>>,
+    item: Option<Value>,
+    timeout: Option<Duration>,
+    state: &mut State,
+    stack: Stack,
+) {
     let mut q = core.borrow_mut();
     match item {
         None if q.items.is_empty() => {
             drop(q);
-            wait(state, stack, &core, timeout, None);
+            wait(state, stack, core, timeout, None);
         }
         None => {
             let item = q.items.pop_front().expect("checked non-empty");
@@ -200,7 +216,7 @@ pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
         }
         Some(item) if q.is_full() => {
             drop(q);
-            wait(state, stack, &core, timeout, Some(item));
+            wait(state, stack, core, timeout, Some(item));
         }
         Some(item) => {
             q.items.push_back(item);

@@ -149,7 +149,10 @@ impl Clock {
     /// moved: this does nothing there.
     pub fn advance(&self, by: Duration) {
         if let Some(now) = &self.manual {
-            now.set(now.get() + by);
+            // Far past any deadline the manager sets (they are clamped to
+            // `LONGEST`): saturate rather than overflow `Instant`.
+            let by = by.min(LONGEST * 2);
+            now.set(now.get().checked_add(by).unwrap_or(now.get()));
         }
     }
 

@@ -1,0 +1,175 @@
+//! Regressions of issue 9 ("nothing a task does can crash the manager") that
+//! are fixed: each asserts the correct behaviour of one finding.
+#![feature(coroutines)]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use multitask::{fd_action, sleep, wait, Clock, Error, Input, Op, Operation, Queue, Task, TaskManager};
+
+/// A value whose `Drop` adds a task to the thread's default manager, as
+/// user code may: it must never run while a manager's state is borrowed.
+struct AddsOnDrop(Rc<RefCell<Vec<&'static str>>>);
+
+impl Drop for AddsOnDrop {
+    fn drop(&mut self) {
+        let log = self.0.clone();
+        log.borrow_mut().push("dropped");
+        multitask::add(Task::new(
+            #[coroutine]
+            move |_| {
+                log.borrow_mut().push("added by a Drop ran");
+                Ok(())
+            },
+        ));
+    }
+}
+
+/// Finding 2: a queue operation holding the queue's last handle; the items
+/// left in the queue are dropped outside the manager's borrow.
+#[test]
+fn a_queue_ops_last_handle_drops_its_items_outside_the_borrow() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let items = vec![
+        AddsOnDrop(log.clone()),
+        AddsOnDrop(log.clone()),
+        AddsOnDrop(log.clone()),
+    ];
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            let first = wait!(Queue::with_contents(items, 0).get())?; // the op holds the only handle
+            drop(first);
+            Ok(())
+        },
+    ));
+    multitask::run().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        [
+            "dropped",
+            "dropped",
+            "dropped",
+            "added by a Drop ran",
+            "added by a Drop ran",
+            "added by a Drop ran"
+        ]
+    );
+}
+
+/// Finding 2: `fd_action(-1, ..)`: the closure is dropped outside the borrow,
+/// and the task gets its `InvalidArgument`.
+#[test]
+fn fd_action_on_a_negative_fd_drops_its_closure_outside_the_borrow() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let captured = AddsOnDrop(log.clone());
+    let result = Rc::new(RefCell::new(String::new()));
+    let r = result.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            let outcome = wait!(fd_action(-1, true, false, false, move || {
+                let _keep = &captured;
+                Ok(())
+            }));
+            *r.borrow_mut() = match outcome {
+                Err(Error::InvalidArgument(text)) => text,
+                other => format!("unexpected: {other:?}"),
+            };
+            Ok(())
+        },
+    ));
+    multitask::run().unwrap();
+    assert_eq!(*result.borrow(), "file descriptor cannot be a negative integer (-1)");
+    assert_eq!(*log.borrow(), ["dropped", "added by a Drop ran"]);
+}
+
+/// A return value whose `Drop` panics.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("drop of the return value");
+    }
+}
+
+/// Finding 4: the return value of a top-level task whose `Drop` panics: the
+/// panic is that task's error, returned by `run`; the other tasks go on.
+#[test]
+fn a_panicking_drop_of_a_return_value_is_the_tasks_error() {
+    let tm = TaskManager::new();
+    let done = Rc::new(RefCell::new(0));
+    tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            Ok(PanicsOnDrop)
+        },
+    ));
+    let d = done.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for _ in 0..3 {
+                wait!();
+                *d.borrow_mut() += 1;
+            }
+            Ok(())
+        },
+    ));
+    let error = tm.run().unwrap_err();
+    assert!(
+        matches!(&error, Error::Panic(text) if text == "drop of the return value"),
+        "{error:?}"
+    );
+    tm.run().unwrap(); // the other task carries on
+    assert_eq!(*done.borrow(), 3);
+}
+
+/// Finding 5: `Clock::advance(Duration::MAX)` saturates instead of panicking;
+/// a sleeper is then due.
+#[test]
+fn advancing_a_manual_clock_by_duration_max_does_not_panic() {
+    let clock = Clock::manual();
+    let tm = TaskManager::with_clock(clock.clone());
+    let woke = Rc::new(RefCell::new(false));
+    let w = woke.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(sleep(3600))?;
+            *w.borrow_mut() = true;
+            Ok(())
+        },
+    ));
+    tm.run_next(Some(Duration::ZERO)).unwrap(); // the sleeper parks
+    clock.advance(Duration::MAX);
+    clock.advance(Duration::MAX);
+    tm.run_next(Some(Duration::ZERO)).unwrap(); // fires at the timeout check
+    tm.run().unwrap();
+    assert!(*woke.borrow());
+}
+
+/// Finding 10: a raw `yield Operation::Sleep(Duration::ZERO)` gives the same
+/// error as `sleep(0)`.
+#[test]
+fn a_raw_zero_sleep_is_the_same_error_as_sleep_zero() {
+    let errors = Rc::new(RefCell::new(Vec::new()));
+    let e = errors.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_: Input| {
+            let raw: Input = yield Operation::Sleep(Duration::ZERO);
+            e.borrow_mut().push(Op::<()>::output(raw).unwrap_err().to_string());
+            let built: Input = yield sleep(0).into();
+            e.borrow_mut().push(Op::<()>::output(built).unwrap_err().to_string());
+            Ok(())
+        },
+    ));
+    multitask::run().unwrap();
+    assert_eq!(
+        *errors.borrow(),
+        ["'seconds' must be greater than 0", "'seconds' must be greater than 0"]
+    );
+}
