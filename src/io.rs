@@ -19,7 +19,7 @@ use crate::value::Value;
 /// reading, writing, and/or an exceptional condition (priority data).
 ///
 /// `fd` is anything with a raw fd: a socket, a pipe, a file, or a plain
-/// [`RawFd`] (`fd_ready(12, true, false, false)`). All three flags false is an
+/// [`RawFd`](std::os::fd::RawFd) (`fd_ready(12, true, false, false)`). All three flags false is an
 /// [`Error::InvalidArgument`] at that line. A bad fd gives its `Error::Io` to
 /// this task only.
 pub fn fd_ready(fd: impl FileNo, read: bool, write: bool, exc: bool) -> Op<()> {

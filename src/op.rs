@@ -309,7 +309,7 @@ pub fn sleep(seconds: impl IntoSeconds) -> Op<()> {
 /// `x = (yield op)`.
 ///
 /// - `wait!()` is a bare `yield`: the task goes to the back of the run queue.
-/// - `wait!(op)` yields an [`Op<T>`] (or a child [`Task<T>`]) and gives
+/// - `wait!(op)` yields an [`Op<T>`] (or a child [`Task<T>`](crate::Task)) and gives
 ///   `Result<T>`: `Err` if the operation timed out, failed, or was built with a
 ///   bad argument (then nothing is yielded), or if the child failed.
 ///

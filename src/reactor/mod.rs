@@ -11,23 +11,17 @@
 //!
 //! - **Owned fds** (the library's [`net`](crate::net) types, found by number in
 //!   the thread's table, `fd.rs`) are registered once, for read and write,
-//!   when first waited on. The entry keeps their *readiness*: set by events,
-//!   cleared for a direction when a call finds nothing (`EAGAIN`), or sends or
-//!   receives less than asked on a stream (the kernel's buffer is then full or
-//!   drained; a new edge will come). A wait on a direction known ready is served
-//!   at the next step 1 with no event (the entry is *pending*); any other wait
-//!   just parks. No `epoll_ctl` after the first wait, no `EAGAIN` try. Dropping
-//!   the fd puts it on this reactor's [`Closed`] list: its waiters get `EBADF`
-//!   at the next step 1.
-//! - **Raw fds** (numbers and borrowed std objects: the compatibility path) are
-//!   re-armed on every wait (`EPOLL_CTL_MOD`: the kernel checks readiness then
-//!   and queues an event if the fd is ready already). The library's own
-//!   actions are tried first, so a call that completes needs no poll. A close is
-//!   found when the fd is re-armed (`ENOENT`) or by a *sweep* that re-arms every
-//!   waited raw fd at most once per [`SWEEP_AFTER`] while tasks run; each
-//!   registration's token carries a generation, so events of a stale
-//!   registration (a closed fd kept open by a duplicate) are ignored.
-//!
+//!   when first waited on, and their entry keeps their *readiness*: set by
+//!   events, cleared for a direction when a call finds nothing (`EAGAIN`), or
+//!   sends or receives less than asked on a stream (the kernel's buffer is then
+//!   full or drained; a new edge will come). A wait on a direction known ready
+//!   is tried at once (a library action) or served at the next step 1 with no
+//!   event (a caller's `fd_action`); any other wait just parks. No `epoll_ctl`
+//!   after the first wait, no `EAGAIN` try. Dropping the fd puts it on this
+//!   reactor's `Closed` list: its waiters get `EBADF` at the next
+//!   step 1. (`owned.rs`.)
+//! - **Raw fds** (numbers and borrowed std objects) take the compatibility
+//!   path: re-armed on every wait, their close found late. (`compat.rs`.)
 //! Either way a wait that is over at once resumes its task at the next step 1,
 //! where the original's select would have found it: DESIGN.md §2's order holds.
 //!
@@ -50,8 +44,13 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
+
+mod compat;
+mod owned;
+
+use compat::SWEEP_AFTER;
+use owned::drained;
 
 use crate::action::perform;
 use crate::error::{Error, Result};
@@ -59,9 +58,6 @@ use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
 use crate::sched::{Expiry, State};
 use crate::task::Stack;
-
-/// While tasks run, waited raw fds are checked for closure this often.
-const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 /// A task waiting on an fd, with what to do once it is ready.
 struct Waiter {
@@ -360,127 +356,6 @@ impl Reactor {
         }
     }
 
-    /// An owned fd registered here: if its entry belonged to an earlier file
-    /// of that number, that file's waiters are failed first.
-    fn adopt_entry(&mut self, fd: RawFd, id: u32, graveyard: &mut Vec<Box<dyn Any>>) {
-        if self.entry(fd).owner != id {
-            let mut failed = Vec::new();
-            self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
-            self.completed.append(&mut failed);
-            let entry = self.entry(fd);
-            entry.owner = id;
-            entry.generation = id;
-            entry.registered = READ | WRITE | EXC;
-        }
-    }
-
-    /// Registers an owned fd with this reactor, once, for read, write and
-    /// priority data, edge-triggered.
-    fn register_owned(
-        &mut self,
-        fd: RawFd,
-        id: u32,
-        closed: &Rc<Closed>,
-        graveyard: &mut Vec<Box<dyn Any>>,
-    ) -> std::result::Result<(), i32> {
-        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
-        let tok = token(fd, id, true);
-        let registry = &closed.registry;
-        let result = match registry.register(&mut SourceFd(&fd), tok, interest) {
-            // Waited on before as a raw fd: the same file, take its registration over.
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(&mut SourceFd(&fd), tok, interest),
-            other => other,
-        };
-        result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        fd::set_registered(fd, id, closed);
-        self.adopt_entry(fd, id, graveyard);
-        let stream = is_stream(fd);
-        let entry = self.entry(fd);
-        entry.stream = stream;
-        entry.ready = 0;
-        Ok(())
-    }
-
-    /// Registers (or re-registers, re-arming) raw `fd` with interest `want`.
-    fn arm(&mut self, fd: RawFd, want: Flags) -> std::result::Result<(), i32> {
-        let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        let registry = &closed.registry;
-        let (registered, owner, generation) = self
-            .entries
-            .get(fd as usize)
-            .map_or((0, 0, 0), |e| (e.registered, e.owner, e.generation));
-        let (source, interest) = (&mut SourceFd(&fd), interest(want));
-        let fresh = token(fd, self.raw_generation.wrapping_add(1), false);
-        let result = if registered == 0 || owner != 0 {
-            match registry.register(source, fresh, interest) {
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, fresh, interest),
-                other => other,
-            }
-            .map(|()| true)
-        } else {
-            match registry.reregister(source, token(fd, generation, false), interest) {
-                Ok(()) => Ok(false),
-                // Closed since it was registered (its number perhaps reused):
-                // whoever waited on the old file gets EBADF.
-                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    let registered = registry.register(source, fresh, interest).map(|()| true);
-                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
-                    self.fail_all(fd, libc::EBADF, &mut failed, &mut graveyard);
-                    self.completed.append(&mut failed);
-                    drop(graveyard);
-                    registered
-                }
-                Err(e) => Err(e),
-            }
-        };
-        let is_new = result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
-        if is_new {
-            self.raw_generation = self.raw_generation.wrapping_add(1);
-        }
-        let raw_generation = self.raw_generation;
-        let entry = self.entry(fd);
-        entry.registered = want;
-        entry.owner = 0;
-        if is_new {
-            entry.generation = raw_generation;
-        }
-        Ok(())
-    }
-
-    /// Takes the closed list: the waiters of each owned fd that closed get
-    /// `EBADF`, into `out`.
-    fn take_closed(&mut self, out: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
-        let Some((_, closed)) = &self.poll else { return };
-        if closed.list.borrow().is_empty() {
-            return;
-        }
-        let list = std::mem::take(&mut *closed.list.borrow_mut());
-        for (fd, id) in list {
-            if self.entries.get(fd as usize).is_some_and(|e| e.owner == id) {
-                self.fail_all(fd, libc::EBADF, out, graveyard);
-                self.entries[fd as usize].owner = 0;
-            }
-        }
-    }
-
-    /// Re-arms every waited raw fd; those closed meanwhile fail their waiters.
-    fn sweep(&mut self) {
-        for fd in 0..self.entries.len() {
-            let entry = &self.entries[fd];
-            let want = entry.wanted();
-            if entry.owner == 0 && want != 0 {
-                if let Err(code) = self.arm(fd as RawFd, want) {
-                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
-                    self.fail_all(fd as RawFd, code, &mut failed, &mut graveyard);
-                    self.completed.append(&mut failed);
-                    drop(graveyard);
-                }
-            }
-        }
-        self.swept = true;
-        self.last_sweep = Instant::now();
-    }
-
     /// Serves the waiters of `fd`, FIFO, with what it is ready for, into
     /// `woken`. An action that would block leaves its waiter waiting (another
     /// waiter took what there was) and, on an owned fd, clears that direction.
@@ -609,63 +484,12 @@ impl Reactor {
     }
 }
 
-/// What a finished action tells of a stream's buffers: a short read means
-/// the receive buffer is drained, a short send that the send buffer is full.
-fn drained(action: Option<&Action>, input: &Input) -> Flags {
-    match (action, input) {
-        (Some(Action::Recv(n)), Ok(value)) => {
-            let got = value.bytes_len().unwrap_or(0);
-            if got > 0 && got < *n {
-                READ
-            } else {
-                0
-            }
-        }
-        (Some(Action::Send(data)), Ok(value)) => match value.usize() {
-            Some(sent) if sent < data.len() => WRITE,
-            _ => 0,
-        },
-        _ => 0,
-    }
-}
-
-/// True if `fd` is a stream socket.
-fn is_stream(fd: RawFd) -> bool {
-    let mut kind: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: SO_TYPE writes one c_int into `kind`.
-    let ret = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut kind as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    ret == 0 && kind == libc::SOCK_STREAM
-}
-
 /// Drops a finished waiter's action; a caller's goes to the graveyard, to be
 /// dropped once the manager is no longer borrowed.
 fn bury(action: Option<Action>, graveyard: &mut Vec<Box<dyn Any>>) {
     if let Some(action @ Action::Call(_)) = action {
         graveyard.push(Box::new(action));
     }
-}
-
-fn interest(flags: Flags) -> Interest {
-    let mut interest: Option<Interest> = None;
-    for (flag, i) in [
-        (READ, Interest::READABLE),
-        (WRITE, Interest::WRITABLE),
-        (EXC, Interest::PRIORITY),
-    ] {
-        if flags & flag != 0 {
-            interest = Some(interest.map_or(i, |have| have | i));
-        }
-    }
-    interest.unwrap_or(Interest::READABLE)
 }
 
 /// What an event says the fd is ready for. An error or hang-up wakes every
@@ -740,46 +564,6 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
 }
 
 impl Reactor {
-    /// A wait on an owned fd registered here. Known ready for it: a library
-    /// action is tried now (it cannot block), a readiness wait is over, and
-    /// either way the task resumes at the next step 1; a caller's `fd_action`
-    /// parks, and the entry is served at the next step 1 with no event, as
-    /// the original calls it only once select has found the fd ready. Not
-    /// known ready: the wait parks until an event comes, with no syscall.
-    fn park_owned(&mut self, s: &mut State, stack: Stack, mut wait: FdWait) {
-        let (fd, flags) = (wait.fd, wait.flags);
-        let entry = &mut self.entries[fd as usize];
-        let direction = entry.ready & flags;
-        if direction != 0 {
-            match wait.action {
-                None => return self.completed.push((stack, nothing())),
-                Some(Action::Call(_)) => {}
-                Some(ref mut action) => match perform(fd, Some(action)) {
-                    Some(input) => {
-                        if entry.stream {
-                            entry.ready &= !drained(Some(action), &input);
-                        }
-                        return self.completed.push((stack, input));
-                    }
-                    None => entry.ready &= !direction, // drained by someone else
-                },
-            }
-        }
-        let pend = entry.ready & flags != 0 && !entry.pending;
-        if pend {
-            entry.pending = true;
-            self.pending.push(fd);
-        }
-        self.park(s, stack, wait);
-    }
-
-    /// True if no owned fd registered here was released since the last step 1.
-    fn no_close_pending(&self) -> bool {
-        self.poll
-            .as_ref()
-            .is_some_and(|(_, closed)| closed.list.borrow().is_empty())
-    }
-
     /// A wait over before it parked: its task resumes with `input` at the
     /// next step 1; a caller's action goes to the graveyard.
     fn finish(&mut self, s: &mut State, task: Stack, action: Option<Action>, input: Input) {

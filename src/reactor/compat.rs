@@ -1,0 +1,107 @@
+//! The compatibility path: raw fd numbers and borrowed std objects, which the
+//! library does not own and cannot follow (Python's "an int or an object with
+//! `fileno()`").
+//!
+//! Such an fd is re-armed on every wait (`EPOLL_CTL_MOD`: the kernel checks
+//! readiness at that moment and queues an event if the fd is ready already),
+//! and the library's own actions are tried first. Its close shows up when it
+//! is next re-armed (the kernel answers `ENOENT`: its waiters get `EBADF`), or
+//! in a *sweep* that re-arms every waited raw fd at most once per
+//! [`SWEEP_AFTER`] while tasks run; only running tasks close fds, so once a
+//! sweep has found nothing and no task has run since, an idle server sleeps in
+//! the poll for good. Each registration's token carries a generation, so
+//! events of a stale registration (a closed fd kept open by a duplicate) are
+//! ignored; a number closed and reused between two waits is taken for the new
+//! file.
+
+use std::os::fd::RawFd;
+use std::time::{Duration, Instant};
+
+use mio::unix::SourceFd;
+use mio::Interest;
+
+use super::{token, Reactor};
+use crate::fd::{Flags, EXC, READ, WRITE};
+
+/// While tasks run, waited raw fds are checked for closure this often.
+pub(super) const SWEEP_AFTER: Duration = Duration::from_secs(1);
+
+impl Reactor {
+    /// Registers (or re-registers, re-arming) raw `fd` with interest `want`.
+    pub(super) fn arm(&mut self, fd: RawFd, want: Flags) -> std::result::Result<(), i32> {
+        let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        let registry = &closed.registry;
+        let (registered, owner, generation) = self
+            .entries
+            .get(fd as usize)
+            .map_or((0, 0, 0), |e| (e.registered, e.owner, e.generation));
+        let (source, interest) = (&mut SourceFd(&fd), interest(want));
+        let fresh = token(fd, self.raw_generation.wrapping_add(1), false);
+        let result = if registered == 0 || owner != 0 {
+            match registry.register(source, fresh, interest) {
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, fresh, interest),
+                other => other,
+            }
+            .map(|()| true)
+        } else {
+            match registry.reregister(source, token(fd, generation, false), interest) {
+                Ok(()) => Ok(false),
+                // Closed since it was registered (its number perhaps reused):
+                // whoever waited on the old file gets EBADF.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+                    let registered = registry.register(source, fresh, interest).map(|()| true);
+                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
+                    self.fail_all(fd, libc::EBADF, &mut failed, &mut graveyard);
+                    self.completed.append(&mut failed);
+                    drop(graveyard);
+                    registered
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let is_new = result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        if is_new {
+            self.raw_generation = self.raw_generation.wrapping_add(1);
+        }
+        let raw_generation = self.raw_generation;
+        let entry = self.entry(fd);
+        entry.registered = want;
+        entry.owner = 0;
+        if is_new {
+            entry.generation = raw_generation;
+        }
+        Ok(())
+    }
+
+    /// Re-arms every waited raw fd; those closed meanwhile fail their waiters.
+    pub(super) fn sweep(&mut self) {
+        for fd in 0..self.entries.len() {
+            let entry = &self.entries[fd];
+            let want = entry.wanted();
+            if entry.owner == 0 && want != 0 {
+                if let Err(code) = self.arm(fd as RawFd, want) {
+                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
+                    self.fail_all(fd as RawFd, code, &mut failed, &mut graveyard);
+                    self.completed.append(&mut failed);
+                    drop(graveyard);
+                }
+            }
+        }
+        self.swept = true;
+        self.last_sweep = Instant::now();
+    }
+}
+
+pub(super) fn interest(flags: Flags) -> Interest {
+    let mut interest: Option<Interest> = None;
+    for (flag, i) in [
+        (READ, Interest::READABLE),
+        (WRITE, Interest::WRITABLE),
+        (EXC, Interest::PRIORITY),
+    ] {
+        if flags & flag != 0 {
+            interest = Some(interest.map_or(i, |have| have | i));
+        }
+    }
+    interest.unwrap_or(Interest::READABLE)
+}

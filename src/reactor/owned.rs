@@ -1,0 +1,164 @@
+//! The owned path: fds of the crate's own types (`net.rs`), registered once
+//! with this reactor, their readiness kept in their entry, their release
+//! seen at once through the [`Closed`] list.
+//!
+//! # Invariants
+//!
+//! - An entry with an owner id is registered here, for read, write and
+//!   priority data, edge-triggered, under a token carrying that id.
+//! - `ready` holds the directions an event has reported and no call has
+//!   found empty since. It may say "ready" wrongly (a read behind the library's
+//!   back): then the next try finds `EAGAIN` and clears it. It never says
+//!   "not ready" wrongly, since every edge sets it: no waiter can miss one.
+//! - While the closed list is empty, an entry with an owner is still that
+//!   owner's file (a release puts it on the list first).
+
+use std::any::Any;
+use std::os::fd::RawFd;
+use std::rc::Rc;
+
+use mio::unix::SourceFd;
+use mio::Interest;
+
+use super::{token, Reactor};
+use crate::action::perform;
+use crate::fd::{self, Closed, Flags, EXC, READ, WRITE};
+use crate::op::{nothing, Action, FdWait, Input};
+use crate::sched::State;
+use crate::task::Stack;
+
+impl Reactor {
+    /// An owned fd registered here: if its entry belonged to an earlier file
+    /// of that number, that file's waiters are failed first.
+    pub(super) fn adopt_entry(&mut self, fd: RawFd, id: u32, graveyard: &mut Vec<Box<dyn Any>>) {
+        if self.entry(fd).owner != id {
+            let mut failed = Vec::new();
+            self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
+            self.completed.append(&mut failed);
+            let entry = self.entry(fd);
+            entry.owner = id;
+            entry.generation = id;
+            entry.registered = READ | WRITE | EXC;
+        }
+    }
+
+    /// Registers an owned fd with this reactor, once, for read, write and
+    /// priority data, edge-triggered.
+    pub(super) fn register_owned(
+        &mut self,
+        fd: RawFd,
+        id: u32,
+        closed: &Rc<Closed>,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> std::result::Result<(), i32> {
+        let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
+        let tok = token(fd, id, true);
+        let registry = &closed.registry;
+        let result = match registry.register(&mut SourceFd(&fd), tok, interest) {
+            // Waited on before as a raw fd: the same file, take its registration over.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(&mut SourceFd(&fd), tok, interest),
+            other => other,
+        };
+        result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        fd::set_registered(fd, id, closed);
+        self.adopt_entry(fd, id, graveyard);
+        let stream = is_stream(fd);
+        let entry = self.entry(fd);
+        entry.stream = stream;
+        entry.ready = 0;
+        Ok(())
+    }
+
+    /// Takes the closed list: the waiters of each owned fd that closed get
+    /// `EBADF`, into `out`.
+    pub(super) fn take_closed(&mut self, out: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
+        let Some((_, closed)) = &self.poll else { return };
+        if closed.list.borrow().is_empty() {
+            return;
+        }
+        let list = std::mem::take(&mut *closed.list.borrow_mut());
+        for (fd, id) in list {
+            if self.entries.get(fd as usize).is_some_and(|e| e.owner == id) {
+                self.fail_all(fd, libc::EBADF, out, graveyard);
+                self.entries[fd as usize].owner = 0;
+            }
+        }
+    }
+
+    /// A wait on an owned fd registered here. Known ready for it: a library
+    /// action is tried now (it cannot block), a readiness wait is over, and
+    /// either way the task resumes at the next step 1; a caller's `fd_action`
+    /// parks, and the entry is served at the next step 1 with no event, as
+    /// the original calls it only once select has found the fd ready. Not
+    /// known ready: the wait parks until an event comes, with no syscall.
+    pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, mut wait: FdWait) {
+        let (fd, flags) = (wait.fd, wait.flags);
+        let entry = &mut self.entries[fd as usize];
+        let direction = entry.ready & flags;
+        if direction != 0 {
+            match wait.action {
+                None => return self.completed.push((stack, nothing())),
+                Some(Action::Call(_)) => {}
+                Some(ref mut action) => match perform(fd, Some(action)) {
+                    Some(input) => {
+                        if entry.stream {
+                            entry.ready &= !drained(Some(action), &input);
+                        }
+                        return self.completed.push((stack, input));
+                    }
+                    None => entry.ready &= !direction, // drained by someone else
+                },
+            }
+        }
+        let pend = entry.ready & flags != 0 && !entry.pending;
+        if pend {
+            entry.pending = true;
+            self.pending.push(fd);
+        }
+        self.park(s, stack, wait);
+    }
+
+    /// True if no owned fd registered here was released since the last step 1.
+    pub(super) fn no_close_pending(&self) -> bool {
+        self.poll
+            .as_ref()
+            .is_some_and(|(_, closed)| closed.list.borrow().is_empty())
+    }
+}
+
+/// What a finished action tells of a stream's buffers: a short read means
+/// the receive buffer is drained, a short send that the send buffer is full.
+pub(super) fn drained(action: Option<&Action>, input: &Input) -> Flags {
+    match (action, input) {
+        (Some(Action::Recv(n)), Ok(value)) => {
+            let got = value.bytes_len().unwrap_or(0);
+            if got > 0 && got < *n {
+                READ
+            } else {
+                0
+            }
+        }
+        (Some(Action::Send(data)), Ok(value)) => match value.usize() {
+            Some(sent) if sent < data.len() => WRITE,
+            _ => 0,
+        },
+        _ => 0,
+    }
+}
+
+/// True if `fd` is a stream socket.
+fn is_stream(fd: RawFd) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE writes one c_int into `kind`.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    ret == 0 && kind == libc::SOCK_STREAM
+}
