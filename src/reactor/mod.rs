@@ -22,6 +22,7 @@
 //!   step 1. (`owned.rs`.)
 //! - **Raw fds** (numbers and borrowed std objects) take the compatibility
 //!   path: re-armed on every wait, their close found late. (`compat.rs`.)
+//!
 //! Either way a wait that is over at once resumes its task at the next step 1,
 //! where the original's select would have found it: DESIGN.md §2's order holds.
 //!
