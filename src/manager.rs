@@ -155,7 +155,8 @@ impl Inner {
                 s.enqueue(stack, Err(Error::invalid("'seconds' must be greater than 0")))
             }
             Operation::Sleep(span) => {
-                s.park(stack, Some(span), Expiry::Sleep);
+                let key = s.park(stack);
+                s.time_parked(key, span, Expiry::Sleep(key));
             }
             Operation::QueueGet(wait) | Operation::QueuePut(wait) => crate::queue::perform(wait, s, stack),
             Operation::FdReady(wait) | Operation::FdAction(wait) => crate::reactor::wait(&mut self.io, s, stack, wait),

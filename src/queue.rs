@@ -33,7 +33,6 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueWait};
-use crate::park::Key;
 use crate::queue_state::{QueueState, QueueTimeout};
 use crate::sched::{Expiry, State};
 use crate::task::Stack;
@@ -209,7 +208,7 @@ fn hand_off(
         None => {
             let item = q.items.pop_front().expect("checked non-empty");
             state.enqueue(stack, Ok(item));
-            if let Some((key, item)) = take_own(&mut q.putters, state, |(key, _)| *key) {
+            if let Some((key, item)) = q.putters.take_first(|(key, _)| state.owns(*key)) {
                 q.items.push_back(item);
                 let _ = state.wake(key, nothing());
             }
@@ -221,7 +220,7 @@ fn hand_off(
         Some(item) => {
             q.items.push_back(item);
             state.enqueue(stack, nothing());
-            if let Some(key) = take_own(&mut q.getters, state, |key| *key) {
+            if let Some(key) = q.getters.take_first(|key| state.owns(*key)) {
                 let head = q.items.pop_front().expect("an item was just put");
                 let _ = state.wake(key, Ok(head));
             }
@@ -229,7 +228,10 @@ fn hand_off(
     }
 }
 
-/// Parks the task as a getter (no item) or as the putter of `item`.
+/// Parks the task as a getter (no item) or as the putter of `item`. The
+/// first waiter parked in this manager is served first: waiters of an
+/// unrelated manager stay for that manager, as the original keeps each
+/// manager's queue waits apart.
 fn wait(
     state: &mut State,
     stack: Stack,
@@ -237,23 +239,22 @@ fn wait(
     timeout: Option<Duration>,
     item: Option<Value>,
 ) {
-    let key = state.park(stack, timeout, |key| {
-        Expiry::Queue(QueueTimeout {
+    let put = item.is_some();
+    let key = state.park(stack);
+    let seq = {
+        let mut q = core.borrow_mut();
+        match item {
+            None => q.getters.push(key),
+            Some(item) => q.putters.push((key, item)),
+        }
+    };
+    if let Some(timeout) = timeout {
+        let expiry = Expiry::Queue(QueueTimeout {
             core: core.clone(),
             key,
-        })
-    });
-    let mut q = core.borrow_mut();
-    match item {
-        None => q.getters.push_back(key),
-        Some(item) => q.putters.push_back((key, item)),
+            seq,
+            put,
+        });
+        state.time_parked(key, timeout, expiry);
     }
-}
-
-/// Takes the first waiter of `list` that is parked in this manager: almost
-/// always the head. Waiters of an unrelated manager stay for that manager,
-/// as the original keeps each manager's queue waits apart.
-fn take_own<W>(list: &mut VecDeque<W>, state: &mut State, key: impl Fn(&W) -> Key) -> Option<W> {
-    let i = list.iter().position(|w| state.owns(key(w)))?;
-    list.remove(i)
 }

@@ -74,17 +74,17 @@ impl State {
         !self.runq.is_empty()
     }
 
-    /// Parks a waiting task; with a timeout, sets a timer whose expiry `expiry`
-    /// makes from the task's key.
-    pub(crate) fn park(&mut self, stack: Stack, timeout: Option<Duration>, expiry: impl FnOnce(Key) -> Expiry) -> Key {
-        let key = self.parked.park(stack);
-        if let Some(timeout) = timeout {
-            let timer = self.set_timer(timeout, expiry(key));
-            if let Some(parked) = self.parked.get_mut(key) {
-                parked.set_timer(timer);
-            }
+    /// Parks a waiting task.
+    pub(crate) fn park(&mut self, stack: Stack) -> Key {
+        self.parked.park(stack)
+    }
+
+    /// Gives the parked task `key` a timeout that fires as `expiry`.
+    pub(crate) fn time_parked(&mut self, key: Key, timeout: Duration, expiry: Expiry) {
+        let timer = self.set_timer(timeout, expiry);
+        if let Some(parked) = self.parked.get_mut(key) {
+            parked.set_timer(timer);
         }
-        key
     }
 
     /// Sets a timer `timeout` from now.

@@ -173,3 +173,66 @@ fn a_raw_zero_sleep_is_the_same_error_as_sleep_zero() {
         ["'seconds' must be greater than 0", "'seconds' must be greater than 0"]
     );
 }
+
+/// Finding 6: 100,000 getters and 100,000 putters on one queue time out
+/// together: each gets `Timeout`, each timed-out put's item is dropped once,
+/// and the queue then serves new waiters in order. (Withdrawing is O(log n):
+/// the benchmark `fd-waiters` measures the like for fds; here, the counts.)
+#[test]
+fn a_hundred_thousand_queue_waiters_time_out_together() {
+    const N: usize = 100_000;
+    struct Counted(Rc<RefCell<usize>>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() += 1;
+        }
+    }
+    let clock = Clock::manual();
+    let tm = TaskManager::with_clock(clock);
+    let (empty, full) = (Queue::<u32>::new(), Queue::with_contents([Counted(Rc::default())], 1));
+    let timeouts = Rc::new(RefCell::new(0));
+    let dropped = Rc::new(RefCell::new(0));
+    for i in 0..N {
+        let (empty, full, timeouts, dropped) = (empty.clone(), full.clone(), timeouts.clone(), dropped.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                if i % 2 == 0 {
+                    let got = wait!(empty.get().timeout(1));
+                    *timeouts.borrow_mut() += got.unwrap_err().is_timeout() as usize;
+                } else {
+                    let put = wait!(full.put(Counted(dropped)).timeout(1));
+                    *timeouts.borrow_mut() += put.unwrap_err().is_timeout() as usize;
+                }
+                Ok(())
+            },
+        ));
+    }
+    tm.run().unwrap();
+    assert_eq!((*timeouts.borrow(), *dropped.borrow()), (N, N / 2));
+    let order = Rc::new(RefCell::new(Vec::new()));
+    for i in 0..3u32 {
+        let (empty, order) = (empty.clone(), order.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let item = wait!(empty.get())?;
+                order.borrow_mut().push((i, item));
+                Ok(())
+            },
+        ));
+    }
+    let e = empty.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for item in [10, 11, 12] {
+                wait!(e.put(item))?;
+            }
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(*order.borrow(), [(0, 10), (1, 11), (2, 12)]);
+    assert_eq!(tm.__counts(), (0, 0, 0));
+}
