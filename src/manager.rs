@@ -88,6 +88,54 @@ enum Node {
 struct Inner {
     s: State,
     io: Reactor,
+    /// Log records of this borrow, emitted once it ends (see [`Leftovers`]).
+    notes: Vec<Note>,
+}
+
+/// A scheduler event to log. A logger is user code, and may call the
+/// manager: records are kept while the state is borrowed and emitted after.
+enum Note {
+    SleeperWoken,
+    QueueTimedOut,
+    FdTimedOut(std::os::fd::RawFd),
+    ChildStarted(usize),
+}
+
+impl Note {
+    fn emit(self) {
+        match self {
+            Note::SleeperWoken => trace!("sleeper woken"),
+            Note::QueueTimedOut => debug!("queue wait timed out"),
+            Note::FdTimedOut(fd) => debug!("wait on fd {fd} timed out"),
+            Note::ChildStarted(depth) => trace!("child task started, depth {depth}"),
+        }
+    }
+}
+
+/// What a borrow of the state leaves for after it: user values to drop and
+/// log records to emit. The one mechanism by which no user code (a `Drop`,
+/// a logger) runs while the state is borrowed: everything the manager drops
+/// on a task's behalf goes to the graveyard, every record to the notes, and
+/// `TaskManager::with` hands both over here once the borrow has ended.
+struct Leftovers {
+    dead: Vec<Box<dyn Any>>,
+    notes: Vec<Note>,
+}
+
+impl Leftovers {
+    /// Emits the records, then drops the values one by one: a panic in a
+    /// user `Drop` is reported through `log` and goes no further (no task
+    /// owns the value any more).
+    fn finish(self) {
+        for note in self.notes {
+            note.emit();
+        }
+        for value in self.dead {
+            if let Err(e) = drop_caught(value) {
+                log::warn!("a value dropped by the manager panicked: {e}");
+            }
+        }
+    }
 }
 
 impl Inner {
@@ -95,12 +143,27 @@ impl Inner {
         Inner {
             s: State::new(clock),
             io: Reactor::new(),
+            notes: Vec::new(),
         }
     }
 
-    /// Takes the graveyard's contents, if any, to drop outside the borrow.
-    fn take_dead(&mut self) -> Option<Vec<Box<dyn Any>>> {
-        (!self.s.graveyard.is_empty()).then(|| std::mem::take(&mut self.s.graveyard))
+    /// Records a log event, if anything at its level could be logged (a
+    /// static level check: the logger itself is not asked under the borrow).
+    fn note(&mut self, note: Note, level: log::Level) {
+        if level <= log::max_level() {
+            self.notes.push(note);
+        }
+    }
+
+    /// What this borrow leaves for after it, if anything.
+    fn leftovers(&mut self) -> Option<Leftovers> {
+        if self.s.graveyard.is_empty() && self.notes.is_empty() {
+            return None;
+        }
+        Some(Leftovers {
+            dead: std::mem::take(&mut self.s.graveyard),
+            notes: std::mem::take(&mut self.notes),
+        })
     }
 
     /// Step 2: sleep if nothing is runnable, then fire every expired timer.
@@ -115,25 +178,27 @@ impl Inner {
             s.clock.sleep(wait);
         }
         let now = s.clock.now();
-        while let Some((_, expiry)) = s.timers.pop_expired(now) {
-            let (task, input) = match expiry {
-                Expiry::Sleep(key) => {
-                    trace!("sleeper woken");
-                    (s.parked.unpark(key), nothing())
-                }
+        while let Some((_, expiry)) = self.s.timers.pop_expired(now) {
+            let s = &mut self.s;
+            let (task, input, note) = match expiry {
+                Expiry::Sleep(key) => (s.parked.unpark(key), nothing(), (Note::SleeperWoken, log::Level::Trace)),
                 Expiry::Queue(wait) => {
-                    debug!("queue wait timed out");
                     let key = wait.withdraw(&mut s.graveyard);
-                    (s.parked.unpark(key), Err(Error::Timeout))
+                    (
+                        s.parked.unpark(key),
+                        Err(Error::Timeout),
+                        (Note::QueueTimedOut, log::Level::Debug),
+                    )
                 }
                 Expiry::Io(fd, seq) => {
-                    debug!("wait on fd {fd} timed out");
-                    (self.io.withdraw(fd, seq, &mut s.graveyard), Err(Error::Timeout))
+                    let task = self.io.withdraw(fd, seq, &mut s.graveyard);
+                    (task, Err(Error::Timeout), (Note::FdTimedOut(fd), log::Level::Debug))
                 }
             };
+            self.note(note.0, note.1);
             if let Some(mut task) = task {
                 task.take_timer(); // it just fired
-                s.enqueue(task, input);
+                self.s.enqueue(task, input);
             }
         }
     }
@@ -147,8 +212,9 @@ impl Inner {
             Operation::Value(value) => s.enqueue(stack, Ok(value)),
             Operation::Child(child) => {
                 stack.push(child.0);
-                trace!("child task started, depth {}", stack.depth());
+                let depth = stack.depth();
                 s.enqueue(stack, nothing());
+                self.note(Note::ChildStarted(depth), log::Level::Trace);
             }
             // Built by hand (`sleep` refuses it at its line): the same error.
             Operation::Sleep(span) if span.is_zero() => {
@@ -165,9 +231,33 @@ impl Inner {
     }
 
     /// Takes over another manager's state (`merge`).
-    fn absorb(&mut self, other: Inner) {
-        self.s.absorb(other.s);
-        self.io.absorb(other.io, &mut self.s.graveyard);
+    fn absorb(&mut self, mut other: Inner) {
+        let clock = other.s.clock.clone();
+        self.s.absorb(std::mem::replace(&mut other.s, State::new(clock)));
+        self.io
+            .absorb(std::mem::replace(&mut other.io, Reactor::new()), &mut self.s.graveyard);
+        self.notes.append(&mut other.notes);
+        // `other` is empty now: its drop runs no user code under this borrow.
+    }
+}
+
+impl Drop for Inner {
+    /// Drops every task and value the manager still holds, one at a time,
+    /// so that a panic in one `Drop` is reported and the rest still dropped
+    /// (a second panic while unwinding would abort the process). Never runs
+    /// under a borrow of the state: the last handle, `clear` and thread exit
+    /// drop it from outside.
+    fn drop(&mut self) {
+        fn boxed<T: 'static>(value: T) -> Box<dyn Any> {
+            Box::new(value)
+        }
+        let mut dead: Vec<Box<dyn Any>> = self.s.runq.drain(..).map(boxed).collect();
+        dead.extend(self.s.parked.drain().into_iter().map(boxed));
+        dead.extend(self.s.timers.drain().into_iter().map(boxed));
+        dead.append(&mut self.s.graveyard);
+        dead.extend(self.io.drain());
+        let notes = std::mem::take(&mut self.notes);
+        Leftovers { dead, notes }.finish();
     }
 }
 
@@ -250,9 +340,11 @@ impl TaskManager {
             if !i.s.timers.is_empty() {
                 i.handle_timeouts(timeout);
             }
-            (polled, i.take_dead())
+            (polled, i.leftovers())
         });
-        drop(dead);
+        if let Some(leftovers) = dead {
+            leftovers.finish();
+        }
         polled?;
         let left = self.with(|i| {
             if i.s.has_runnable() {
@@ -269,11 +361,13 @@ impl TaskManager {
                 // no operation moved around (`resume` left `()` as its input).
                 Step::Yielded(Operation::Yield) => self.with(|i| i.s.runq.push_back(stack)),
                 Step::Yielded(operation) => {
-                    let dead = self.with(|i| {
+                    let leftovers = self.with(|i| {
                         i.perform(stack, operation);
-                        i.take_dead()
+                        i.leftovers()
                     });
-                    drop(dead);
+                    if let Some(leftovers) = leftovers {
+                        leftovers.finish();
+                    }
                 }
                 Step::Done(result) => {
                     // A child finished: its parent resumes with the result,
@@ -354,7 +448,7 @@ impl TaskManager {
             let clock = i.s.clock.clone();
             std::mem::replace(i, Inner::new(clock))
         });
-        drop(old); // outside the borrow: the tasks' destructors may use the manager
+        drop(old); // outside the borrow (see `Inner`'s `Drop`): the tasks' destructors may use the manager
     }
 
     /// Numbers for tests and benchmarks: (runnable, waiting, timers).

@@ -137,6 +137,22 @@ impl<T> Parking<T> {
         Some(entry)
     }
 
+    /// Takes every entry out (their keys all go stale).
+    pub(crate) fn drain(&mut self) -> Vec<T> {
+        self.len = 0;
+        let mut all = Vec::new();
+        for segment in &mut self.segments {
+            for (index, slot) in segment.slots.iter_mut().enumerate() {
+                if let Some(entry) = slot.entry.take() {
+                    slot.generation = slot.generation.wrapping_add(1);
+                    segment.free.push(index as u32);
+                    all.push(entry);
+                }
+            }
+        }
+        all
+    }
+
     /// Takes over another lot's entries; their keys stay valid.
     pub(crate) fn absorb(&mut self, other: Parking<T>) {
         self.len += other.len;

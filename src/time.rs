@@ -224,6 +224,11 @@ impl<T> Timers<T> {
         (entry.key().0 <= now).then(|| entry.remove_entry())
     }
 
+    /// Takes every timer out, earliest first.
+    pub(crate) fn drain(&mut self) -> Vec<T> {
+        std::mem::take(&mut self.map).into_values().collect()
+    }
+
     /// Takes over all of `other`'s timers (keys are unique per thread).
     pub(crate) fn append(&mut self, other: &mut Timers<T>) {
         self.map.append(&mut other.map);

@@ -236,3 +236,66 @@ fn a_hundred_thousand_queue_waiters_time_out_together() {
     assert_eq!(*order.borrow(), [(0, 10), (1, 11), (2, 12)]);
     assert_eq!(tm.__counts(), (0, 0, 0));
 }
+
+/// A held value whose `Drop` panics, counting its drops.
+struct PanicsWhenDropped(Rc<RefCell<usize>>);
+
+impl Drop for PanicsWhenDropped {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() += 1;
+        panic!("a held value's drop");
+    }
+}
+
+/// A task parked forever on a queue get, holding `value`.
+fn parked_holding<T: 'static>(value: T) -> Task {
+    Task::new(
+        #[coroutine]
+        move |_| {
+            let _held = &value;
+            wait!(Queue::<()>::new().get())?;
+            Ok(())
+        },
+    )
+}
+
+/// Finding 4: `clear()` with two parked tasks whose held values panic when
+/// dropped: both destructors run, once each, and nothing escapes or aborts.
+#[test]
+fn clear_drops_every_task_even_when_their_drops_panic() {
+    let tm = TaskManager::new();
+    let drops = Rc::new(RefCell::new(0));
+    tm.add(parked_holding(PanicsWhenDropped(drops.clone())));
+    tm.add(parked_holding(PanicsWhenDropped(drops.clone())));
+    tm.run().unwrap();
+    assert_eq!(tm.__counts(), (0, 2, 0));
+    tm.clear();
+    assert_eq!(*drops.borrow(), 2);
+    assert_eq!(tm.__counts(), (0, 0, 0));
+    drop(tm);
+    assert_eq!(*drops.borrow(), 2, "dropped once each");
+}
+
+/// Finding 3: a task parked on the default manager at thread exit, owning a
+/// value whose `Drop` calls `multitask::add`: its destructor runs, the add
+/// fails quietly (the thread's manager is gone), and the process goes on.
+#[test]
+fn thread_exit_with_a_parked_task_whose_drop_adds_a_task_does_not_abort() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        struct Reports(std::sync::mpsc::Sender<&'static str>);
+        impl Drop for Reports {
+            fn drop(&mut self) {
+                let _ = self.0.send("destructor ran");
+                multitask::add(Task::new(
+                    #[coroutine]
+                    |_| Ok(()),
+                ));
+            }
+        }
+        multitask::add(parked_holding(Reports(tx)));
+        multitask::run().unwrap();
+    });
+    assert!(thread.join().is_ok());
+    assert_eq!(rx.recv().unwrap(), "destructor ran");
+}

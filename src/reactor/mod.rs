@@ -297,6 +297,28 @@ impl Reactor {
         };
     }
 
+    /// Takes every waiting task and action out (the manager is being
+    /// dropped), for the caller to drop outside the borrow.
+    pub(crate) fn drain(&mut self) -> Vec<Box<dyn Any>> {
+        let mut all: Vec<Box<dyn Any>> = Vec::new();
+        for entry in &mut self.entries {
+            for waiter in entry.fifo.drain(..) {
+                if let Some(task) = waiter.task {
+                    all.push(Box::new(task));
+                }
+                if let Some(action) = waiter.action {
+                    all.push(Box::new(action));
+                }
+            }
+            entry.live = 0;
+            entry.counts = [0; 3];
+        }
+        all.extend(self.completed.drain(..).map(|done| Box::new(done) as Box<dyn Any>));
+        self.waiting = 0;
+        self.raw_waiters = 0;
+        all
+    }
+
     /// Takes over another manager's fd waits, registering their fds here.
     /// Their sequence numbers come from the thread's one counter, so each
     /// merged FIFO is put back in order by them.

@@ -1,0 +1,73 @@
+//! Finding 2 of issue 9: a `log` logger that calls the manager. Every record
+//! the crate (and mio under it) emits must come when the manager's state is
+//! not borrowed. A test binary of its own: the logger is global.
+#![feature(coroutines)]
+
+use std::cell::RefCell;
+use std::os::unix::net::UnixStream;
+
+use multitask::{readable, sleep, wait, Error, Queue, Task};
+
+struct CallsTheManager;
+
+thread_local! {
+    static RECORDS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+impl log::Log for CallsTheManager {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        // User code: it may ask the manager anything.
+        let _ = multitask::get_default_task_manager().has_runnable();
+        true
+    }
+
+    fn log(&self, record: &log::Record) {
+        let tm = multitask::get_default_task_manager();
+        let _ = (tm.has_runnable(), tm.has_io_waits(), tm.has_timeouts());
+        let _ = RECORDS.try_with(|r| r.borrow_mut().push(format!("{} {}", record.level(), record.args())));
+    }
+
+    fn flush(&self) {}
+}
+
+static LOGGER: CallsTheManager = CallsTheManager;
+
+#[test]
+fn a_logger_that_calls_the_manager_sees_every_record_outside_its_borrow() {
+    log::set_logger(&LOGGER).unwrap();
+    log::set_max_level(log::LevelFilter::Trace);
+    let (_a, b) = UnixStream::pair().unwrap();
+    multitask::add(Task::<()>::new(
+        #[coroutine]
+        move |_| {
+            let child: Task<i32> = Task::new(
+                #[coroutine]
+                |_| {
+                    wait!();
+                    Ok(7)
+                },
+            );
+            assert_eq!(wait!(child)?, 7);
+            wait!(sleep(0.001))?;
+            assert!(wait!(Queue::<()>::new().get().timeout(0.001)).unwrap_err().is_timeout());
+            assert!(wait!(readable(&b).timeout(0.001)).unwrap_err().is_timeout());
+            Err(Error::msg("top-level error"))
+        },
+    ));
+    let error = multitask::run().unwrap_err();
+    assert_eq!(error.to_string(), "top-level error");
+    let records = RECORDS.with(|r| r.take());
+    let expected = [
+        "TRACE task added",
+        "TRACE child task started, depth 2",
+        "TRACE sleeper woken",
+        "DEBUG queue wait timed out",
+        "DEBUG task failed: top-level error",
+    ];
+    for line in expected {
+        assert!(records.iter().any(|r| r == line), "{line:?} missing from {records:#?}");
+    }
+    assert!(records
+        .iter()
+        .any(|r| r.starts_with("DEBUG wait on fd ") && r.ends_with(" timed out")));
+}
