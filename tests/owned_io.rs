@@ -465,3 +465,53 @@ fn into_inner_releases_the_fd() {
         ]
     );
 }
+
+/// Any other fd (here the two ends of a pipe) becomes an owned, registered
+/// fd with `Fd::new`: `write`, `read` and `readline` work on it, and a task
+/// reading it waits (no busy loop) until the writer writes.
+#[test]
+fn pipe_ends_wrapped_in_fd_work_with_read_write_and_readline() {
+    let _serial = serial();
+    let tm = TaskManager::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    let (reader, writer) = (Fd::new(reader).unwrap(), Fd::new(writer).unwrap());
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let line = wait!(readline(&reader).timeout(GUARD))?;
+            note(&l, format!("line {:?}", String::from_utf8_lossy(&line)));
+            let rest = wait!(multitask::read(&reader, 100).timeout(GUARD))?;
+            note(&l, format!("rest {:?}", String::from_utf8_lossy(&rest)));
+            let eof = wait!(multitask::read(&reader, 100).timeout(GUARD))?;
+            note(&l, format!("eof {}", eof.is_empty()));
+            Ok(())
+        },
+    ));
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for _ in 0..3 {
+                wait!(); // the reader waits meanwhile
+            }
+            note(&l, "writing");
+            let n = wait!(multitask::write(&writer, "first\nsecond"))?;
+            note(&l, format!("wrote {n}"));
+            drop(writer);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "writing",
+            "wrote 12",
+            "line \"first\\n\"",
+            "rest \"second\"",
+            "eof true"
+        ]
+    );
+}
