@@ -50,6 +50,20 @@ fn outcome(result: &multitask::Result<Vec<u8>>) -> String {
     }
 }
 
+/// A task that waits to `recv` on the raw number `fd` (of an owned fd: the
+/// number leads to it) and logs what it got as `name: ...`.
+fn waiter(log: &Log, name: &'static str, fd: RawFd) -> Task {
+    let log = log.clone();
+    Task::new(
+        #[coroutine]
+        move |_| {
+            let result = wait!(recv(fd, 100).timeout(GUARD));
+            note(&log, format!("{name}: {}", outcome(&result)));
+            Ok(())
+        },
+    )
+}
+
 /// A waiter whose socket a task of the same manager drops is woken with
 /// EBADF at the very next pass, not by a sweep a second later.
 #[test]
@@ -60,15 +74,7 @@ fn a_close_by_the_same_manager_wakes_the_waiter_at_the_next_pass() {
     let fd = a.as_raw_fd();
     let holder = Rc::new(RefCell::new(Some(a)));
     let log = log();
-    let l = log.clone();
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            let result = wait!(recv(fd, 100).timeout(GUARD)); // the raw number of an owned fd
-            note(&l, format!("waiter: {}", outcome(&result)));
-            Ok(())
-        },
-    ));
+    tm.add(waiter(&log, "waiter", fd));
     let (l, h) = (log.clone(), holder.clone());
     tm.add(Task::new(
         #[coroutine]
@@ -100,15 +106,7 @@ fn a_close_by_another_manager_wakes_the_waiter_in_its_next_pass() {
     let fd = a.as_raw_fd();
     let holder = Rc::new(RefCell::new(Some(a)));
     let log = log();
-    let l = log.clone();
-    tm1.add(Task::new(
-        #[coroutine]
-        move |_| {
-            let result = wait!(recv(fd, 100).timeout(GUARD));
-            note(&l, format!("waiter: {}", outcome(&result)));
-            Ok(())
-        },
-    ));
+    tm1.add(waiter(&log, "waiter", fd));
     tm1.run_next(None).unwrap(); // the waiter parks in tm1
     let h = holder.clone();
     tm2.add(Task::new(
@@ -137,15 +135,7 @@ fn a_reused_fd_number_never_delivers_the_new_sockets_data_to_the_old_waiter() {
     let duplicate = old.get_ref().try_clone().unwrap(); // keeps the old file open
     let holder = Rc::new(RefCell::new(Some(old)));
     let log = log();
-    let l = log.clone();
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            let result = wait!(recv(old_fd, 100).timeout(GUARD));
-            note(&l, format!("old waiter: {}", outcome(&result)));
-            Ok(())
-        },
-    ));
+    tm.add(waiter(&log, "old waiter", old_fd));
     let (l, h) = (log.clone(), holder.clone());
     tm.add(Task::new(
         #[coroutine]
@@ -435,15 +425,7 @@ fn into_inner_releases_the_fd() {
     let fd = a.as_raw_fd();
     let holder = Rc::new(RefCell::new(Some(a)));
     let log = log();
-    let l = log.clone();
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            let result = wait!(recv(fd, 10).timeout(GUARD));
-            note(&l, format!("waiter: {}", outcome(&result)));
-            Ok(())
-        },
-    ));
+    tm.add(waiter(&log, "waiter", fd));
     let (l, h) = (log.clone(), holder.clone());
     tm.add(Task::new(
         #[coroutine]
