@@ -51,7 +51,13 @@ fn the_echo_server_registers_each_connection_once_and_never_retries() {
         conn.shutdown(Shutdown::Write).unwrap();
         assert_eq!(conn.read(&mut [0u8; 16]).unwrap(), 0);
     }
-    let _ = server.kill();
+    // Stop the traced server itself (killing strace would leave it running,
+    // detached); strace then writes its last lines and exits.
+    let children = format!("/proc/{0}/task/{0}/children", server.id());
+    for pid in std::fs::read_to_string(children).unwrap_or_default().split_whitespace() {
+        // SAFETY: kill(2) on the traced server's pid.
+        unsafe { libc::kill(pid.parse().unwrap(), libc::SIGKILL) };
+    }
     let _ = server.wait();
     let text = std::fs::read_to_string(&trace).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
