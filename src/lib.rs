@@ -268,6 +268,7 @@
 mod action;
 mod error;
 mod fd;
+mod generator;
 mod io;
 mod manager;
 pub mod net;
