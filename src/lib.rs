@@ -10,6 +10,12 @@
 //!
 //! [multitask]: https://pypi.org/project/multitask/
 //!
+//! The package is `multitask-coro`, not on crates.io: depend on it by path
+//! (`multitask = { package = "multitask-coro", path = "../multitask" }`) or
+//! from git. It needs nightly Rust in the crate that uses it too: a
+//! `rust-toolchain.toml` with `channel = "nightly"` next to that crate's
+//! `Cargo.toml`, and `#![feature(coroutines)]` in its crate root.
+//!
 //! # Two tasks
 //!
 //! ```python
@@ -25,21 +31,48 @@
 //!
 //! ```
 //! #![feature(coroutines)]
+//!
 //! use multitask::{wait, Task};
 //!
-//! fn printer(message: &'static str) -> Task {
-//!     Task::new(#[coroutine] move |_| {
-//!         for _ in 0..3 { // the original loops forever
+//! fn printer(message: &'static str, rounds: usize) -> Task {
+//!     Task::new(
+//!         #[coroutine]
+//!         move |_| {
+//!             for _ in 0..rounds {
+//!                 println!("{message}");
+//!                 wait!();
+//!             }
+//!             Ok(())
+//!         },
+//!     )
+//! }
+//!
+//! fn main() -> multitask::Result<()> {
+//!     // The original loops forever; three rounds here.
+//!     multitask::add(printer("hello", 3));
+//!     multitask::add(printer("goodbye", 3));
+//!     multitask::run() // hello goodbye hello goodbye hello goodbye
+//! }
+//! ```
+//!
+//! The same with [`task!`], which writes the `Task::new` around the body:
+//!
+//! ```
+//! #![feature(coroutines)]
+//! use multitask::wait;
+//!
+//! multitask::task! {
+//!     fn printer(message: &'static str, rounds: usize) {
+//!         for _ in 0..rounds {
 //!             println!("{message}");
 //!             wait!();
 //!         }
-//!         Ok(())
-//!     })
+//!     }
 //! }
 //!
-//! multitask::add(printer("hello"));
-//! multitask::add(printer("goodbye"));
-//! multitask::run().unwrap(); // hello goodbye hello goodbye hello goodbye
+//! multitask::add(printer("hello", 3));
+//! multitask::add(printer("goodbye", 3));
+//! multitask::run().unwrap();
 //! ```
 //!
 //! # A server
@@ -62,32 +95,78 @@
 //! multitask.run()
 //! ```
 //!
+//! `examples/echo_server.rs`, which also survives running out of file
+//! descriptors and a client's reset:
+//!
 //! ```no_run
 //! #![feature(coroutines)]
+//!
 //! use multitask::net::{TcpListener, TcpStream};
-//! use multitask::{accept, recv, send, wait, Task};
+//!
+//! use multitask::{accept, recv, sendall, sleep, wait, Error, Task};
 //!
 //! fn listener(sock: TcpListener) -> Task {
-//!     Task::new(#[coroutine] move |_| loop {
-//!         let (conn, _address) = wait!(multitask::accept(&sock))?;
-//!         multitask::add(client_handler(conn));
-//!     })
+//!     Task::new(
+//!         #[coroutine]
+//!         move |_| loop {
+//!             match wait!(accept(&sock)) {
+//!                 Ok((conn, _address)) => {
+//!                     conn.set_nodelay(true)?;
+//!                     multitask::add(client_handler(conn));
+//!                 }
+//!                 // Out of file descriptors: the connection waits in the backlog.
+//!                 // Back off briefly (never spin on the error), serve the clients we
+//!                 // have, and accept again once some have left.
+//!                 Err(e) if is_out_of_fds(&e) => {
+//!                     eprintln!("accept: {e}; backing off");
+//!                     wait!(sleep(0.1))?;
+//!                 }
+//!                 Err(e) => return Err(e),
+//!             }
+//!         },
+//!     )
 //! }
 //!
 //! fn client_handler(sock: TcpStream) -> Task {
-//!     Task::new(#[coroutine] move |_| loop {
-//!         let request = wait!(recv(&sock, 1024))?;
-//!         if request.is_empty() {
-//!             return Ok(());
-//!         }
-//!         let response = request; // handle_request(request): an echo here
-//!         wait!(send(&sock, response))?;
-//!     })
+//!     Task::new(
+//!         #[coroutine]
+//!         move |_| loop {
+//!             let request = wait!(recv(&sock, 1024))?;
+//!             if request.is_empty() {
+//!                 return Ok(());
+//!             }
+//!             let response = handle_request(request);
+//!             // Python's send may send less than asked, and the original ignores
+//!             // it; a real server sends it all.
+//!             wait!(sendall(&sock, response))?;
+//!         },
+//!     )
 //! }
 //!
-//! let sock = TcpListener::bind("127.0.0.1:0").unwrap();
-//! multitask::add(listener(sock));
-//! multitask::run().unwrap();
+//! fn handle_request(request: Vec<u8>) -> Vec<u8> {
+//!     request
+//! }
+//!
+//! fn is_out_of_fds(e: &Error) -> bool {
+//!     matches!(
+//!         e.io_error().and_then(|e| e.raw_os_error()),
+//!         Some(libc::EMFILE | libc::ENFILE)
+//!     )
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let port = 0; // examples/echo_server.rs: the first argument (0 picks a free port)
+//!     let sock = TcpListener::bind(("127.0.0.1", port))?;
+//!     println!("{}", sock.local_addr()?);
+//!
+//!     multitask::add(listener(sock));
+//!     // A failing client (say, reset by its peer) leaves run() with its error;
+//!     // every other task stays where it was, so log it and carry on.
+//!     while let Err(e) = multitask::run() {
+//!         eprintln!("client: {e}");
+//!     }
+//!     Ok(())
+//! }
 //! ```
 //!
 //! The sockets are the crate's own ([`net`]): registered once with epoll,
@@ -261,13 +340,48 @@
 //! the parent, as an uncaught exception would. A top-level task's error
 //! leaves [`run`] as `Err`; the other tasks stay, and `run` again carries on.
 //! A task that panics is dropped and the panic becomes its error.
+//!
+//! A program's own exception classes are types declared with [`exception!`];
+//! `except ConnectionClosed:` is [`Error::is`], and `type(e).__name__` is
+//! [`Error::name`]:
+//!
+//! ```
+//! #![feature(coroutines)]
+//! use multitask::{wait, TaskManager};
+//!
+//! multitask::exception!(ConnectionClosed);
+//!
+//! multitask::task! {
+//!     fn reader(closed: bool) -> u32 {
+//!         wait!();
+//!         if closed {
+//!             return Err(ConnectionClosed.into()); // raise ConnectionClosed()
+//!         }
+//!         42
+//!     }
+//!
+//!     fn main_task() {
+//!         assert_eq!(wait!(reader(false))?, 42);
+//!         match wait!(reader(true)) {
+//!             Err(e) if e.is::<ConnectionClosed>() => assert_eq!(e.name(), "ConnectionClosed"),
+//!             other => panic!("{other:?}"),
+//!         }
+//!     }
+//! }
+//!
+//! let tm = TaskManager::new();
+//! tm.add(main_task());
+//! tm.run().unwrap();
+//! ```
 
 #![feature(coroutine_trait)]
 #![warn(missing_docs)]
+#![doc(test(attr(deny(warnings))))]
 
 mod action;
 mod error;
 mod fd;
+mod generator;
 mod io;
 mod manager;
 pub mod net;
@@ -293,6 +407,12 @@ pub use queue::Queue;
 pub use task::Task;
 pub use time::{Clock, IntoSeconds, Seconds};
 pub use value::Value;
+
+/// The README's Rust blocks, compiled and run as doctests (`cargo test --doc`),
+/// so that what it shows is what builds.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 thread_local! {
     static DEFAULT: TaskManager = TaskManager::new();

@@ -91,6 +91,63 @@ impl<T: 'static> Task<T> {
             returns: PhantomData,
         }
     }
+
+    /// A task that returns `value` as soon as it runs, without yielding: the
+    /// port of a generator that returns before its first `yield`
+    /// (`raise StopIteration(value)` on its first line), for a function that
+    /// must give a task but has nothing to wait for.
+    ///
+    /// Yielded as a child, it costs what any child costs: it runs in the next
+    /// pass, and its value reaches the parent in the pass after. To get a value
+    /// back after a single pass, yield the value itself instead
+    /// ([`value`](crate::value())).
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::{wait, Task, TaskManager};
+    ///
+    /// // def lookup(cache, key):
+    /// //     if key in cache:
+    /// //         raise StopIteration(cache[key])
+    /// //     ...
+    /// fn lookup(cached: Option<u32>) -> Task<u32> {
+    ///     match cached {
+    ///         Some(v) => Task::ready(v),
+    ///         None => Task::new(#[coroutine] |_| {
+    ///             wait!(); // fetch it, slowly
+    ///             Ok(42)
+    ///         }),
+    ///     }
+    /// }
+    ///
+    /// let tm = TaskManager::new();
+    /// tm.add(Task::new(#[coroutine] |_| {
+    ///     assert_eq!(wait!(lookup(Some(7)))?, 7);
+    ///     assert_eq!(wait!(lookup(None))?, 42);
+    ///     Ok(())
+    /// }));
+    /// tm.run().unwrap();
+    /// ```
+    pub fn ready(value: T) -> Task<T> {
+        Task::new(Ready(Some(value)))
+    }
+}
+
+/// The coroutine of [`Task::ready`]: completes at its first resume.
+struct Ready<T>(Option<T>);
+
+// Nothing is pinned structurally: the value is moved out, never borrowed in place.
+impl<T> Unpin for Ready<T> {}
+
+impl<T> Coroutine<Input> for Ready<T> {
+    type Yield = Operation;
+    type Return = Result<T>;
+
+    fn resume(self: Pin<&mut Self>, _: Input) -> CoroutineState<Operation, Result<T>> {
+        let value = self.get_mut().0.take();
+        // The manager never resumes a coroutine that completed.
+        CoroutineState::Complete(value.ok_or_else(|| Error::invalid("Task::ready resumed after it returned")))
+    }
 }
 
 impl<T: 'static> From<Task<T>> for Operation {
