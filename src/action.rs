@@ -244,7 +244,12 @@ pub(crate) fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
 /// left (an empty `Vec` once nothing is). A line already buffered in the
 /// kernel is returned without waiting. On the crate's own fds
 /// ([`net`](crate::net)), the part of a line read before a timeout is kept
-/// for the next `readline`. See the module docs for how it reads.
+/// for the next `readline`.
+///
+/// It never reads past the newline, so no byte is hidden from readiness in a
+/// buffer of the library's: on a socket it peeks to find the newline, on
+/// other fds it reads a byte at a time. A line longer than [`MAX_LINE`] comes
+/// back in pieces of that size.
 ///
 /// ```
 /// #![feature(coroutines)]
