@@ -8,6 +8,15 @@ use std::time::Duration;
 
 use multitask::{fd_action, sleep, wait, Clock, Error, Input, Op, Operation, Queue, Task, TaskManager};
 
+/// The tests that open fds run one at a time: one of them closes a raw fd
+/// behind its manager's back, whose number another test's socket must not
+/// take meanwhile (the compatibility path would take it for the new file).
+static FDS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn fds() -> std::sync::MutexGuard<'static, ()> {
+    FDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// A value whose `Drop` adds a task to the thread's default manager, as
 /// user code may: it must never run while a manager's state is borrowed.
 struct AddsOnDrop(Rc<RefCell<Vec<&'static str>>>);
@@ -298,4 +307,185 @@ fn thread_exit_with_a_parked_task_whose_drop_adds_a_task_does_not_abort() {
     });
     assert!(thread.join().is_ok());
     assert_eq!(rx.recv().unwrap(), "destructor ran");
+}
+
+/// Finding 1: an `fd_action` whose closure's captures call `multitask::add`
+/// when dropped, on a socket another task drops: the closure is dropped
+/// outside the borrow, its waiter gets EBADF, and a task whose `recv` was
+/// served in the same step 1 keeps its data.
+#[test]
+fn a_closed_fds_action_is_dropped_outside_the_borrow_and_nothing_else_is_lost() {
+    let _fds = fds();
+    use multitask::net::UnixStream;
+    use multitask::recv;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (doomed, _peer) = UnixStream::pair().unwrap();
+    let (reader, writer) = UnixStream::pair().unwrap();
+    let fd = doomed.as_raw_fd();
+    let holder = Rc::new(RefCell::new(Some(doomed)));
+    let captured = AddsOnDrop(log.clone());
+    let l = log.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            let result = wait!(fd_action(fd, true, false, false, move || {
+                let _keep = &captured;
+                Ok(())
+            }));
+            let errno = result.unwrap_err().io_error().and_then(|e| e.raw_os_error());
+            l.borrow_mut().push(if errno == Some(libc::EBADF) {
+                "action: EBADF"
+            } else {
+                "action: other"
+            });
+            Ok(())
+        },
+    ));
+    let l = log.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            let data = wait!(recv(&reader, 100))?;
+            l.borrow_mut().push(if data == b"7 bytes" {
+                "reader: 7 bytes"
+            } else {
+                "reader: other"
+            });
+            Ok(())
+        },
+    ));
+    let h = holder.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            writer.get_ref().write_all(b"7 bytes")?;
+            drop(h.borrow_mut().take());
+            Ok(())
+        },
+    ));
+    multitask::run().unwrap();
+    let mut got = log.borrow().clone();
+    got.sort();
+    assert_eq!(
+        got,
+        ["action: EBADF", "added by a Drop ran", "dropped", "reader: 7 bytes"]
+    );
+}
+
+/// Finding 2: `merge()` of a manager whose waiter's fd (a raw one) was closed
+/// meanwhile: no panic, the waiter gets EBADF, the other manager's waiter is
+/// kept and served.
+#[test]
+fn merging_a_manager_whose_waiters_fd_was_closed_gives_that_waiter_ebadf() {
+    let _fds = fds();
+    use multitask::readable;
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    let (tm1, tm2) = (TaskManager::new(), TaskManager::new());
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let (a, _a_peer) = UnixStream::pair().unwrap();
+    let (b, mut b_peer) = UnixStream::pair().unwrap();
+    let a_fd = a.as_raw_fd();
+    let l = log.clone();
+    tm2.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let result = wait!(readable(a_fd).timeout(20));
+            let errno = result.unwrap_err().io_error().and_then(|e| e.raw_os_error());
+            l.borrow_mut().push(format!("closed fd's waiter: errno {errno:?}"));
+            Ok(())
+        },
+    ));
+    let l = log.clone();
+    tm1.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(readable(&b).timeout(20))?;
+            l.borrow_mut().push("other waiter: readable".to_string());
+            Ok(())
+        },
+    ));
+    tm1.run_next(None).unwrap();
+    tm2.run_next(None).unwrap(); // both parked
+    drop(a); // closed behind tm2's back (a raw fd: the compatibility path)
+    tm1.merge(&tm2);
+    b_peer.write_all(b"x").unwrap();
+    tm1.run().unwrap();
+    let mut got = log.borrow().clone();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            format!("closed fd's waiter: errno Some({})", libc::EBADF),
+            "other waiter: readable".to_string()
+        ]
+    );
+}
+
+/// Finding 8: `run_next(Some(t))` with nothing runnable blocks until a task
+/// can run or `t` has passed, even when an fd no task waits on any more
+/// becomes ready meanwhile (it woke the old poll at once).
+#[test]
+fn run_next_with_a_timeout_blocks_for_all_of_it_when_no_task_can_run() {
+    let _fds = fds();
+    use multitask::readable;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    let tm = TaskManager::new();
+    let (a, mut a_peer) = UnixStream::pair().unwrap();
+    let (b, _b_peer) = UnixStream::pair().unwrap();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            // Times out, leaving `a` registered with no waiter.
+            assert!(wait!(readable(&a).timeout(0.001)).unwrap_err().is_timeout());
+            wait!(readable(&b))?; // waits for good: keeps the manager polling
+            Ok(())
+        },
+    ));
+    while tm.__counts().0 > 0 || tm.__counts().2 > 0 {
+        tm.run_next(None).unwrap();
+    }
+    a_peer.write_all(b"ready, but nobody waits").unwrap();
+    let start = std::time::Instant::now();
+    tm.run_next(Some(Duration::from_millis(200))).unwrap();
+    assert!(
+        start.elapsed() >= Duration::from_millis(200),
+        "returned after {:?}",
+        start.elapsed()
+    );
+    assert_eq!(tm.__counts(), (0, 1, 0));
+    tm.clear();
+}
+
+/// Finding 9: `fd_action` on a regular file (always ready) whose closure
+/// returns `WouldBlock`: a clear error in the task, not a wrong-typed `()`.
+#[test]
+fn fd_action_would_block_on_a_regular_file_is_a_clear_error() {
+    let _fds = fds();
+    let file = std::fs::File::open("/proc/self/cmdline").unwrap();
+    let result = Rc::new(RefCell::new(String::new()));
+    let r = result.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            let outcome: multitask::Result<u32> = wait!(fd_action(&file, true, false, false, || {
+                Err(std::io::ErrorKind::WouldBlock.into())
+            }));
+            *r.borrow_mut() = match outcome {
+                Err(e) => format!("{:?}: {e}", e.io_error().map(|e| e.kind())),
+                Ok(n) => format!("Ok({n})"),
+            };
+            Ok(())
+        },
+    ));
+    multitask::run().unwrap();
+    assert_eq!(
+        *result.borrow(),
+        "Some(WouldBlock): the fd is a regular file, always ready, and its action returned WouldBlock"
+    );
 }

@@ -56,7 +56,7 @@ use owned::drained;
 use crate::action::perform;
 use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
-use crate::op::{nothing, Action, FdWait, Input};
+use crate::op::{Action, FdWait, Input};
 use crate::sched::{Expiry, State};
 use crate::task::Stack;
 
@@ -438,15 +438,12 @@ impl Reactor {
             self.serve(fd, 0, &mut woken, &mut s.graveyard);
         }
         self.pending.clear();
-        let result = if self.waiting > 0 {
-            let wait = if woken.is_empty() {
-                s.poll_time(timeout)
-            } else {
-                Some(Duration::ZERO)
-            };
-            self.wait_for_events(wait, &mut woken, &mut s.graveyard)
-        } else {
+        let result = if self.waiting == 0 {
             Ok(())
+        } else if woken.is_empty() {
+            self.wait_until_woken(s.poll_time(timeout), &mut woken, &mut s.graveyard)
+        } else {
+            self.wait_for_events(Some(Duration::ZERO), &mut woken, &mut s.graveyard)
         };
         woken.append(&mut self.completed); // bad fds found by a sweep
         for (task, input) in woken.drain(..) {
@@ -454,6 +451,32 @@ impl Reactor {
         }
         self.woken = woken;
         result
+    }
+
+    /// Blocks until a waiter is woken, or `wait` has passed (`None`: for as
+    /// long as it takes), as DESIGN.md §2 has step 1 block. A poll may return
+    /// with nothing to wake (an event for an fd no task waits on now, the
+    /// sweep's deadline): then it polls again for the time that is left.
+    fn wait_until_woken(
+        &mut self,
+        mut wait: Option<Duration>,
+        woken: &mut Vec<(Stack, Input)>,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> Result<()> {
+        let deadline = wait.and_then(|w| Instant::now().checked_add(w));
+        loop {
+            self.wait_for_events(wait, woken, graveyard)?;
+            if !woken.is_empty() || !self.completed.is_empty() {
+                return Ok(());
+            }
+            match (wait, deadline) {
+                (None, _) => {}
+                (Some(_), Some(deadline)) if Instant::now() < deadline => {
+                    wait = Some(deadline - Instant::now());
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Polls once (retrying on EINTR) and serves the ready fds into `woken`.
@@ -573,7 +596,11 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
     if let Err(code) = registered {
         let input = if code == libc::EPERM {
             // A regular file: epoll refuses it, select calls it always ready.
-            perform(fd, wait.action.as_mut()).unwrap_or_else(nothing)
+            // An action that would block on it would wait forever: an error.
+            perform(fd, wait.action.as_mut()).unwrap_or_else(|| {
+                let text = "the fd is a regular file, always ready, and its action returned WouldBlock";
+                Err(io::Error::new(io::ErrorKind::WouldBlock, text).into())
+            })
         } else {
             Err(io::Error::from_raw_os_error(code).into())
         };
