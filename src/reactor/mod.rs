@@ -133,19 +133,17 @@ impl Entry {
     }
 }
 
-/// The token of `fd`'s registration `generation`; bit 32 tells an owned
-/// registration from a raw one, so their generations never collide.
+/// The token of `fd`'s registration `generation`: the generation in the high
+/// 32 bits, then one bit telling an owned registration from a raw one (so
+/// their generations never collide), then the fd (non-negative: 31 bits).
+/// (mio tokens are `usize`: this assumes a 64-bit target.)
 fn token(fd: RawFd, generation: u32, owned: bool) -> Token {
-    Token(((generation as usize) << 33) | ((owned as usize) << 32) | fd as u32 as usize)
+    Token(((generation as usize) << 32) | ((owned as usize) << 31) | (fd as u32 as usize & 0x7fff_ffff))
 }
 
-/// The fd and generation an event's token names (owned ones with their tag).
+/// The fd, generation and kind an event's token names.
 fn untoken(token: Token) -> (usize, u32, bool) {
-    (
-        token.0 as u32 as usize,
-        (token.0 >> 33) as u32,
-        (token.0 >> 32) & 1 == 1,
-    )
+    (token.0 & 0x7fff_ffff, (token.0 >> 32) as u32, (token.0 >> 31) & 1 == 1)
 }
 
 /// The I/O side of a manager.
