@@ -28,7 +28,8 @@
 //! found. Almost every manager has one segment, so a lookup is a comparison and
 //! an index.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 
 /// Names a parked entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +42,16 @@ pub(crate) struct Key {
 thread_local! {
     /// A thread would have to make four billion lots before an id came round.
     static NEXT_SEGMENT: Cell<u32> = const { Cell::new(0) };
+    /// The ids of the segments alive on this thread: a key whose segment is
+    /// not here belongs to a manager that was dropped (see `is_live`).
+    static LIVE: RefCell<HashSet<u32>> = RefCell::new(HashSet::new());
+}
+
+/// True if `key`'s manager (its segment) is alive on this thread. A queue
+/// uses it to let go of the waiters, and the items, of dropped managers.
+pub(crate) fn is_live(key: Key) -> bool {
+    LIVE.try_with(|live| live.borrow().contains(&key.segment))
+        .unwrap_or(false)
 }
 
 struct Slot<T> {
@@ -62,11 +73,18 @@ impl<T> Segment<T> {
             n.set(id.wrapping_add(1));
             id
         });
+        let _ = LIVE.try_with(|live| live.borrow_mut().insert(id));
         Segment {
             id,
             slots: Vec::new(),
             free: Vec::new(),
         }
+    }
+}
+
+impl<T> Drop for Segment<T> {
+    fn drop(&mut self) {
+        let _ = LIVE.try_with(|live| live.borrow_mut().remove(&self.id));
     }
 }
 

@@ -33,6 +33,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueWait};
+use crate::park;
 use crate::queue_state::{QueueState, QueueTimeout};
 use crate::sched::{Expiry, State};
 use crate::task::Stack;
@@ -200,6 +201,14 @@ fn hand_off(
     stack: Stack,
 ) {
     let mut q = core.borrow_mut();
+    // Waiters of managers dropped since they parked go first: a long-lived
+    // queue must not keep them (nor their items) for ever.
+    q.getters.drop_front_while(|key| !park::is_live(*key));
+    let dead = q.putters.drop_front_while(|(key, _)| !park::is_live(*key));
+    state.graveyard.extend(
+        dead.into_iter()
+            .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>),
+    );
     match item {
         None if q.items.is_empty() => {
             drop(q);

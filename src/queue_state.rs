@@ -61,6 +61,18 @@ impl<W> Waiters<W> {
         self.take_at(i)
     }
 
+    /// Takes out the waiters at the front for which `gone` holds.
+    pub(crate) fn drop_front_while(&mut self, mut gone: impl FnMut(&W) -> bool) -> Vec<W> {
+        let mut out = Vec::new();
+        while let Some((_, Some(w))) = self.list.front() {
+            if !gone(w) {
+                break;
+            }
+            out.extend(self.take_at(0));
+        }
+        out
+    }
+
     /// Takes out the waiter number `seq`, if it is still here.
     pub(crate) fn take(&mut self, seq: u64) -> Option<W> {
         let i = self.list.binary_search_by_key(&seq, |(s, _)| *s).ok()?;

@@ -489,3 +489,51 @@ fn fd_action_would_block_on_a_regular_file_is_a_clear_error() {
         "Some(WouldBlock): the fd is a regular file, always ready, and its action returned WouldBlock"
     );
 }
+
+/// Finding 7: a long-lived queue does not keep the waiters, nor the items, of
+/// managers that were dropped: after 10,000 short-lived managers each left a
+/// putter parked on it, the items alive are the queue's own and the last
+/// manager's, and the next operation lets go of that one too.
+#[test]
+fn a_long_lived_queue_lets_go_of_dropped_managers_waiters_and_items() {
+    struct Counted(Rc<RefCell<isize>>);
+    impl Counted {
+        fn new(alive: &Rc<RefCell<isize>>) -> Counted {
+            *alive.borrow_mut() += 1;
+            Counted(alive.clone())
+        }
+    }
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() -= 1;
+        }
+    }
+    let alive = Rc::new(RefCell::new(0));
+    let queue = Queue::with_contents([Counted::new(&alive)], 1); // full
+    for _ in 0..10_000 {
+        let tm = TaskManager::new();
+        let (q, a) = (queue.clone(), alive.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(q.put(Counted::new(&a)))?; // parks: the queue is full
+                Ok(())
+            },
+        ));
+        tm.run().unwrap();
+    } // each manager dropped with its putter parked
+    assert_eq!(*alive.borrow(), 2, "the queue's item and the last manager's putter's");
+    let tm = TaskManager::new();
+    let q = queue.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let item = wait!(q.get())?; // the queue's own item; no dead putter refills it
+            drop(item);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(*alive.borrow(), 0);
+    assert!(queue.is_empty());
+}
