@@ -420,6 +420,11 @@ thread_local! {
 
 /// The default manager of this thread (Python's module-level one; here one
 /// per thread, since tasks are not `Send`).
+///
+/// At thread exit, the tasks still parked on it are dropped, their
+/// destructors run one at a time; a destructor that calls `multitask::add`
+/// then (the thread's manager is gone) panics, and that panic is caught and
+/// reported through `log`: the thread ends normally, nothing aborts.
 pub fn get_default_task_manager() -> TaskManager {
     DEFAULT.with(|m| m.clone())
 }

@@ -23,10 +23,17 @@
 //! - The manager's state is never borrowed while a task runs, so a task may
 //!   call `add`, `merge` or `has_*` on any manager handle. A panic in a task is
 //!   caught around `resume` and becomes that task's error (`task.rs`).
-//! - No user `Drop` runs while the state is borrowed either: values the
-//!   manager drops on a task's behalf (a timed-out put's item, a finished
-//!   `fd_action` closure) go to the graveyard, emptied after the borrow ends.
-//!   The one user code run under the borrow is an fd action (`reactor.rs`).
+//! - No user `Drop` and no logger runs while the state is borrowed either:
+//!   values the manager drops on a task's behalf (a timed-out put's item, a
+//!   finished `fd_action` closure, a queue's last handle) go to the graveyard,
+//!   log records to the notes, and both are handed over once the borrow ends
+//!   ([`Leftovers`]); each value is dropped under `catch_unwind`. The one user
+//!   code run under the borrow is an `fd_action` closure, called at step 1 as
+//!   the original calls it: if it calls the manager, that fails (the state is
+//!   busy) and becomes that task's error.
+//! - Dropping the manager (its last handle, `clear`, thread exit for the
+//!   default one) drops every task one at a time, each under `catch_unwind`
+//!   (`Inner`'s `Drop`).
 
 use std::any::Any;
 use std::cell::RefCell;
