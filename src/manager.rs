@@ -27,10 +27,9 @@
 //!   values the manager drops on a task's behalf (a timed-out put's item, a
 //!   finished `fd_action` closure, a queue's last handle) go to the graveyard,
 //!   log records to the notes, and both are handed over once the borrow ends
-//!   ([`Leftovers`]); each value is dropped under `catch_unwind`. The one user
-//!   code run under the borrow is an `fd_action` closure, called at step 1 as
-//!   the original calls it: if it calls the manager, that fails (the state is
-//!   busy) and becomes that task's error.
+//!   ([`Leftovers`]); each value is dropped under `catch_unwind`. A caller's
+//!   `fd_action` closure is called at step 1, as the original calls it, but
+//!   between two borrows (`run_next`): it may call the manager.
 //! - Dropping the manager (its last handle, `clear`, thread exit for the
 //!   default one) drops every task one at a time, each under `catch_unwind`
 //!   (`Inner`'s `Drop`).
@@ -43,8 +42,8 @@ use std::time::Duration;
 use log::{debug, trace};
 
 use crate::error::{Error, Result};
-use crate::op::{nothing, Operation};
-use crate::reactor::Reactor;
+use crate::op::{nothing, Input, Operation};
+use crate::reactor::{Reactor, Woken};
 use crate::sched::{Expiry, State};
 use crate::task::{Stack, Step, Task};
 use crate::time::Clock;
@@ -338,19 +337,41 @@ impl TaskManager {
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
-        let (polled, dead) = self.with(|i| {
-            let polled = if i.io.has_waits() {
+        let (polled, calls, dead) = self.with(|i| {
+            let (polled, calls) = if i.io.has_waits() {
                 i.io.poll(&mut i.s, timeout)
             } else {
-                Ok(())
+                (Ok(()), None)
             };
-            if !i.s.timers.is_empty() {
+            if calls.is_none() && !i.s.timers.is_empty() {
                 i.handle_timeouts(timeout);
             }
-            (polled, i.leftovers())
+            (polled, calls, i.leftovers())
         });
         if let Some(leftovers) = dead {
             leftovers.finish();
+        }
+        if let Some(mut woken) = calls {
+            // Step 1 found callers' `fd_action`s ready: they are called here,
+            // with the state not borrowed (they are user code), in order, and
+            // then everything step 1 woke is enqueued and step 2 runs.
+            let results: Vec<Option<Input>> = woken
+                .iter_mut()
+                .map(|w| match w {
+                    Woken::Call(call) => call.call(),
+                    Woken::Ready(..) => None,
+                })
+                .collect();
+            let dead = self.with(|i| {
+                i.io.enqueue_called(&mut i.s, woken.drain(..).zip(results));
+                if !i.s.timers.is_empty() {
+                    i.handle_timeouts(timeout);
+                }
+                i.leftovers()
+            });
+            if let Some(leftovers) = dead {
+                leftovers.finish();
+            }
         }
         polled?;
         let left = self.with(|i| {

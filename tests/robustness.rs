@@ -537,3 +537,63 @@ fn a_long_lived_queue_lets_go_of_dropped_managers_waiters_and_items() {
     assert_eq!(*alive.borrow(), 0);
     assert!(queue.is_empty());
 }
+
+/// A caller's `fd_action` closure is user code: it is called with the
+/// manager's state not borrowed, so it may call the manager (here `add` and
+/// `has_runnable`), at step 1 as in the original: the task it adds runs ahead
+/// of the waiter, which is enqueued once its closure has returned.
+#[test]
+fn an_fd_action_closure_may_call_the_manager() {
+    let _fds = fds();
+    use multitask::net::UnixStream;
+    use std::io::Write;
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    let (a, b) = UnixStream::pair().unwrap();
+    a.get_ref().write_all(b"hi").unwrap();
+    let l = log.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            let (l2, fd) = (l.clone(), b.get_ref().try_clone().unwrap());
+            let n = wait!(fd_action(&b, true, false, false, move || {
+                let runnable = multitask::get_default_task_manager().has_runnable();
+                l2.borrow_mut().push(format!("closure: runnable {runnable}"));
+                let l3 = l2.clone();
+                multitask::add(Task::new(
+                    #[coroutine]
+                    move |_| {
+                        l3.borrow_mut().push("added".to_string());
+                        Ok(())
+                    },
+                ));
+                let mut buf = [0u8; 16];
+                std::io::Read::read(&mut &fd, &mut buf)
+            }))?;
+            l.borrow_mut().push(format!("waiter: {n}"));
+            Ok(())
+        },
+    ));
+    let l = log.clone();
+    multitask::add(Task::new(
+        #[coroutine]
+        move |_| {
+            for i in 0..3 {
+                l.borrow_mut().push(format!("other {i}"));
+                wait!();
+            }
+            Ok(())
+        },
+    ));
+    multitask::run().unwrap();
+    assert_eq!(
+        *log.borrow(),
+        [
+            "other 0",
+            "closure: runnable true",
+            "other 1",
+            "added",
+            "waiter: 2",
+            "other 2"
+        ]
+    );
+}

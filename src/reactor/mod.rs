@@ -35,8 +35,10 @@
 //! case, one task reading one socket, is one push and one pop: no slab, no
 //! key to look up.
 //!
-//! Actions run inside the manager: a panic in one becomes that task's
-//! `Error::Panic`.
+//! The library's own actions (the syscalls of `recv`, `send`, ...) run inside
+//! the manager; a caller's `fd_action` closure is user code, so step 1 hands
+//! it back as a [`Woken::Call`] and the manager calls it once its state is no
+//! longer borrowed. A panic in either becomes that task's `Error::Panic`.
 
 use std::any::Any;
 use std::collections::VecDeque;
@@ -73,6 +75,32 @@ struct Waiter {
 thread_local! {
     /// One counter per thread, so numbers stay ordered when managers merge.
     static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A waiter whose fd is ready, taken out at step 1.
+pub(crate) enum Woken {
+    /// Its wait is over: resume it with this.
+    Ready(Stack, Input),
+    /// A caller's `fd_action`, to call once the manager's state is no longer
+    /// borrowed (the closure is user code): then resumed with its result, or,
+    /// if it would block, parked again ([`Reactor::repark`]).
+    Call(Call),
+}
+
+/// A caller's `fd_action` whose fd is ready.
+pub(crate) struct Call {
+    task: Stack,
+    fd: RawFd,
+    flags: Flags,
+    action: Action,
+}
+
+impl Call {
+    /// Calls the action (outside the borrow): its result, or `None` if it
+    /// would block.
+    pub(crate) fn call(&mut self) -> Option<Input> {
+        perform(self.fd, Some(&mut self.action))
+    }
 }
 
 /// One fd's registration, readiness and waiters.
@@ -159,11 +187,14 @@ pub(crate) struct Reactor {
     /// Waits already over, to enqueue at the next step 1: completed tries
     /// of raw fds, bad fds.
     completed: Vec<(Stack, Input)>,
+    /// Callers' `fd_action`s on regular files (always ready): called at the
+    /// next step 1, as the others.
+    ready_calls: Vec<Call>,
     /// Owned fds known ready for one of their waiters: served at the next
     /// step 1 without an event.
     pending: Vec<RawFd>,
     /// An empty buffer kept for step 1's list of tasks to wake.
-    woken: Vec<(Stack, Input)>,
+    woken: Vec<Woken>,
     /// Raw registrations made so far (their generations).
     raw_generation: u32,
     /// Waiters on raw fds: only they need sweeps.
@@ -181,6 +212,7 @@ impl Reactor {
             entries: Vec::new(),
             waiting: 0,
             completed: Vec::new(),
+            ready_calls: Vec::new(),
             pending: Vec::new(),
             woken: Vec::new(),
             raw_generation: 0,
@@ -200,11 +232,11 @@ impl Reactor {
 
     /// How many tasks wait on fds, or have waits already over.
     pub(crate) fn tasks(&self) -> usize {
-        self.waiting + self.completed.len()
+        self.waiting + self.completed.len() + self.ready_calls.len()
     }
 
     pub(crate) fn has_waits(&self) -> bool {
-        self.waiting > 0 || !self.completed.is_empty()
+        self.waiting > 0 || !self.completed.is_empty() || !self.ready_calls.is_empty()
     }
 
     /// The closed list (and through it the registry), made with the epoll
@@ -380,7 +412,7 @@ impl Reactor {
     /// Serves the waiters of `fd`, FIFO, with what it is ready for, into
     /// `woken`. An action that would block leaves its waiter waiting (another
     /// waiter took what there was) and, on an owned fd, clears that direction.
-    fn serve(&mut self, fd: usize, ready: Flags, woken: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
+    fn serve(&mut self, fd: usize, ready: Flags, woken: &mut Vec<Woken>, graveyard: &mut Vec<Box<dyn Any>>) {
         let Some(entry) = self.entries.get_mut(fd) else { return };
         let owned = entry.owner != 0;
         let mut ready = if owned { entry.ready | ready } else { ready };
@@ -390,6 +422,26 @@ impl Reactor {
             let direction = waiter.flags & ready;
             if waiter.task.is_none() || direction == 0 {
                 i += 1;
+                continue;
+            }
+            if let Some(Action::Call(_)) = waiter.action {
+                // A caller's closure: called once the borrow ends.
+                let flags = waiter.flags;
+                let (task, action) = entry.take(i).expect("a waiter, not a hole");
+                self.waiting -= 1;
+                self.raw_waiters -= !owned as usize;
+                let action = action.expect("a Call action");
+                woken.push(Woken::Call(Call {
+                    task,
+                    fd: fd as RawFd,
+                    flags,
+                    action,
+                }));
+                if i == 0 {
+                    entry.fifo.pop_front();
+                } else {
+                    i += 1;
+                }
                 continue;
             }
             let Some(input) = perform(fd as RawFd, waiter.action.as_mut()) else {
@@ -404,7 +456,7 @@ impl Reactor {
             self.waiting -= 1;
             self.raw_waiters -= !owned as usize;
             bury(action, graveyard);
-            woken.push((task, input));
+            woken.push(Woken::Ready(task, input));
             if i == 0 {
                 entry.fifo.pop_front(); // the usual case: the hole goes at once
             } else {
@@ -421,13 +473,19 @@ impl Reactor {
 
     /// Step 1 of `run_next`: enqueue the waits already over, then poll once
     /// (without blocking if tasks are runnable) and enqueue the ready ones.
-    pub(crate) fn poll(&mut self, s: &mut State, timeout: Option<Duration>) -> Result<()> {
+    /// If any ready waiter is a caller's `fd_action`, nothing is enqueued:
+    /// the whole list comes back, in order, for the manager to call those
+    /// outside the borrow and then enqueue it ([`Reactor::enqueue_called`]).
+    pub(crate) fn poll(&mut self, s: &mut State, timeout: Option<Duration>) -> (Result<()>, Option<Vec<Woken>>) {
         // The buffer is kept between calls, so a poll allocates nothing.
         let mut woken = std::mem::take(&mut self.woken);
         if !self.no_close_pending() {
-            self.take_closed(&mut woken, &mut s.graveyard);
+            let mut failed = Vec::new();
+            self.take_closed(&mut failed, &mut s.graveyard);
+            woken.extend(failed.into_iter().map(|(task, input)| Woken::Ready(task, input)));
         }
-        woken.append(&mut self.completed);
+        woken.extend(self.completed.drain(..).map(|(task, input)| Woken::Ready(task, input)));
+        woken.extend(self.ready_calls.drain(..).map(Woken::Call));
         // Indexed, not drained: `serve` borrows the reactor, and the list
         // keeps its buffer (a pass allocates nothing).
         for i in 0..self.pending.len() {
@@ -443,12 +501,67 @@ impl Reactor {
         } else {
             self.wait_for_events(Some(Duration::ZERO), &mut woken, &mut s.graveyard)
         };
-        woken.append(&mut self.completed); // bad fds found by a sweep
-        for (task, input) in woken.drain(..) {
-            s.ready(task, input);
+        // Bad fds found by a sweep.
+        woken.extend(self.completed.drain(..).map(|(task, input)| Woken::Ready(task, input)));
+        if woken.iter().any(|w| matches!(w, Woken::Call(_))) {
+            return (result, Some(woken));
+        }
+        for w in woken.drain(..) {
+            if let Woken::Ready(task, input) = w {
+                s.ready(task, input);
+            }
         }
         self.woken = woken;
-        result
+        (result, None)
+    }
+
+    /// Enqueues what step 1 woke, in order, each `Call` with the result of
+    /// its call (see [`Reactor::poll`]): a task resumed with it, its closure
+    /// to the graveyard; or, if it would block, parked again.
+    pub(crate) fn enqueue_called(&mut self, s: &mut State, woken: impl Iterator<Item = (Woken, Option<Input>)>) {
+        for (w, result) in woken {
+            match (w, result) {
+                (Woken::Ready(task, input), _) => s.ready(task, input),
+                (Woken::Call(call), Some(input)) => {
+                    bury(Some(call.action), &mut s.graveyard);
+                    s.ready(call.task, input);
+                }
+                (Woken::Call(call), None) => self.repark(s, call),
+            }
+        }
+    }
+
+    /// Parks again a `Call` that would block, with the deadline it had, and
+    /// without re-arming its fd: a new edge will wake it (on an owned fd the
+    /// direction is no longer known ready).
+    fn repark(&mut self, s: &mut State, mut call: Call) {
+        let timeout = call.task.take_timer().map(|timer| {
+            s.timers.cancel(timer);
+            timer.0.saturating_duration_since(s.clock.now())
+        });
+        let Some(entry) = self.entries.get_mut(call.fd as usize).filter(|e| e.registered != 0) else {
+            // Not in epoll: a regular file (always ready: waiting would be for
+            // ever), or an fd closed while its action was being called.
+            // SAFETY: F_GETFD on any number is harmless.
+            let open = unsafe { libc::fcntl(call.fd, libc::F_GETFD) } >= 0;
+            let error = if open {
+                let text = "the fd is a regular file, always ready, and its action returned WouldBlock";
+                io::Error::new(io::ErrorKind::WouldBlock, text)
+            } else {
+                io::Error::from_raw_os_error(libc::EBADF)
+            };
+            return self.finish(s, call.task, Some(call.action), Err(error.into()));
+        };
+        if entry.owner != 0 {
+            entry.ready &= !call.flags;
+        }
+        let wait = FdWait {
+            fd: call.fd,
+            flags: call.flags,
+            action: Some(call.action),
+            timeout,
+        };
+        self.park(s, call.task, wait);
     }
 
     /// Blocks until a waiter is woken, or `wait` has passed (`None`: for as
@@ -458,7 +571,7 @@ impl Reactor {
     fn wait_until_woken(
         &mut self,
         mut wait: Option<Duration>,
-        woken: &mut Vec<(Stack, Input)>,
+        woken: &mut Vec<Woken>,
         graveyard: &mut Vec<Box<dyn Any>>,
     ) -> Result<()> {
         let deadline = wait.and_then(|w| Instant::now().checked_add(w));
@@ -484,7 +597,7 @@ impl Reactor {
     fn wait_for_events(
         &mut self,
         mut wait: Option<Duration>,
-        woken: &mut Vec<(Stack, Input)>,
+        woken: &mut Vec<Woken>,
         graveyard: &mut Vec<Box<dyn Any>>,
     ) -> Result<()> {
         if !self.swept {
@@ -592,6 +705,18 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
         }
     };
     if let Err(code) = registered {
+        if let (libc::EPERM, Some(Action::Call(_))) = (code, &wait.action) {
+            // A regular file (always ready): the caller's closure is called at
+            // the next step 1, outside the borrow.
+            let action = wait.action.expect("matched above");
+            let flags = wait.flags;
+            return io.ready_calls.push(Call {
+                task: stack,
+                fd,
+                flags,
+                action,
+            });
+        }
         let input = if code == libc::EPERM {
             // A regular file: epoll refuses it, select calls it always ready.
             // An action that would block on it would wait forever: an error.
