@@ -203,8 +203,13 @@ fn hand_off(
     let mut q = core.borrow_mut();
     // Waiters of managers dropped since they parked go first: a long-lived
     // queue must not keep them (nor their items) for ever.
-    q.getters.drop_front_while(|key| !park::is_live(*key));
-    let dead = q.putters.drop_front_while(|(key, _)| !park::is_live(*key));
+    // (Checked only when the front waiter is not this manager's: the usual
+    // case costs a slab lookup, not a look at the thread's set.)
+    q.getters
+        .drop_front_while(|key| !state.owns(*key) && !park::is_live(*key));
+    let dead = q
+        .putters
+        .drop_front_while(|(key, _)| !state.owns(*key) && !park::is_live(*key));
     state.graveyard.extend(
         dead.into_iter()
             .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>),
