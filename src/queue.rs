@@ -33,8 +33,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueWait};
-use crate::park;
-use crate::queue_state::{QueueState, QueueTimeout};
+use crate::park::{self, Key};
+use crate::queue_state::{Class, QueueState, QueueTimeout};
 use crate::sched::{Expiry, State};
 use crate::task::Stack;
 use crate::value::Value;
@@ -201,19 +201,13 @@ fn hand_off(
     stack: Stack,
 ) {
     let mut q = core.borrow_mut();
-    // Waiters of managers dropped since they parked go first: a long-lived
-    // queue must not keep them (nor their items) for ever.
-    // (Checked only when the front waiter is not this manager's: the usual
-    // case costs a slab lookup, not a look at the thread's set.)
-    q.getters
-        .drop_front_while(|key| !state.owns(*key) && !park::is_live(*key));
-    let dead = q
-        .putters
-        .drop_front_while(|(key, _)| !state.owns(*key) && !park::is_live(*key));
-    state.graveyard.extend(
-        dead.into_iter()
-            .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>),
-    );
+    // Waiters of managers dropped since they parked are let go of as they are
+    // met (at the front, and before the waiter served): a long-lived queue
+    // must not keep them, nor their items.
+    let (mut dead_getters, mut dead_putters) = (Vec::new(), Vec::new());
+    q.getters.drop_dead_front(|key| class(state, *key), &mut dead_getters);
+    q.putters
+        .drop_dead_front(|(key, _)| class(state, *key), &mut dead_putters);
     match item {
         None if q.items.is_empty() => {
             drop(q);
@@ -222,7 +216,8 @@ fn hand_off(
         None => {
             let item = q.items.pop_front().expect("checked non-empty");
             state.enqueue(stack, Ok(item));
-            if let Some((key, item)) = q.putters.take_first(|(key, _)| state.owns(*key)) {
+            let putter = q.putters.take_first(|(key, _)| class(state, *key), &mut dead_putters);
+            if let Some((key, item)) = putter {
                 q.items.push_back(item);
                 let _ = state.wake(key, nothing());
             }
@@ -234,11 +229,28 @@ fn hand_off(
         Some(item) => {
             q.items.push_back(item);
             state.enqueue(stack, nothing());
-            if let Some(key) = q.getters.take_first(|key| state.owns(*key)) {
+            if let Some(key) = q.getters.take_first(|key| class(state, *key), &mut dead_getters) {
                 let head = q.items.pop_front().expect("an item was just put");
                 let _ = state.wake(key, Ok(head));
             }
         }
+    }
+    let items = dead_putters
+        .into_iter()
+        .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>);
+    state.graveyard.extend(items);
+}
+
+/// Whose the waiter `key` is. The thread's set of live managers is looked at
+/// only for a waiter that is not this manager's (the usual case is one slab
+/// lookup).
+fn class(state: &mut State, key: Key) -> Class {
+    if state.owns(key) {
+        Class::Mine
+    } else if park::is_live(key) {
+        Class::Other
+    } else {
+        Class::Dead
     }
 }
 

@@ -31,6 +31,17 @@ pub(crate) struct Waiters<W> {
     live: usize,
 }
 
+/// Whose a waiter is, as the manager serving a queue sees it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Parked in this manager: it may be served.
+    Mine,
+    /// Its manager was dropped: let go of it.
+    Dead,
+    /// Another live manager's: left for that manager.
+    Other,
+}
+
 thread_local! {
     static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
@@ -55,40 +66,58 @@ impl<W> Waiters<W> {
         seq
     }
 
-    /// Takes out the first waiter for which `pick` holds.
-    pub(crate) fn take_first(&mut self, mut pick: impl FnMut(&W) -> bool) -> Option<W> {
-        let i = self.list.iter().position(|(_, w)| w.as_ref().is_some_and(&mut pick))?;
-        self.take_at(i)
+    /// Takes out the first waiter that is `Mine`; the `Dead` ones met before
+    /// it are taken out too, into `dead`.
+    pub(crate) fn take_first(&mut self, mut class: impl FnMut(&W) -> Class, dead: &mut Vec<W>) -> Option<W> {
+        let mut found = None;
+        for i in 0..self.list.len() {
+            match self.list[i].1.as_ref().map(&mut class) {
+                Some(Class::Mine) => {
+                    found = self.hole(i);
+                    break;
+                }
+                Some(Class::Dead) => dead.extend(self.hole(i)),
+                _ => {}
+            }
+        }
+        self.tidy();
+        found
     }
 
-    /// Takes out the waiters at the front for which `gone` holds.
-    pub(crate) fn drop_front_while(&mut self, mut gone: impl FnMut(&W) -> bool) -> Vec<W> {
-        let mut out = Vec::new();
+    /// Takes out the `Dead` waiters at the front, into `dead`.
+    pub(crate) fn drop_dead_front(&mut self, mut class: impl FnMut(&W) -> Class, dead: &mut Vec<W>) {
         while let Some((_, Some(w))) = self.list.front() {
-            if !gone(w) {
+            if class(w) != Class::Dead {
                 break;
             }
-            out.extend(self.take_at(0));
+            dead.extend(self.hole(0));
+            self.tidy();
         }
-        out
     }
 
     /// Takes out the waiter number `seq`, if it is still here.
     pub(crate) fn take(&mut self, seq: u64) -> Option<W> {
         let i = self.list.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
-        self.take_at(i)
+        let waiter = self.hole(i);
+        self.tidy();
+        waiter
     }
 
-    fn take_at(&mut self, i: usize) -> Option<W> {
+    /// Takes waiter `i` out, leaving a hole.
+    fn hole(&mut self, i: usize) -> Option<W> {
         let waiter = self.list[i].1.take()?;
         self.live -= 1;
+        Some(waiter)
+    }
+
+    /// Drops the holes at the front, and all of them once they outnumber the waiters.
+    fn tidy(&mut self) {
         while self.list.front().is_some_and(|(_, w)| w.is_none()) {
             self.list.pop_front();
         }
         if self.list.len() > 2 * self.live + 8 {
             self.list.retain(|(_, w)| w.is_some());
         }
-        Some(waiter)
     }
 }
 

@@ -597,3 +597,51 @@ fn an_fd_action_closure_may_call_the_manager() {
         ]
     );
 }
+
+/// Finding 7, behind a live waiter: the putters of dropped managers parked
+/// behind another live manager's putter are let go of too, with their items,
+/// at the next operation that looks past it.
+#[test]
+fn dropped_managers_waiters_behind_a_live_foreign_waiter_are_let_go_of() {
+    struct Counted(Rc<RefCell<isize>>);
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() -= 1;
+        }
+    }
+    let alive = Rc::new(RefCell::new(0));
+    let counted = |alive: &Rc<RefCell<isize>>| {
+        *alive.borrow_mut() += 1;
+        Counted(alive.clone())
+    };
+    let queue = Queue::with_contents([counted(&alive)], 1); // full
+    let put_and_park = |tm: &TaskManager, item: Counted| {
+        let q = queue.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(q.put(item))?;
+                Ok(())
+            },
+        ));
+        tm.run().unwrap();
+    };
+    let foreign = TaskManager::new(); // lives on: its putter stays first
+    put_and_park(&foreign, counted(&alive));
+    for _ in 0..1_000 {
+        put_and_park(&TaskManager::new(), counted(&alive)); // dropped at once
+    }
+    assert_eq!(*alive.borrow(), 1_002);
+    let tm = TaskManager::new();
+    let q = queue.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            drop(wait!(q.get())?);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(*alive.borrow(), 1, "only the foreign manager's putter's item");
+    drop(foreign);
+}
