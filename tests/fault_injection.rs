@@ -1,9 +1,12 @@
 //! Fault injection (issue 9): random programs whose tasks panic, fail, hold
 //! values whose `Drop` panics or calls the manager, drop the queues and
 //! sockets others wait on, and whose driver clears or merges managers mid-run.
-//! Whatever happens, `run`/`run_next`/`merge`/`clear` return (never unwind,
-//! never abort), every value made is dropped exactly once by the end, and a
-//! pair of bystander tasks that share nothing with the faults completes.
+//! Whatever happens, `run_next`/`merge`/`clear` return (never unwind, never
+//! abort); every value made is dropped exactly once by the end; a pair of
+//! bystander tasks that share nothing with the faults completes; and no task
+//! is lost: every task that the model (`must_end`: no wait without a timeout
+//! before its first panic or error) says must reach its end does, by
+//! returning, failing or panicking.
 #![feature(coroutines)]
 
 mod common;
@@ -134,14 +137,35 @@ struct World {
     queues: Rc<RefCell<Vec<Option<Queue<Tracked>>>>>,
     sockets: Rc<RefCell<Vec<Option<Pair>>>>,
     ledger: Shared,
+    /// The top-level tasks that reached their end (returned, failed or panicked).
+    ended: Rc<RefCell<HashSet<usize>>>,
 }
 
-/// Runs `steps` in order; the task's body (or a child's).
-fn body(world: World, steps: Vec<Step>, held: OnDrop) -> Task {
+/// Records `id` as ended if dropped while its task unwinds from a panic.
+struct EndOnPanic(Rc<RefCell<HashSet<usize>>>, Option<usize>);
+
+impl Drop for EndOnPanic {
+    fn drop(&mut self) {
+        if let (true, Some(id)) = (std::thread::panicking(), self.1) {
+            self.0.borrow_mut().insert(id);
+        }
+    }
+}
+
+/// Runs `steps` in order; the task's body (or a child's: `id` is `None`).
+fn body(world: World, steps: Vec<Step>, held: OnDrop, id: Option<usize>) -> Task {
     Task::new(
         #[coroutine]
         static move |_| {
             let _held = Tracked::new(&world.ledger, held);
+            let end = |world: &World| {
+                if let Some(id) = id {
+                    world.ended.borrow_mut().insert(id);
+                }
+            };
+            // A panic anywhere in the body (a `Drop` of the user's included)
+            // ends the task too; a drop by `clear` does not.
+            let _guard = EndOnPanic(world.ended.clone(), id);
             for step in steps {
                 match step {
                     Step::Yield => wait!(),
@@ -181,13 +205,20 @@ fn body(world: World, steps: Vec<Step>, held: OnDrop) -> Task {
                     }
                     Step::DropQueue(q) => drop(world.queues.borrow_mut()[q].take()),
                     Step::DropSocket(s) => drop(world.sockets.borrow_mut()[s].take()),
-                    Step::Panic => panic!("a task's panic"),
-                    Step::Fail => return Err(Error::msg("a task's error")),
+                    Step::Panic => {
+                        end(&world);
+                        panic!("a task's panic")
+                    }
+                    Step::Fail => {
+                        end(&world);
+                        return Err(Error::msg("a task's error"));
+                    }
                     Step::Child(steps) => {
-                        let _ = wait!(body(world.clone(), steps, OnDrop::Nothing));
+                        let _ = wait!(body(world.clone(), steps, OnDrop::Nothing, None));
                     }
                 }
             }
+            end(&world);
             Ok(())
         },
     )
@@ -202,7 +233,23 @@ fn world(ledger: &Shared) -> World {
             (0..SOCKETS).map(|_| Some(UnixStream::pair().unwrap())).collect(),
         )),
         ledger: ledger.clone(),
+        ended: Rc::default(),
     }
+}
+
+/// True if a task running `steps` must reach its end, whatever the other
+/// tasks do: no wait without a timeout on a queue or a socket before its
+/// first `Panic` or `Fail` (a child's end only ends the child).
+fn must_end(steps: &[Step]) -> bool {
+    for step in steps {
+        match step {
+            Step::Get(_, false) | Step::Put(_, _, false) | Step::Recv(_, false) | Step::Send(_) => return false,
+            Step::Panic | Step::Fail => return true,
+            Step::Child(steps) if !must_end(steps) => return false,
+            _ => {}
+        }
+    }
+    true
 }
 
 /// Up to `passes` passes that never block (a task waiting on a socket with
@@ -210,7 +257,14 @@ fn world(ledger: &Shared) -> World {
 /// once nothing is runnable or timed; errors of top-level tasks are dropped.
 fn drive(tm: &TaskManager, passes: usize) {
     for _ in 0..passes {
-        drop(tm.run_next(Some(std::time::Duration::ZERO)));
+        // With a timer pending, `None` lets the manual clock jump to it; else
+        // a zero timeout keeps a wait with no timeout from blocking for good.
+        let timeout = if tm.has_timeouts() {
+            None
+        } else {
+            Some(std::time::Duration::ZERO)
+        };
+        drop(tm.run_next(timeout));
         if !tm.has_runnable() && !tm.has_timeouts() && !tm.has_io_waits() {
             break;
         }
@@ -225,12 +279,15 @@ fn run_case(tasks: Vec<(Vec<Step>, OnDrop, bool)>, driver: Vec<Driver>) -> Resul
     let clock = Clock::manual();
     let (tm1, tm2) = (TaskManager::with_clock(clock.clone()), TaskManager::with_clock(clock));
     let done = common::bystanders(&tm1, 3);
-    {
-        let w = world(&ledger);
-        for (steps, held, second) in tasks {
-            let tm = if second { &tm2 } else { &tm1 };
-            tm.add(body(w.clone(), steps, held));
+    let w = world(&ledger);
+    // The model's verdict: the tasks of tm1 (never cleared) that must end.
+    let mut expected = HashSet::new();
+    for (id, (steps, held, second)) in tasks.into_iter().enumerate() {
+        if !second && must_end(&steps) {
+            expected.insert(id);
         }
+        let tm = if second { &tm2 } else { &tm1 };
+        tm.add(body(w.clone(), steps, held, Some(id)));
     }
     let mut merged = false;
     for d in driver {
@@ -251,6 +308,16 @@ fn run_case(tasks: Vec<(Vec<Step>, OnDrop, bool)>, driver: Vec<Driver>) -> Resul
     }
     drive(&tm1, 5_000);
     prop_assert_eq!(done.get(), 3, "the bystanders completed");
+    let ended = w.ended.borrow().clone();
+    prop_assert!(
+        expected.is_subset(&ended),
+        "tasks that must end did: {:?} of {:?}",
+        ended,
+        expected
+    );
+    // The items still in the queues are dropped here, by the test (a
+    // panicking drop of theirs is the test's, not the manager's).
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(w)));
     tm1.clear();
     drop((tm1, tm2));
     // Tasks the tracked drops added to the default manager: run them too.
