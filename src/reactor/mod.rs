@@ -190,6 +190,8 @@ pub(crate) struct Reactor {
     /// Callers' `fd_action`s on regular files (always ready): called at the
     /// next step 1, as the others.
     ready_calls: Vec<Call>,
+    /// This step 1 has woken a `Call` (the list must go back to the manager).
+    woke_call: bool,
     /// Owned fds known ready for one of their waiters: served at the next
     /// step 1 without an event.
     pending: Vec<RawFd>,
@@ -213,6 +215,7 @@ impl Reactor {
             waiting: 0,
             completed: Vec::new(),
             ready_calls: Vec::new(),
+            woke_call: false,
             pending: Vec::new(),
             woken: Vec::new(),
             raw_generation: 0,
@@ -437,6 +440,7 @@ impl Reactor {
                     flags,
                     action,
                 }));
+                self.woke_call = true;
                 if i == 0 {
                     entry.fifo.pop_front();
                 } else {
@@ -484,8 +488,11 @@ impl Reactor {
             self.take_closed(&mut failed, &mut s.graveyard);
             woken.extend(failed.into_iter().map(|(task, input)| Woken::Ready(task, input)));
         }
-        woken.extend(self.completed.drain(..).map(|(task, input)| Woken::Ready(task, input)));
-        woken.extend(self.ready_calls.drain(..).map(Woken::Call));
+        self.take_completed(&mut woken);
+        if !self.ready_calls.is_empty() {
+            woken.extend(self.ready_calls.drain(..).map(Woken::Call));
+            self.woke_call = true;
+        }
         // Indexed, not drained: `serve` borrows the reactor, and the list
         // keeps its buffer (a pass allocates nothing).
         for i in 0..self.pending.len() {
@@ -501,9 +508,8 @@ impl Reactor {
         } else {
             self.wait_for_events(Some(Duration::ZERO), &mut woken, &mut s.graveyard)
         };
-        // Bad fds found by a sweep.
-        woken.extend(self.completed.drain(..).map(|(task, input)| Woken::Ready(task, input)));
-        if woken.iter().any(|w| matches!(w, Woken::Call(_))) {
+        self.take_completed(&mut woken); // bad fds found by a sweep
+        if std::mem::take(&mut self.woke_call) {
             return (result, Some(woken));
         }
         for w in woken.drain(..) {
@@ -513,6 +519,14 @@ impl Reactor {
         }
         self.woken = woken;
         (result, None)
+    }
+
+    /// Moves the waits already over into `woken` (a test first: the usual
+    /// pass has none, and should not pay for draining an empty list).
+    fn take_completed(&mut self, woken: &mut Vec<Woken>) {
+        if !self.completed.is_empty() {
+            woken.extend(self.completed.drain(..).map(|(task, input)| Woken::Ready(task, input)));
+        }
     }
 
     /// Enqueues what step 1 woke, in order, each `Call` with the result of
