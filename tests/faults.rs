@@ -437,13 +437,7 @@ fn dropping_a_manager_drops_its_suspended_tasks() {
     for (name, mut peer) in peers {
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         let mut buf = [0u8; 16];
-        // (A signal meant for another test's process may interrupt the read: retry.)
-        let got = loop {
-            match peer.read(&mut buf) {
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                other => break other.unwrap(),
-            }
-        };
+        let got = common::read_retrying(&mut peer, &mut buf).unwrap();
         assert_eq!(got, 0, "{name}: the peer sees no end of file");
     }
 }
@@ -991,7 +985,7 @@ impl Drop for Dropped {
 /// its socket closes, and the manager stays usable.
 #[test]
 fn clear_drops_tasks_that_hold_their_own_manager() {
-    let (a, mut b) = UnixStream::pair().unwrap();
+    let (a, b) = UnixStream::pair().unwrap();
     let dropped = Rc::new(Cell::new(false));
     let tm = TaskManager::new();
     let (handle, guard) = (tm.clone(), Dropped(dropped.clone()));
@@ -1012,7 +1006,7 @@ fn clear_drops_tasks_that_hold_their_own_manager() {
     assert!(!(tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts()));
     let mut buf = [0u8; 1];
     assert_eq!(
-        b.read(&mut buf).unwrap(),
+        common::read_retrying(&b, &mut buf).unwrap(),
         0,
         "the task's socket is closed: the peer sees EOF"
     );

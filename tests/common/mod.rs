@@ -76,3 +76,14 @@ pub fn example(name: &str) -> PathBuf {
     );
     path
 }
+
+/// `read` that retries when a signal interrupts it (the tests that spawn
+/// processes or send signals run beside the others in one process).
+pub fn read_retrying(mut reader: impl std::io::Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match reader.read(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
