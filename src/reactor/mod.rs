@@ -559,8 +559,7 @@ impl Reactor {
             // SAFETY: F_GETFD on any number is harmless.
             let open = unsafe { libc::fcntl(call.fd, libc::F_GETFD) } >= 0;
             let error = if open {
-                let text = "the fd is a regular file, always ready, and its action returned WouldBlock";
-                io::Error::new(io::ErrorKind::WouldBlock, text)
+                regular_file_would_block()
             } else {
                 io::Error::from_raw_os_error(libc::EBADF)
             };
@@ -655,6 +654,13 @@ impl Reactor {
     }
 }
 
+/// The error of an action that would block on a regular file: epoll refuses
+/// such an fd and select calls it always ready, so waiting would be for ever.
+fn regular_file_would_block() -> io::Error {
+    let text = "the fd is a regular file, always ready, and its action returned WouldBlock";
+    io::Error::new(io::ErrorKind::WouldBlock, text)
+}
+
 /// Drops a finished waiter's action; a caller's goes to the graveyard, to be
 /// dropped once the manager is no longer borrowed.
 fn bury(action: Option<Action>, graveyard: &mut Vec<Box<dyn Any>>) {
@@ -734,10 +740,7 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWa
         let input = if code == libc::EPERM {
             // A regular file: epoll refuses it, select calls it always ready.
             // An action that would block on it would wait forever: an error.
-            perform(fd, wait.action.as_mut()).unwrap_or_else(|| {
-                let text = "the fd is a regular file, always ready, and its action returned WouldBlock";
-                Err(io::Error::new(io::ErrorKind::WouldBlock, text).into())
-            })
+            perform(fd, wait.action.as_mut()).unwrap_or_else(|| Err(regular_file_would_block().into()))
         } else {
             Err(io::Error::from_raw_os_error(code).into())
         };
