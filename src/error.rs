@@ -118,6 +118,11 @@ pub enum Error {
     Io(io::Error),
     /// The task panicked; the text is the panic message. The task is dropped.
     Panic(String),
+    /// The task was cancelled ([`TaskHandle::cancel`](crate::TaskHandle::cancel),
+    /// its group's failure or drop) before it finished: what its joiner gets.
+    /// Python's `gen.close()` raises `GeneratorExit` in the task; here the
+    /// task is simply dropped where it waits, its destructors run.
+    Cancelled,
     /// A task failed with a message of its own (Python's `raise RuntimeError('foo')`).
     Message(String),
     /// A task failed with an error of its own type (Python's `raise
@@ -160,6 +165,11 @@ impl Error {
     /// True for [`Error::Timeout`]: the port of `except Timeout:`.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout)
+    }
+
+    /// True for [`Error::Cancelled`]: the joined task was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled)
     }
 
     /// The I/O error inside, if this is [`Error::Io`].
@@ -264,6 +274,7 @@ impl Error {
             Error::InvalidArgument(_) => "ValueError",
             Error::Io(_) => "OSError",
             Error::Panic(_) => "Panic",
+            Error::Cancelled => "GeneratorExit",
             Error::Message(_) => "RuntimeError",
             Error::Other { name, .. } => name,
         }
@@ -289,6 +300,7 @@ impl fmt::Display for Error {
             Error::InvalidArgument(text) | Error::Message(text) => f.write_str(text),
             Error::Io(e) => fmt_io_error(e, f),
             Error::Panic(text) => write!(f, "task panicked: {text}"),
+            Error::Cancelled => f.write_str("task cancelled"),
             Error::Other { error, .. } => fmt::Display::fmt(error, f),
         }
     }

@@ -379,11 +379,16 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod action;
+mod control;
 mod error;
+mod event;
 mod fd;
 mod generator;
+mod group;
+mod handle;
 mod io;
 mod manager;
+mod monitor;
 pub mod net;
 mod op;
 mod park;
@@ -391,20 +396,28 @@ mod queue;
 mod queue_state;
 mod reactor;
 mod sched;
+mod semaphore;
+mod sync_state;
 mod task;
 mod time;
 mod value;
+mod wait;
 
 pub use action::{
     accept, connect, read, readline, recv, recvfrom, send, sendall, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
 };
 pub use error::{Error, Result};
+pub use event::Event;
 pub use fd::FileNo;
+pub use group::{GroupSpawner, TaskGroup};
+pub use handle::TaskHandle;
 pub use io::{fd_action, fd_ready, readable, writable};
 pub use manager::TaskManager;
-pub use op::{sleep, value, Child, FdWait, Input, IntoOp, Op, Operation, QueueWait};
+pub use monitor::{TaskInfo, TaskState};
+pub use op::{sleep, value, Child, FdWait, Input, IntoOp, Op, Operation, QueueWait, SyncWait};
 pub use queue::Queue;
-pub use task::Task;
+pub use semaphore::{Permit, Semaphore};
+pub use task::{timeout_after, Task};
 pub use time::{Clock, IntoSeconds, Seconds};
 pub use value::Value;
 
@@ -429,8 +442,9 @@ pub fn get_default_task_manager() -> TaskManager {
     DEFAULT.with(|m| m.clone())
 }
 
-/// Adds a task to this thread's default manager.
-pub fn add<T: 'static>(task: Task<T>) {
+/// Adds a task to this thread's default manager; see [`TaskManager::add`]
+/// (the handle may be ignored, as every Python port does).
+pub fn add<T: 'static>(task: Task<T>) -> TaskHandle<T> {
     get_default_task_manager().add(task)
 }
 

@@ -36,16 +36,20 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use log::{debug, trace};
 
+use crate::control;
 use crate::error::{Error, Result};
+use crate::handle::TaskHandle;
+use crate::monitor::{self, TaskInfo};
 use crate::op::{nothing, Input, Operation};
+use crate::park::Key;
 use crate::reactor::{Reactor, Woken};
-use crate::sched::{Expiry, State};
-use crate::task::{Stack, Step, Task};
+use crate::sched::{self, Expiry, Manager, Parked, State};
+use crate::task::{GroupCore, Stack, Step, Task, TaskCell};
 use crate::time::Clock;
 
 /// Runs a set of cooperating tasks within one thread (Python's `TaskManager`).
@@ -102,7 +106,8 @@ struct Inner {
 /// manager: records are kept while the state is borrowed and emitted after.
 enum Note {
     SleeperWoken,
-    QueueTimedOut,
+    WaitTimedOut(&'static str),
+    DeadlinePassed(usize),
     FdTimedOut(std::os::fd::RawFd),
     ChildStarted(usize),
 }
@@ -111,7 +116,8 @@ impl Note {
     fn emit(self) {
         match self {
             Note::SleeperWoken => trace!("sleeper woken"),
-            Note::QueueTimedOut => debug!("queue wait timed out"),
+            Note::WaitTimedOut(what) => debug!("{what} timed out"),
+            Note::DeadlinePassed(depth) => debug!("timeout_after expired, depth {depth}"),
             Note::FdTimedOut(fd) => debug!("wait on fd {fd} timed out"),
             Note::ChildStarted(depth) => trace!("child task started, depth {depth}"),
         }
@@ -126,6 +132,8 @@ impl Note {
 struct Leftovers {
     dead: Vec<Box<dyn Any>>,
     notes: Vec<Note>,
+    /// Joiners parked in other managers, to wake now.
+    wakes: Vec<(Key, Input)>,
 }
 
 impl Leftovers {
@@ -135,6 +143,12 @@ impl Leftovers {
     fn finish(self) {
         for note in self.notes {
             note.emit();
+        }
+        for (key, input) in self.wakes {
+            if let Err(input) = sched::wake_anywhere(key, input) {
+                // Its manager is gone: the outcome is the user's to drop.
+                let _ = drop_caught(input);
+            }
         }
         for value in self.dead {
             if let Err(e) = drop_caught(value) {
@@ -163,12 +177,13 @@ impl Inner {
 
     /// What this borrow leaves for after it, if anything.
     fn leftovers(&mut self) -> Option<Leftovers> {
-        if self.s.graveyard.is_empty() && self.notes.is_empty() {
+        if self.s.graveyard.is_empty() && self.notes.is_empty() && self.s.elsewhere.is_empty() {
             return None;
         }
         Some(Leftovers {
             dead: std::mem::take(&mut self.s.graveyard),
             notes: std::mem::take(&mut self.notes),
+            wakes: std::mem::take(&mut self.s.elsewhere),
         })
     }
 
@@ -187,18 +202,28 @@ impl Inner {
         while let Some((_, expiry)) = self.s.timers.pop_expired(now) {
             let s = &mut self.s;
             let (task, input, note) = match expiry {
-                Expiry::Sleep(key) => (s.parked.unpark(key), nothing(), (Note::SleeperWoken, log::Level::Trace)),
-                Expiry::Queue(wait) => {
-                    let key = wait.withdraw(&mut s.graveyard);
-                    (
-                        s.parked.unpark(key),
-                        Err(Error::Timeout),
-                        (Note::QueueTimedOut, log::Level::Debug),
-                    )
+                Expiry::Sleep(key) => {
+                    let task = s.parked.unpark(key).map(|p| p.stack);
+                    (task, nothing(), (Note::SleeperWoken, log::Level::Trace))
+                }
+                Expiry::Timeout(key) => {
+                    let mut what = "wait";
+                    let task = s.parked.unpark(key).map(|Parked { stack, waiting }| {
+                        what = waiting.name();
+                        waiting.withdraw(&mut s.graveyard);
+                        stack
+                    });
+                    (task, Err(Error::Timeout), (Note::WaitTimedOut(what), log::Level::Debug))
                 }
                 Expiry::Io(fd, seq) => {
                     let task = self.io.withdraw(fd, seq, &mut s.graveyard);
                     (task, Err(Error::Timeout), (Note::FdTimedOut(fd), log::Level::Debug))
+                }
+                Expiry::Deadline(cell, depth) => {
+                    if let Some(cell) = cell.upgrade() {
+                        control::expire(s, &mut self.io, &cell, depth);
+                    }
+                    (None, nothing(), (Note::DeadlinePassed(depth), log::Level::Debug))
                 }
             };
             self.note(note.0, note.1);
@@ -227,12 +252,20 @@ impl Inner {
                 s.enqueue(stack, Err(Error::invalid("'seconds' must be greater than 0")))
             }
             Operation::Sleep(span) => {
-                let key = s.park(stack);
-                s.time_parked(key, span, Expiry::Sleep(key));
+                let until = s.clock.deadline(span);
+                let key = s.park(stack, crate::sched::Waiting::Sleep(until));
+                s.time_parked_until(key, until, Expiry::Sleep(key));
             }
             Operation::QueueGet(wait) | Operation::QueuePut(wait) => crate::queue::perform(wait, s, stack),
             Operation::FdReady(wait) | Operation::FdAction(wait) => crate::reactor::wait(&mut self.io, s, stack, wait),
             Operation::Invalid(error) => s.enqueue(stack, Err(error)),
+            Operation::Deadline(child, span) => {
+                stack.push(child.0);
+                let expiry = Expiry::Deadline(Rc::downgrade(stack.cell()), stack.depth());
+                stack.push_deadline(s.set_timer(span, expiry));
+                s.enqueue(stack, nothing());
+            }
+            Operation::Wait(wait) => crate::wait::perform(wait, s, stack),
         }
     }
 
@@ -257,13 +290,23 @@ impl Drop for Inner {
         fn boxed<T: 'static>(value: T) -> Box<dyn Any> {
             Box::new(value)
         }
+        sched::unregister(&self.s);
         let mut dead: Vec<Box<dyn Any>> = self.s.runq.drain(..).map(boxed).collect();
-        dead.extend(self.s.parked.drain().into_iter().map(boxed));
+        for Parked { stack, waiting } in self.s.parked.drain() {
+            dead.push(boxed(stack));
+            dead.push(boxed(waiting));
+        }
+        dead.extend(self.s.elsewhere.drain(..).map(boxed));
         dead.extend(self.s.timers.drain().into_iter().map(boxed));
         dead.append(&mut self.s.graveyard);
         dead.extend(self.io.drain());
         let notes = std::mem::take(&mut self.notes);
-        Leftovers { dead, notes }.finish();
+        Leftovers {
+            dead,
+            notes,
+            wakes: Vec::new(),
+        }
+        .finish();
     }
 }
 
@@ -276,9 +319,23 @@ impl TaskManager {
     /// A new manager reading time from `clock`; see [`Clock::manual`] for
     /// deterministic tests of sleeps and timeouts.
     pub fn with_clock(clock: Clock) -> TaskManager {
-        TaskManager {
+        let manager = TaskManager {
             node: Rc::new(RefCell::new(Node::Root(Inner::new(clock)))),
-        }
+        };
+        manager.register();
+        manager
+    }
+
+    /// Lets the keys of this manager's parked tasks be woken from anywhere
+    /// on the thread (`sched::wake_anywhere`).
+    fn register(&self) {
+        let me: Weak<dyn Manager> = Rc::downgrade(&self.node) as Weak<RefCell<Node>>;
+        self.with(|i| sched::register(&i.s, me));
+    }
+
+    /// A handle that does not keep the manager alive.
+    pub(crate) fn downgrade(&self) -> WeakManager {
+        WeakManager(Rc::downgrade(&self.node))
     }
 
     /// The clock this manager reads time from.
@@ -310,11 +367,72 @@ impl TaskManager {
     }
 
     /// Adds a new task to the back of the run queue. It runs in the next
-    /// pass, never in the one that added it. Its return value is dropped; an
-    /// error it returns leaves [`run`](TaskManager::run) as `Err`.
-    pub fn add<T: 'static>(&self, task: Task<T>) {
+    /// pass, never in the one that added it.
+    ///
+    /// The [`TaskHandle`] given back joins, cancels or looks at the task.
+    /// Ignored (dropped), nothing changes from the original: the task's
+    /// return value is dropped, and an error it returns leaves
+    /// [`run`](TaskManager::run) as `Err`. While a handle is alive, the
+    /// outcome waits for its [`join`](TaskHandle::join); an error left
+    /// unjoined when the last handle drops leaves `run` after all.
+    pub fn add<T: 'static>(&self, task: Task<T>) -> TaskHandle<T> {
+        self.spawn(task, None)
+    }
+
+    /// Adds `task`, as a member of `group` if one is given.
+    pub(crate) fn spawn<T: 'static>(&self, task: Task<T>, group: Option<&Rc<GroupCore>>) -> TaskHandle<T> {
         trace!("task added");
-        self.with(|i| i.s.enqueue(Stack::new(task.coro), nothing()));
+        let stack = Stack::new(task.coro, task.name, group.map_or_else(Weak::new, Rc::downgrade));
+        let cell = stack.cell().clone();
+        if let Some(group) = group {
+            group.members.borrow_mut().push(cell.clone());
+        }
+        self.with(|i| i.s.enqueue(stack, nothing()));
+        TaskHandle::new(cell, Rc::downgrade(&self.node) as Weak<RefCell<Node>>)
+    }
+
+    /// Cancels `cell`'s task (see [`TaskHandle::cancel`]); its coroutines
+    /// are dropped before this returns.
+    pub(crate) fn cancel_cell(&self, cell: &Rc<TaskCell>) {
+        let leftovers = self.with(|i| {
+            control::cancel(&mut i.s, &mut i.io, cell);
+            i.leftovers()
+        });
+        if let Some(leftovers) = leftovers {
+            leftovers.finish();
+        }
+    }
+
+    /// A snapshot of every task of the manager, by id: what each is doing,
+    /// how deep its stack of children is, how often it has been resumed.
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::{sleep, wait, Queue, Task, TaskManager, TaskState};
+    ///
+    /// let tm = TaskManager::new();
+    /// let q: Queue<u8> = Queue::new();
+    /// let q2 = q.clone();
+    /// tm.add(Task::new(#[coroutine] move |_| { wait!(q2.get())?; Ok(()) }).named("getter"));
+    /// tm.add(Task::new(#[coroutine] |_| { wait!(sleep(60))?; Ok(()) }).named("sleeper"));
+    /// tm.run_next(None).unwrap(); // both run once and park
+    /// let tasks = tm.tasks();
+    /// assert_eq!(tasks[0].name, "getter");
+    /// assert_eq!(tasks[0].state, TaskState::QueueGet);
+    /// assert!(matches!(tasks[1].state, TaskState::Sleeping { .. }));
+    /// assert_eq!((tasks[1].depth, tasks[1].resumed), (1, 1));
+    /// print!("{}", tm.dump());
+    /// tm.clear();
+    /// ```
+    pub fn tasks(&self) -> Vec<TaskInfo> {
+        self.with(|i| monitor::snapshot(&i.s, &i.io))
+    }
+
+    /// The snapshot of [`tasks`](TaskManager::tasks) as a table, like
+    /// curio's monitor `ps`: id, name, state, depth, resume count.
+    pub fn dump(&self) -> String {
+        let (tasks, now) = self.with(|i| (monitor::snapshot(&i.s, &i.io), i.s.clock.now()));
+        monitor::table(&tasks, now)
     }
 
     /// Calls [`run_next`](TaskManager::run_next) while any task is runnable,
@@ -328,7 +446,11 @@ impl TaskManager {
         while self.has_runnable() || self.has_io_waits() || self.has_timeouts() {
             self.run_next(None)?;
         }
-        Ok(())
+        // A failed task whose handle was dropped unjoined since the last pass.
+        match self.with(|i| control::unjoined_error(&mut i.s)) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
     }
 
     /// One run cycle: handle ready I/O, handle expired timeouts, then run every
@@ -337,7 +459,12 @@ impl TaskManager {
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
-        let (polled, calls, dead) = self.with(|i| {
+        let (polled, calls, unjoined, dead) = self.with(|i| {
+            let unjoined = if i.s.unjoined.is_empty() {
+                None
+            } else {
+                control::unjoined_error(&mut i.s)
+            };
             let (polled, calls) = if i.io.has_waits() {
                 i.io.poll(&mut i.s, timeout)
             } else {
@@ -346,7 +473,7 @@ impl TaskManager {
             if calls.is_none() && !i.s.timers.is_empty() {
                 i.handle_timeouts(timeout);
             }
-            (polled, calls, i.leftovers())
+            (polled, calls, unjoined, i.leftovers())
         });
         if let Some(leftovers) = dead {
             leftovers.finish();
@@ -364,6 +491,10 @@ impl TaskManager {
                 .collect();
             let dead = self.with(|i| {
                 i.io.enqueue_called(&mut i.s, woken.drain(..).zip(results));
+                if !i.s.flagged.is_empty() {
+                    // Cancelled while in that list: found now where it went.
+                    control::cancel_flagged(&mut i.s, &mut i.io);
+                }
                 if !i.s.timers.is_empty() {
                     i.handle_timeouts(timeout);
                 }
@@ -374,22 +505,43 @@ impl TaskManager {
             }
         }
         polled?;
+        if let Some(error) = unjoined {
+            return Err(error);
+        }
         let left = self.with(|i| {
             if i.s.has_runnable() {
                 i.io.note_activity();
             }
             i.s.runq.len()
         });
+        // True while `State::running` names a task that finished without a
+        // borrow after it (the fast path below): cleared before returning.
+        let mut stale = false;
         for _ in 0..left {
-            let Some(mut stack) = self.with(|i| i.s.runq.pop_front()) else {
+            let popped = self.with(|i| {
+                let stack = i.s.runq.pop_front()?;
+                i.s.running = Some(Rc::as_ptr(stack.cell()));
+                Some(stack)
+            });
+            let Some(mut stack) = popped else {
                 break;
             };
-            match stack.resume() {
+            stale = false;
+            let step = stack.resume();
+            if stack.cell().cancel_requested.get() && !(matches!(step, Step::Done(_)) && stack.depth() == 1) {
+                self.end_cancelled(stack, step);
+                continue;
+            }
+            match step {
                 // A bare yield goes straight to the back of the run queue, with
                 // no operation moved around (`resume` left `()` as its input).
-                Step::Yielded(Operation::Yield) => self.with(|i| i.s.runq.push_back(stack)),
+                Step::Yielded(Operation::Yield) => self.with(|i| {
+                    i.s.running = None;
+                    i.s.runq.push_back(stack);
+                }),
                 Step::Yielded(operation) => {
                     let leftovers = self.with(|i| {
+                        i.s.running = None;
                         i.perform(stack, operation);
                         i.leftovers()
                     });
@@ -397,24 +549,68 @@ impl TaskManager {
                         leftovers.finish();
                     }
                 }
-                Step::Done(result) => {
+                Step::Done(result) => match stack.pop() {
                     // A child finished: its parent resumes with the result,
-                    // one pass later. A task finished: that is all.
-                    if stack.pop() {
-                        self.with(|i| i.s.enqueue(stack, result));
-                    } else if let Err(error) = result {
-                        debug!("task failed: {error}");
-                        return Err(error);
-                    } else {
+                    // one pass later (its deadline, if it had one, is off).
+                    (true, deadline) => self.with(|i| {
+                        i.s.running = None;
+                        if let Some(timer) = deadline {
+                            i.s.timers.cancel(timer);
+                        }
+                        i.s.enqueue(stack, result);
+                    }),
+                    // A task finished that nothing else holds (no handle, no
+                    // group: every Python port): its error leaves `run`.
+                    (false, _) if Rc::strong_count(stack.cell()) == 1 => {
+                        stale = true;
+                        if let Err(error) = result {
+                            debug!("task failed: {error}");
+                            self.with(|i| i.s.running = None);
+                            return Err(error);
+                        }
                         trace!("task finished");
                         // The return value and the finished coroutine are the
                         // user's: a panic in their `Drop` is the task's error.
-                        drop_caught((stack, result))?;
+                        if let Err(error) = drop_caught((result, stack)) {
+                            self.with(|i| i.s.running = None);
+                            return Err(error);
+                        }
                     }
-                }
+                    (false, _) => {
+                        let (escaped, leftovers) = self.with(|i| {
+                            i.s.running = None;
+                            let escaped = control::end(&mut i.s, &mut i.io, stack, result, false);
+                            (escaped, i.leftovers())
+                        });
+                        if let Some(leftovers) = leftovers {
+                            leftovers.finish();
+                        }
+                        if let Some(error) = escaped {
+                            debug!("task failed: {error}");
+                            return Err(error);
+                        }
+                    }
+                },
             }
         }
+        if stale {
+            self.with(|i| i.s.running = None);
+        }
         Ok(())
+    }
+
+    /// Ends a task that was cancelled while it ran, now that it has yielded
+    /// (or a child of it returned): what it yielded is dropped with it.
+    fn end_cancelled(&self, stack: Stack, step: Step) {
+        let leftovers = self.with(|i| {
+            i.s.running = None;
+            i.s.graveyard.push(Box::new(step));
+            control::end(&mut i.s, &mut i.io, stack, Err(Error::Cancelled), true);
+            i.leftovers()
+        });
+        if let Some(leftovers) = leftovers {
+            leftovers.finish();
+        }
     }
 
     /// True if any task is in the run queue.
@@ -476,6 +672,7 @@ impl TaskManager {
             let clock = i.s.clock.clone();
             std::mem::replace(i, Inner::new(clock))
         });
+        self.register();
         drop(old); // outside the borrow (see `Inner`'s `Drop`): the tasks' destructors may use the manager
     }
 
@@ -483,6 +680,64 @@ impl TaskManager {
     #[doc(hidden)]
     pub fn __counts(&self) -> (usize, usize, usize) {
         self.with(|i| (i.s.runq.len(), i.s.parked.len() + i.io.tasks(), i.s.timers.len()))
+    }
+}
+
+/// A manager's handle that does not keep it alive (held by groups).
+#[derive(Clone)]
+pub(crate) struct WeakManager(Weak<RefCell<Node>>);
+
+impl WeakManager {
+    pub(crate) fn upgrade(&self) -> Option<TaskManager> {
+        self.0.upgrade().map(|node| TaskManager { node })
+    }
+}
+
+impl Manager for RefCell<Node> {
+    fn wake(&self, key: Key, input: Input) -> std::result::Result<(), Input> {
+        let Ok(mut node) = self.try_borrow_mut() else {
+            // Only user code calls this, never under the borrow; if it ever
+            // were, the caller keeps the input rather than the manager panicking.
+            return Err(input);
+        };
+        match &mut *node {
+            Node::Root(i) => {
+                let woken = i.s.wake(key, input);
+                let leftovers = i.leftovers();
+                drop(node);
+                if let Some(leftovers) = leftovers {
+                    leftovers.finish();
+                }
+                woken
+            }
+            Node::Merged(into) => {
+                let into = into.clone();
+                drop(node);
+                into.node.wake(key, input)
+            }
+        }
+    }
+
+    fn cancel(&self, cell: &Rc<TaskCell>) {
+        let root = match &*self.borrow() {
+            Node::Root(_) => None,
+            Node::Merged(into) => Some(into.clone()),
+        };
+        match root {
+            Some(into) => into.cancel_cell(cell),
+            None => {
+                let leftovers = match &mut *self.borrow_mut() {
+                    Node::Root(i) => {
+                        control::cancel(&mut i.s, &mut i.io, cell);
+                        i.leftovers()
+                    }
+                    Node::Merged(_) => None,
+                };
+                if let Some(leftovers) = leftovers {
+                    leftovers.finish();
+                }
+            }
+        }
     }
 }
 

@@ -74,6 +74,10 @@ pub enum Operation {
     FdAction(FdWait),
     /// An operation built with a bad argument: the task is resumed with this error.
     Invalid(Error),
+    /// `timeout_after(seconds, child)`: run the child with a deadline.
+    Deadline(Child, Duration),
+    /// A join of a task or group, an event wait, a semaphore acquire.
+    Wait(SyncWait),
 }
 
 impl std::fmt::Debug for Operation {
@@ -88,6 +92,13 @@ impl std::fmt::Debug for Operation {
             Operation::FdReady(_) => "FdReady",
             Operation::FdAction(_) => "FdAction",
             Operation::Invalid(e) => return write!(f, "Invalid({e})"),
+            Operation::Deadline(..) => "Deadline",
+            Operation::Wait(w) => match w.kind {
+                SyncKind::Join => "Join",
+                SyncKind::GroupJoin => "GroupJoin",
+                SyncKind::Event => "EventWait",
+                SyncKind::Acquire => "Acquire",
+            },
         };
         f.write_str(name)
     }
@@ -141,6 +152,41 @@ pub struct QueueWait {
     pub(crate) timeout: Option<Duration>,
 }
 
+/// A wait inside [`Operation::Wait`]: on a task's end, a group's, an
+/// event, or a semaphore's permit.
+///
+/// What it waits on is held erased (`Rc<dyn Any>`): this file sits below
+/// the tasks, groups and events it could name, and `wait.rs`, above them
+/// all, turns it back by its kind.
+pub struct SyncWait {
+    pub(crate) kind: SyncKind,
+    pub(crate) on: Rc<dyn std::any::Any>,
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// What a [`SyncWait`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SyncKind {
+    /// A task's end (`on` is its `TaskCell`).
+    Join,
+    /// A group's end (`GroupCore`).
+    GroupJoin,
+    /// An event's set (`EventCore`).
+    Event,
+    /// A semaphore's permit (`SemaphoreCore`).
+    Acquire,
+}
+
+impl SyncWait {
+    pub(crate) fn op<T: 'static>(kind: SyncKind, on: Rc<dyn std::any::Any>) -> Op<T> {
+        Op::new(Operation::Wait(SyncWait {
+            kind,
+            on,
+            timeout: None,
+        }))
+    }
+}
+
 /// An operation whose `yield` gives back a `T`.
 ///
 /// Built by the operation functions; yield it with [`wait!`](crate::wait), or convert it
@@ -192,6 +238,7 @@ impl<T: 'static> Op<T> {
         match &mut self.operation {
             Operation::QueueGet(w) | Operation::QueuePut(w) => w.timeout = Some(timeout),
             Operation::FdReady(w) | Operation::FdAction(w) => w.timeout = Some(timeout),
+            Operation::Wait(w) => w.timeout = Some(timeout),
             Operation::Invalid(_) => {}
             other => return Op::invalid(Error::invalid(format!("{other:?} takes no timeout"))),
         }

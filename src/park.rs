@@ -34,7 +34,7 @@ use std::collections::HashSet;
 /// Names a parked entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Key {
-    segment: u32,
+    pub(crate) segment: u32,
     index: u32,
     generation: u32,
 }
@@ -107,7 +107,9 @@ impl<T> Parking<T> {
         self.len
     }
 
-    pub(crate) fn park(&mut self, entry: T) -> Key {
+    /// Parks the entry `make` builds knowing its key (a waiter that must be
+    /// listed under its key before it is complete).
+    pub(crate) fn park_with(&mut self, make: impl FnOnce(Key) -> T) -> Key {
         let segment = &mut self.segments[0];
         let index = match segment.free.pop() {
             Some(index) => index,
@@ -120,13 +122,14 @@ impl<T> Parking<T> {
             }
         };
         let slot = &mut segment.slots[index as usize];
-        slot.entry = Some(entry);
-        self.len += 1;
-        Key {
+        let key = Key {
             segment: segment.id,
             index,
             generation: slot.generation,
-        }
+        };
+        slot.entry = Some(make(key));
+        self.len += 1;
+        key
     }
 
     fn slot(&mut self, key: Key) -> Option<&mut Slot<T>> {
@@ -153,6 +156,25 @@ impl<T> Parking<T> {
         segment.free.push(key.index);
         self.len -= 1;
         Some(entry)
+    }
+
+    /// Every entry with its key, segment by segment.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
+        self.segments.iter().flat_map(|segment| {
+            segment.slots.iter().enumerate().filter_map(move |(index, slot)| {
+                let key = Key {
+                    segment: segment.id,
+                    index: index as u32,
+                    generation: slot.generation,
+                };
+                slot.entry.as_ref().map(|entry| (key, entry))
+            })
+        })
+    }
+
+    /// The ids of this lot's segments.
+    pub(crate) fn segment_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.segments.iter().map(|s| s.id)
     }
 
     /// Takes every entry out (their keys all go stale).

@@ -34,8 +34,8 @@ use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueWait};
 use crate::park::{self, Key};
-use crate::queue_state::{Class, QueueState, QueueTimeout};
-use crate::sched::{Expiry, State};
+use crate::queue_state::{Class, QueueState};
+use crate::sched::{State, Waiting};
 use crate::task::Stack;
 use crate::value::Value;
 
@@ -266,21 +266,20 @@ fn wait(
     item: Option<Value>,
 ) {
     let put = item.is_some();
-    let key = state.park(stack);
-    let seq = {
-        let mut q = core.borrow_mut();
-        match item {
-            None => q.getters.push(key),
-            Some(item) => q.putters.push((key, item)),
-        }
-    };
-    if let Some(timeout) = timeout {
-        let expiry = Expiry::Queue(QueueTimeout {
-            core: core.clone(),
-            key,
-            seq,
-            put,
-        });
-        state.time_parked(key, timeout, expiry);
-    }
+    state.park_timed(
+        stack,
+        |key| {
+            let mut q = core.borrow_mut();
+            let seq = match item {
+                None => q.getters.push(key),
+                Some(item) => q.putters.push((key, item)),
+            };
+            Waiting::Queue {
+                core: core.clone(),
+                seq,
+                put,
+            }
+        },
+        timeout,
+    );
 }

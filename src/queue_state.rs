@@ -12,10 +12,7 @@
 //! will be handed over as, so the manager needs no generic code and no virtual
 //! call. The waiter lists hold parking [`Key`]s, not tasks (see `park.rs`).
 
-use std::any::Any;
-use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::rc::Rc;
 
 use crate::park::Key;
 use crate::value::Value;
@@ -46,8 +43,14 @@ thread_local! {
     static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+impl<W> Default for Waiters<W> {
+    fn default() -> Waiters<W> {
+        Waiters::new()
+    }
+}
+
 impl<W> Waiters<W> {
-    fn new() -> Waiters<W> {
+    pub(crate) fn new() -> Waiters<W> {
         Waiters {
             list: VecDeque::new(),
             live: 0,
@@ -103,6 +106,25 @@ impl<W> Waiters<W> {
         waiter
     }
 
+    /// Takes every waiter out, in order.
+    pub(crate) fn take_all(&mut self) -> Vec<W> {
+        self.live = 0;
+        self.list.drain(..).filter_map(|(_, w)| w).collect()
+    }
+
+    /// Takes the first waiter out, if any.
+    pub(crate) fn pop_first(&mut self) -> Option<W> {
+        let i = self.list.iter().position(|(_, w)| w.is_some())?;
+        let waiter = self.hole(i);
+        self.tidy();
+        waiter
+    }
+
+    /// How many wait.
+    pub(crate) fn len(&self) -> usize {
+        self.live
+    }
+
     /// Takes waiter `i` out, leaving a hole.
     fn hole(&mut self, i: usize) -> Option<W> {
         let waiter = self.list[i].1.take()?;
@@ -141,36 +163,5 @@ impl QueueState {
 
     pub(crate) fn is_full(&self) -> bool {
         self.maxsize > 0 && self.items.len() >= self.maxsize
-    }
-}
-
-/// What a queue timeout must undo: the waiter's place in its list.
-pub(crate) struct QueueTimeout {
-    pub(crate) core: Rc<RefCell<QueueState>>,
-    pub(crate) key: Key,
-    /// The waiter's number in its list.
-    pub(crate) seq: u64,
-    /// A putter (else a getter).
-    pub(crate) put: bool,
-}
-
-impl QueueTimeout {
-    /// Takes the timed-out waiter out of its list, in O(log n). A put's item,
-    /// and the queue itself if this was its last handle, go to the graveyard:
-    /// their `Drop` is the user's.
-    pub(crate) fn withdraw(self, graveyard: &mut Vec<Box<dyn Any>>) -> Key {
-        let QueueTimeout { core, key, seq, put } = self;
-        {
-            let mut q = core.borrow_mut();
-            if put {
-                if let Some((_, item)) = q.putters.take(seq) {
-                    graveyard.push(Box::new(item));
-                }
-            } else {
-                q.getters.take(seq);
-            }
-        }
-        graveyard.push(Box::new(core));
-        key
     }
 }

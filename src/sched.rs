@@ -19,24 +19,125 @@
 //!   `manager.rs` empties after the borrow ends.
 
 use std::any::Any;
+use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
-use std::time::Duration;
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
 
 use crate::op::Input;
 use crate::park::{Key, Parking};
-use crate::queue_state::QueueTimeout;
-use crate::task::Stack;
+use crate::queue_state::QueueState;
+use crate::sync_state::{EventCore, SemaphoreCore};
+use crate::task::{At, GroupCore, Stack, TaskCell};
 use crate::time::{Clock, TimerKey, Timers};
 
 /// What to do when a timer fires.
 pub(crate) enum Expiry {
     /// A sleeper: wake it with `()`.
     Sleep(Key),
-    /// A queue get or put: withdraw it, wake it with `Timeout`.
-    Queue(QueueTimeout),
+    /// A parked wait (queue, join, event, semaphore): withdraw it as its
+    /// [`Waiting`] says, wake it with `Timeout`.
+    Timeout(Key),
     /// An fd wait (its fd and its number there): withdraw it, wake it with `Timeout`.
     Io(RawFd, u64),
+    /// A `timeout_after` deadline: cut the task back below the child at
+    /// this depth, resume its parent with `Timeout`.
+    Deadline(Weak<TaskCell>, usize),
+}
+
+/// What a parked task waits for: enough to withdraw it from the list it is
+/// on (a timeout, a cancel) and to say what it is doing (`tasks()`).
+pub(crate) enum Waiting {
+    /// Sleeping until then.
+    Sleep(Instant),
+    /// A queue get (`put == false`) or put, number `seq` in its list.
+    Queue {
+        core: Rc<RefCell<QueueState>>,
+        seq: u64,
+        put: bool,
+    },
+    /// Joining a task.
+    Join(Weak<TaskCell>),
+    /// Joining a group.
+    Group(Weak<GroupCore>),
+    /// Waiting for an event, number `seq` in its list.
+    Event(Rc<EventCore>, u64),
+    /// Waiting for a semaphore's permit, number `seq` in its list.
+    Acquire(Rc<SemaphoreCore>, u64),
+}
+
+impl Waiting {
+    /// What the wait is, for the log.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Waiting::Sleep(_) => "sleep",
+            Waiting::Queue { .. } => "queue wait",
+            Waiting::Join(_) => "join",
+            Waiting::Group(_) => "group join",
+            Waiting::Event(..) => "event wait",
+            Waiting::Acquire(..) => "semaphore acquire",
+        }
+    }
+
+    /// Takes the waiter out of the list it is on. A put's item, and a
+    /// queue whose last handle this was, go to the graveyard: their `Drop`
+    /// is the user's.
+    pub(crate) fn withdraw(self, graveyard: &mut Vec<Box<dyn Any>>) {
+        match self {
+            Waiting::Sleep(_) => {}
+            Waiting::Queue { core, seq, put } => {
+                {
+                    let mut q = core.borrow_mut();
+                    if put {
+                        if let Some((_, item)) = q.putters.take(seq) {
+                            graveyard.push(Box::new(item));
+                        }
+                    } else {
+                        q.getters.take(seq);
+                    }
+                }
+                graveyard.push(Box::new(core));
+            }
+            Waiting::Join(target) => {
+                if let Some(target) = target.upgrade() {
+                    target.joiner.set(None);
+                    graveyard.push(Box::new(target));
+                }
+            }
+            Waiting::Group(group) => {
+                if let Some(group) = group.upgrade() {
+                    group.joiner.set(None);
+                    graveyard.push(Box::new(group));
+                }
+            }
+            Waiting::Event(core, seq) => {
+                core.waiters.borrow_mut().take(seq);
+            }
+            Waiting::Acquire(core, seq) => {
+                core.waiters.borrow_mut().take(seq);
+            }
+        }
+    }
+}
+
+impl Waiting {
+    /// Drops the record of a wait that its waker already took off its list.
+    /// The waker holds the queue it served, so this is never a queue's last
+    /// handle; if it were, it would go to the graveyard.
+    pub(crate) fn forget(self, graveyard: &mut Vec<Box<dyn Any>>) {
+        if let Waiting::Queue { core, .. } = self {
+            if Rc::strong_count(&core) == 1 {
+                graveyard.push(Box::new(core));
+            }
+        }
+    }
+}
+
+/// A parked task and what it waits for.
+pub(crate) struct Parked {
+    pub(crate) stack: Stack,
+    pub(crate) waiting: Waiting,
 }
 
 /// The run queue, the timers and the parked tasks of one manager (or of a set
@@ -45,12 +146,22 @@ pub(crate) struct State {
     pub(crate) clock: Clock,
     /// Runnable tasks, each holding what its `yield` evaluates to.
     pub(crate) runq: VecDeque<Stack>,
-    /// Sleepers and queue waiters.
-    pub(crate) parked: Parking<Stack>,
+    /// Sleepers, queue waiters, joiners, event and semaphore waiters.
+    pub(crate) parked: Parking<Parked>,
     pub(crate) timers: Timers<Expiry>,
     /// Values whose `Drop` is the user's and may call the manager: dropped
     /// only once the state is no longer borrowed.
     pub(crate) graveyard: Vec<Box<dyn Any>>,
+    /// Joiners parked in another manager, to wake once the borrow ends.
+    pub(crate) elsewhere: Vec<(Key, Input)>,
+    /// Tasks cancelled while they ran, or while they sat in a list between
+    /// two borrows: ended at their next yield, or when the list is enqueued.
+    pub(crate) flagged: Vec<Rc<TaskCell>>,
+    /// Finished tasks that failed while a handle was alive: if the handle
+    /// is dropped unjoined, the error leaves `run_next` after all.
+    pub(crate) unjoined: Vec<Rc<TaskCell>>,
+    /// The task being resumed, during its resume only (for `tasks()`).
+    pub(crate) running: Option<*const TaskCell>,
 }
 
 impl State {
@@ -61,6 +172,10 @@ impl State {
             parked: Parking::new(),
             timers: Timers::new(),
             graveyard: Vec::new(),
+            elsewhere: Vec::new(),
+            flagged: Vec::new(),
+            unjoined: Vec::new(),
+            running: None,
         }
     }
 
@@ -74,16 +189,52 @@ impl State {
         !self.runq.is_empty()
     }
 
-    /// Parks a waiting task.
-    pub(crate) fn park(&mut self, stack: Stack) -> Key {
-        self.parked.park(stack)
+    /// Parks a waiting task; its header notes where, for `cancel`.
+    pub(crate) fn park(&mut self, stack: Stack, waiting: Waiting) -> Key {
+        self.park_with(stack, |_| waiting)
+    }
+
+    /// Parks a task whose [`Waiting`] is made knowing its key (it lists the
+    /// key somewhere first).
+    pub(crate) fn park_with(&mut self, stack: Stack, waiting: impl FnOnce(Key) -> Waiting) -> Key {
+        let key = self.parked.park_with(|key| {
+            stack.cell().at.set(At::Parked(key));
+            Parked {
+                waiting: waiting(key),
+                stack,
+            }
+        });
+        key
+    }
+
+    /// Parks a task waiting with an optional timeout, which fires as
+    /// [`Expiry::Timeout`].
+    pub(crate) fn park_timed(
+        &mut self,
+        stack: Stack,
+        waiting: impl FnOnce(Key) -> Waiting,
+        timeout: Option<Duration>,
+    ) -> Key {
+        let key = self.park_with(stack, waiting);
+        if let Some(timeout) = timeout {
+            self.time_parked(key, timeout, Expiry::Timeout(key));
+        }
+        key
     }
 
     /// Gives the parked task `key` a timeout that fires as `expiry`.
     pub(crate) fn time_parked(&mut self, key: Key, timeout: Duration, expiry: Expiry) {
         let timer = self.set_timer(timeout, expiry);
         if let Some(parked) = self.parked.get_mut(key) {
-            parked.set_timer(timer);
+            parked.stack.set_timer(timer);
+        }
+    }
+
+    /// Gives the parked task `key` a timer at `deadline` that fires as `expiry`.
+    pub(crate) fn time_parked_until(&mut self, key: Key, deadline: Instant, expiry: Expiry) {
+        let timer = self.timers.insert(deadline, expiry);
+        if let Some(parked) = self.parked.get_mut(key) {
+            parked.stack.set_timer(timer);
         }
     }
 
@@ -109,7 +260,8 @@ impl State {
     /// timeout. Gives `input` back if no such task is parked here.
     pub(crate) fn wake(&mut self, key: Key, input: Input) -> std::result::Result<(), Input> {
         match self.parked.unpark(key) {
-            Some(stack) => {
+            Some(Parked { stack, waiting }) => {
+                waiting.forget(&mut self.graveyard);
                 self.ready(stack, input);
                 Ok(())
             }
@@ -148,5 +300,61 @@ impl State {
         let parked = std::mem::replace(&mut other.parked, Parking::new());
         self.parked.absorb(parked);
         self.graveyard.append(&mut other.graveyard);
+        self.elsewhere.append(&mut other.elsewhere);
+        self.flagged.append(&mut other.flagged);
+        self.unjoined.append(&mut other.unjoined);
+    }
+}
+
+/// A manager, as the layers below it see it: something that can wake one of
+/// its parked tasks, or cancel one of its tasks. Implemented by the manager
+/// (`manager.rs`); lets an `Event::set`, a semaphore permit's drop, a joined
+/// task of another manager or a task's handle reach the manager without
+/// knowing the `TaskManager` type. Called only outside the manager's borrow.
+pub(crate) trait Manager {
+    /// Moves the parked task `key` to the run queue with `input`; gives
+    /// `input` back if no such task is parked there.
+    fn wake(&self, key: Key, input: Input) -> std::result::Result<(), Input>;
+    /// Cancels `cell`'s task (see `control.rs`).
+    fn cancel(&self, cell: &Rc<TaskCell>);
+}
+
+thread_local! {
+    /// Each parking segment's manager, so a key can be woken from anywhere
+    /// on the thread (see [`wake_anywhere`]).
+    static MANAGERS: RefCell<std::collections::HashMap<u32, Weak<dyn Manager>>> = RefCell::default();
+}
+
+/// Records that the keys of `state`'s segments are `manager`'s to wake.
+pub(crate) fn register(state: &State, manager: Weak<dyn Manager>) {
+    let _ = MANAGERS.try_with(|m| {
+        let mut m = m.borrow_mut();
+        for id in state.parked.segment_ids() {
+            m.insert(id, manager.clone());
+        }
+    });
+}
+
+/// Forgets the managers of `state`'s segments (it is being dropped).
+pub(crate) fn unregister(state: &State) {
+    let _ = MANAGERS.try_with(|m| {
+        let mut m = m.borrow_mut();
+        for id in state.parked.segment_ids() {
+            m.remove(&id);
+        }
+    });
+}
+
+/// Wakes the parked task `key` in whichever manager of this thread parked
+/// it. Called outside every manager's borrow (by user-facing code: an event
+/// set, a permit dropped, the end of a borrow that woke a joiner elsewhere).
+pub(crate) fn wake_anywhere(key: Key, input: Input) -> std::result::Result<(), Input> {
+    let manager = MANAGERS
+        .try_with(|m| m.borrow().get(&key.segment).and_then(Weak::upgrade))
+        .ok()
+        .flatten();
+    match manager {
+        Some(manager) => manager.wake(key, input),
+        None => Err(input),
     }
 }

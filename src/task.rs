@@ -21,13 +21,17 @@
 //! no recursion.
 
 use std::any::Any;
+use std::cell::{Cell, RefCell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::{Coroutine, CoroutineState};
+use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
+use std::rc::{Rc, Weak};
 
 use crate::error::{Error, Result};
 use crate::op::{nothing, Child, Coro, Input, IntoOp, Op, Operation};
+use crate::park::Key;
 use crate::time::TimerKey;
 use crate::value::Value;
 
@@ -77,6 +81,7 @@ use crate::value::Value;
 #[must_use = "a task does nothing until it is added to a manager or yielded"]
 pub struct Task<T = ()> {
     pub(crate) coro: Coro,
+    pub(crate) name: Option<Box<str>>,
     returns: PhantomData<fn() -> T>,
 }
 
@@ -88,8 +93,29 @@ impl<T: 'static> Task<T> {
     {
         Task {
             coro: Box::pin(Erase(coroutine)),
+            name: None,
             returns: PhantomData,
         }
+    }
+
+    /// Names the task, for [`TaskManager::tasks`](crate::TaskManager::tasks)
+    /// and [`dump`](crate::TaskManager::dump) (a task without a name shows as
+    /// `task-<id>`). The name is the task's as added; a child yielded with a
+    /// name runs in its parent's entry.
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::{wait, Task, TaskManager};
+    ///
+    /// let tm = TaskManager::new();
+    /// let handle = tm.add(Task::new(#[coroutine] |_| { wait!(); Ok(()) }).named("worker"));
+    /// assert_eq!(handle.name(), "worker");
+    /// assert_eq!(tm.tasks()[0].name, "worker");
+    /// tm.run().unwrap();
+    /// ```
+    pub fn named(mut self, name: impl Into<String>) -> Task<T> {
+        self.name = Some(name.into().into_boxed_str());
+        self
     }
 
     /// A task that returns `value` as soon as it runs, without yielding: the
@@ -198,13 +224,122 @@ pub(crate) enum Step {
     Done(Input),
 }
 
+/// Where a task's header says it was last parked: a hint for finding it
+/// (`cancel`, a deadline), checked against the place it names, since a task
+/// woken since then is not there any more. Written only when a task parks,
+/// never on a switch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum At {
+    /// Not parked since it last ran: in the run queue, running, or in a
+    /// list of waits already over.
+    Elsewhere,
+    /// In the manager's parking lot (sleep, queue, join, event, semaphore).
+    Parked(Key),
+    /// Waiting on an fd: its number, and its waiter's sequence number there.
+    Io(RawFd, u64),
+}
+
+/// How a task's life ended, as its handle sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Still in its manager.
+    Pending,
+    /// Returned or failed; its outcome waits in `result` until joined.
+    Finished,
+    /// Cancelled, or dropped with its manager, before it finished.
+    Cancelled,
+}
+
+/// A task's shared cell: what its handles, its joiner and its group see
+/// (the header fields, all `Cell`s) and the frames only its [`Stack`] ever
+/// touches.
+///
+/// # Why one allocation
+///
+/// A task needs a heap cell for its frames anyway (a switch moves one
+/// pointer), and a handle needs shared state that outlives the frames (the
+/// result waits there for `join`). Putting both in one `Rc` makes `add` cost
+/// one allocation, as before handles existed.
+///
+/// # Invariant (the `unsafe` below relies on it)
+///
+/// The frames are reached only through the task's one `Stack`, which is not
+/// `Clone`: a `&mut Stack` is the only way to a `&mut Frames`. Handles and
+/// the manager read and write the header's `Cell`s only, so a task that
+/// calls its own handle while it runs touches no memory its resume borrows.
+pub(crate) struct TaskCell {
+    /// Unique on the thread (so per manager, merged or not), from 1.
+    pub(crate) id: u64,
+    /// Given with [`Task::named`].
+    pub(crate) name: Option<Box<str>>,
+    pub(crate) status: Cell<Status>,
+    /// The outcome of a finished task, until a `join` takes it.
+    pub(crate) result: Cell<Option<Input>>,
+    /// The task parked on `join` of this one.
+    pub(crate) joiner: Cell<Option<Key>>,
+    pub(crate) at: Cell<At>,
+    /// `cancel` was called while the task ran (or sat in a list between two
+    /// borrows): it ends at its next yield.
+    pub(crate) cancel_requested: Cell<bool>,
+    /// The group the task belongs to.
+    pub(crate) group: Weak<GroupCore>,
+    /// How many times the task has been resumed (for `tasks()`).
+    pub(crate) resumed: Cell<u64>,
+    /// How many coroutines deep its stack is (for `tasks()`).
+    pub(crate) depth: Cell<u32>,
+    frames: UnsafeCell<Frames>,
+}
+
+impl TaskCell {
+    /// True while the task is in its manager.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.status.get() == Status::Pending
+    }
+
+    /// True once a `join` took the outcome (or there was none to keep).
+    pub(crate) fn result_is_taken(&self) -> bool {
+        let result = self.result.take();
+        let taken = result.is_none();
+        self.result.set(result);
+        taken
+    }
+
+    /// A name to show: the given one, or `task-<id>`.
+    pub(crate) fn display_name(&self) -> String {
+        match &self.name {
+            Some(name) => name.to_string(),
+            None => format!("task-{}", self.id),
+        }
+    }
+}
+
+/// The shared state of a [`TaskGroup`](crate::TaskGroup): its members, its
+/// first error, the task waiting on its `join`.
+#[derive(Default)]
+pub(crate) struct GroupCore {
+    /// The members still in their manager, in the order they were added.
+    pub(crate) members: RefCell<Vec<Rc<TaskCell>>>,
+    /// The first failure: the result of `join`.
+    pub(crate) error: Cell<Option<Error>>,
+    /// The task parked on `join`.
+    pub(crate) joiner: Cell<Option<Key>>,
+}
+
+thread_local! {
+    static NEXT_ID: Cell<u64> = const { Cell::new(1) };
+}
+
 /// A task with the parents waiting on it: the trampoline's unit of work.
 ///
 /// One pointer: the run queue and the parking lot move tasks around by the
 /// pointer, and the frames live in one heap cell with what the task needs
-/// while it is not running (its next input, its pending timeout). A switch
-/// then moves eight bytes, and an idle task costs its queue slot eight.
-pub(crate) struct Stack(Box<Frames>);
+/// while it is not running (its next input, its pending timeout) and its
+/// header. A switch then moves eight bytes.
+///
+/// Dropping a stack drops its coroutines, innermost first, even if a handle
+/// keeps the cell alive: a task that leaves its manager lets go of what it
+/// holds (its sockets close) there and then.
+pub(crate) struct Stack(Rc<TaskCell>);
 
 struct Frames {
     /// The innermost child: the only coroutine ever resumed.
@@ -218,28 +353,73 @@ struct Frames {
     input: Input,
     /// The timeout to cancel when the task is woken, while it waits.
     timer: Option<TimerKey>,
+    /// The `timeout_after` deadlines of the stack: the depth of the child
+    /// each one guards, and its timer; innermost last.
+    #[allow(clippy::box_collection)]
+    deadlines: Option<Box<Vec<(usize, TimerKey)>>>,
 }
 
 impl Stack {
-    pub(crate) fn new(coro: Coro) -> Stack {
-        Stack(Box::new(Frames {
-            top: coro,
-            parents: None,
-            input: nothing(),
-            timer: None,
+    pub(crate) fn new(coro: Coro, name: Option<Box<str>>, group: Weak<GroupCore>) -> Stack {
+        let id = NEXT_ID.with(|n| {
+            let id = n.get();
+            n.set(id + 1);
+            id
+        });
+        Stack(Rc::new(TaskCell {
+            id,
+            name,
+            status: Cell::new(Status::Pending),
+            result: Cell::new(None),
+            joiner: Cell::new(None),
+            at: Cell::new(At::Elsewhere),
+            cancel_requested: Cell::new(false),
+            group,
+            resumed: Cell::new(0),
+            depth: Cell::new(1),
+            frames: UnsafeCell::new(Frames {
+                top: coro,
+                parents: None,
+                input: nothing(),
+                timer: None,
+                deadlines: None,
+            }),
         }))
+    }
+
+    fn frames(&mut self) -> &mut Frames {
+        // SAFETY: the invariant of `TaskCell`: this `Stack` is the only way
+        // to the frames, and it is borrowed mutably here.
+        unsafe { &mut *self.0.frames.get() }
+    }
+
+    /// The shared cell: the header, for the manager and the handles.
+    pub(crate) fn cell(&self) -> &Rc<TaskCell> {
+        &self.0
+    }
+
+    /// True if this is the task of `cell`.
+    pub(crate) fn is(&self, cell: &TaskCell) -> bool {
+        std::ptr::eq(Rc::as_ptr(&self.0), cell)
     }
 
     /// Sets what the top is resumed with next.
     pub(crate) fn set_input(&mut self, input: Input) {
-        self.0.input = input;
+        self.frames().input = input;
+    }
+
+    /// Sets what the top is resumed with next; gives back what it was to be
+    /// resumed with (a user value, for the graveyard).
+    pub(crate) fn swap_input(&mut self, input: Input) -> Input {
+        std::mem::replace(&mut self.frames().input, input)
     }
 
     /// Resumes the top with its input. A panic is caught here and becomes
     /// `Error::Panic`: the manager's state is never touched while a task
     /// runs, so it cannot be left half-changed.
     pub(crate) fn resume(&mut self) -> Step {
-        let frames = &mut *self.0;
+        self.0.resumed.set(self.0.resumed.get() + 1);
+        let frames = self.frames();
         let input = std::mem::replace(&mut frames.input, nothing());
         let top = frames.top.as_mut();
         match catch_unwind(AssertUnwindSafe(|| top.resume(input))) {
@@ -251,44 +431,115 @@ impl Stack {
 
     /// Makes `child` the new top; the old top waits below it.
     pub(crate) fn push(&mut self, child: Coro) {
-        let parent = std::mem::replace(&mut self.0.top, child);
-        self.0.parents.get_or_insert_default().push(parent);
+        let frames = self.frames();
+        let parent = std::mem::replace(&mut frames.top, child);
+        frames.parents.get_or_insert_default().push(parent);
+        self.0.depth.set(self.0.depth.get() + 1);
     }
 
     /// Drops the finished top and makes its parent the top again. `false`
     /// when the top was the task itself, not a child: the whole task is done.
-    pub(crate) fn pop(&mut self) -> bool {
-        match self.0.parents.as_mut().and_then(|parents| parents.pop()) {
-            Some(parent) => {
-                self.0.top = parent;
-                true
-            }
-            None => false,
-        }
+    /// The deadline guarding the finished child, if any, is given back to
+    /// be cancelled.
+    pub(crate) fn pop(&mut self) -> (bool, Option<TimerKey>) {
+        let depth = self.depth();
+        let frames = self.frames();
+        let Some(parent) = frames.parents.as_mut().and_then(|parents| parents.pop()) else {
+            return (false, None);
+        };
+        frames.top = parent;
+        let deadline = match frames.deadlines.as_mut() {
+            Some(deadlines) if deadlines.last().is_some_and(|d| d.0 == depth) => deadlines.pop().map(|d| d.1),
+            _ => None,
+        };
+        self.0.depth.set(depth as u32 - 1);
+        (true, deadline)
     }
 
     /// How many coroutines deep the stack is (1 for a task with no child).
     pub(crate) fn depth(&self) -> usize {
-        self.0.parents.as_ref().map_or(0, |parents| parents.len()) + 1
+        self.0.depth.get() as usize
     }
 
     /// Records the timeout of the wait the task is parked on.
     pub(crate) fn set_timer(&mut self, timer: TimerKey) {
-        self.0.timer = Some(timer);
+        self.frames().timer = Some(timer);
     }
 
     /// Takes the timeout to cancel, if the task waited with one.
     pub(crate) fn take_timer(&mut self) -> Option<TimerKey> {
-        self.0.timer.take()
+        self.frames().timer.take()
+    }
+
+    /// Records the deadline `timer` of the child now on top (`timeout_after`).
+    pub(crate) fn push_deadline(&mut self, timer: TimerKey) {
+        let depth = self.depth();
+        self.frames().deadlines.get_or_insert_default().push((depth, timer));
+    }
+
+    /// Cuts the stack back to `depth` coroutines (the innermost are dropped
+    /// first, into `dead`); gives back the deadlines of the frames cut off,
+    /// to cancel.
+    pub(crate) fn truncate(&mut self, depth: usize, dead: &mut Vec<Box<dyn Any>>) -> Vec<TimerKey> {
+        while self.depth() > depth.max(1) {
+            let frames = self.frames();
+            let parent = frames.parents.as_mut().and_then(|p| p.pop()).expect("depth > 1");
+            dead.push(Box::new(std::mem::replace(&mut frames.top, parent)));
+            self.0.depth.set(self.0.depth.get() - 1);
+        }
+        let frames = self.frames();
+        match frames.deadlines.as_mut() {
+            Some(deadlines) => {
+                let keep = deadlines.iter().take_while(|d| d.0 <= depth).count();
+                deadlines.drain(keep..).map(|d| d.1).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// Every timer the stack holds (its wait's and its deadlines), to cancel
+    /// when the task leaves the manager.
+    pub(crate) fn take_timers(&mut self) -> Vec<TimerKey> {
+        let frames = self.frames();
+        let mut timers: Vec<TimerKey> = frames.timer.take().into_iter().collect();
+        if let Some(deadlines) = frames.deadlines.take() {
+            timers.extend(deadlines.into_iter().map(|d| d.1));
+        }
+        timers
     }
 }
 
-impl Drop for Frames {
-    /// Drops the innermost child first, and never recursively, whatever the depth.
+impl Drop for Stack {
+    /// Drops the coroutines, innermost child first and never recursively,
+    /// whatever the depth; a task that had not finished is now cancelled.
     fn drop(&mut self) {
-        while let Some(parent) = self.parents.as_mut().and_then(|parents| parents.pop()) {
-            drop(std::mem::replace(&mut self.top, parent));
+        if self.0.is_pending() {
+            self.0.status.set(Status::Cancelled);
         }
+        let frames = self.frames();
+        let input = std::mem::replace(&mut frames.input, nothing());
+        let parents = frames.parents.take();
+        let top = std::mem::replace(&mut frames.top, Box::pin(Finished));
+        drop(input);
+        drop(top);
+        if let Some(mut parents) = parents {
+            while let Some(parent) = parents.pop() {
+                drop(parent);
+            }
+        }
+    }
+}
+
+/// What a dropped stack's frames hold instead of its coroutine: zero-sized,
+/// so putting it in allocates nothing.
+struct Finished;
+
+impl Coroutine<Input> for Finished {
+    type Yield = Operation;
+    type Return = Input;
+
+    fn resume(self: Pin<&mut Self>, _: Input) -> CoroutineState<Operation, Input> {
+        CoroutineState::Complete(Err(Error::invalid("a finished task was resumed")))
     }
 }
 
@@ -299,5 +550,43 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
         s.clone()
     } else {
         "(a panic with no message)".to_string()
+    }
+}
+
+/// Runs `task` as a child with a deadline: the port of curio's
+/// `timeout_after(seconds, coro)` and trio's `fail_after`. If the child has
+/// not returned after `seconds`, it is cancelled there, with its own
+/// children (dropped innermost first, their waits withdrawn), and the parent
+/// gets [`Error::Timeout`]. Nested deadlines each guard their own child: the
+/// one that expires first cuts the stack back to its parent, cancelling the
+/// deadlines inside it. When it does not fire, it costs one timer.
+///
+/// Zero or negative seconds fire at the manager's next timeout check, as
+/// every timeout; NaN is an [`Error::InvalidArgument`] at that line.
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{sleep, timeout_after, wait, Task, TaskManager};
+///
+/// fn slow() -> Task<&'static str> {
+///     Task::new(#[coroutine] |_| {
+///         wait!(sleep(10))?;
+///         Ok("done")
+///     })
+/// }
+///
+/// let tm = TaskManager::new();
+/// tm.add(Task::new(#[coroutine] |_| {
+///     let got = wait!(timeout_after(0.01, slow()));
+///     assert!(got.unwrap_err().is_timeout());
+///     assert_eq!(wait!(timeout_after(1, Task::ready("quick")))?, "quick");
+///     Ok(())
+/// }));
+/// tm.run().unwrap();
+/// ```
+pub fn timeout_after<T: 'static>(seconds: impl crate::time::IntoSeconds, task: Task<T>) -> Op<T> {
+    match seconds.into_seconds().timeout() {
+        Ok(span) => Op::new(Operation::Deadline(Child(task.coro), span)),
+        Err(e) => Op::invalid(e),
     }
 }

@@ -77,6 +77,16 @@ macro_rules! inline_values {
                 }
             }
 
+            /// A reference to the value as a `T`, if it is one.
+            pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
+                match &self.0 {
+                    Repr::Unit => <dyn Any>::downcast_ref::<T>(&()),
+                    Repr::Bytes(bytes) => <dyn Any>::downcast_ref::<T>(bytes),
+                    Repr::Boxed(boxed) => boxed.as_ref().downcast_ref::<T>(),
+                    $(Repr::$variant(inline) => <dyn Any>::downcast_ref::<T>(inline),)*
+                }
+            }
+
             /// True if the value is a `T`.
             pub fn is<T: 'static>(&self) -> bool {
                 match &self.0 {

@@ -70,10 +70,12 @@ impl Drop for Tracked {
         }
         match self.on_drop {
             OnDrop::Panic if !std::thread::panicking() => panic!("a tracked value's drop"),
-            OnDrop::AddTask => multitask::add(Task::new(
-                #[coroutine]
-                |_| Ok(()),
-            )),
+            OnDrop::AddTask => {
+                multitask::add(Task::new(
+                    #[coroutine]
+                    |_| Ok(()),
+                ));
+            }
             _ => {}
         }
     }

@@ -2140,7 +2140,9 @@ mod model {
                             let r = wait!(child(&log, format!("{id}:{k}"), m, k))?;
                             log.push(format!("{id}:{k}:ret{r}"));
                         }
-                        Step::Add(steps) => tm.add(program(&log, &tm, &q, format!("{id}.{k}"), steps)),
+                        Step::Add(steps) => {
+                            tm.add(program(&log, &tm, &q, format!("{id}.{k}"), steps));
+                        }
                         Step::PutGet => {
                             wait!(q.put(format!("{id}:{k}")))?;
                             let item = wait!(q.get())?;

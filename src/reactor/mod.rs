@@ -60,7 +60,7 @@ use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
 use crate::op::{Action, FdWait, Input};
 use crate::sched::{Expiry, State};
-use crate::task::Stack;
+use crate::task::{At, Stack, TaskCell};
 
 /// A task waiting on an fd, with what to do once it is ready.
 struct Waiter {
@@ -76,6 +76,10 @@ thread_local! {
     /// One counter per thread, so numbers stay ordered when managers merge.
     static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
+
+/// What an fd waiter waits for, as `tasks()` shows it: the fd, its flags,
+/// and the name of the action the manager performs for it, if any.
+pub(crate) type FdWaiting = (RawFd, Flags, Option<&'static str>);
 
 /// A waiter whose fd is ready, taken out at step 1.
 pub(crate) enum Woken {
@@ -279,6 +283,7 @@ impl Reactor {
         if let Some(timeout) = timeout {
             task.set_timer(s.set_timer(timeout, Expiry::Io(fd, seq)));
         }
+        task.cell().at.set(At::Io(fd, seq));
         self.waiting += 1;
         self.raw_waiters += (self.entry(fd).owner == 0) as usize;
         let entry = self.entry(fd);
@@ -311,6 +316,42 @@ impl Reactor {
         let task = self.take(fd as usize, i, graveyard);
         self.entries[fd as usize].tidy();
         task
+    }
+
+    /// Takes `cell`'s task out of the waits already over, if it is there
+    /// (a cancel that did not find it where its header says it parked).
+    pub(crate) fn take_over(&mut self, cell: &TaskCell, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        if let Some(i) = self.completed.iter().position(|(task, _)| task.is(cell)) {
+            let (task, input) = self.completed.remove(i);
+            graveyard.push(Box::new(input));
+            return Some(task);
+        }
+        let i = self.ready_calls.iter().position(|call| call.task.is(cell))?;
+        let call = self.ready_calls.remove(i);
+        bury(Some(call.action), graveyard);
+        Some(call.task)
+    }
+
+    /// Every task waiting on an fd, with the fd, what it waits for, and
+    /// the action the manager performs for it, if any; then the tasks whose
+    /// wait is over (`None`), to resume at the next step 1.
+    pub(crate) fn waiters(&self) -> impl Iterator<Item = (&Stack, Option<FdWaiting>)> {
+        let parked = self.entries.iter().enumerate().flat_map(|(fd, entry)| {
+            entry.fifo.iter().filter_map(move |w| {
+                let task = w.task.as_ref()?;
+                let action = w.action.as_ref().map(|a| match a {
+                    Action::Recv(_) => "recv",
+                    Action::Send(_) => "send",
+                    Action::SendAll(..) => "sendall",
+                    Action::Try(_) => "action",
+                    Action::Call(_) => "fd_action",
+                });
+                Some((task, Some((fd as RawFd, w.flags, action))))
+            })
+        });
+        let over = self.completed.iter().map(|(task, _)| (task, None));
+        let calls = self.ready_calls.iter().map(|call| (&call.task, None));
+        parked.chain(over).chain(calls)
     }
 
     /// Fails every waiter of `fd` with the OS error `code`, into `out`.

@@ -1,0 +1,235 @@
+//! Ending a task: delivering its outcome (to its joiner, its handle, its
+//! group, or out of `run`), cancelling it wherever it waits, and a
+//! `timeout_after` deadline cutting it back to the parent that set it.
+//!
+//! # Why it works on the state, not on the manager
+//!
+//! Each of these happens inside one borrow of the manager's state (`sched.rs`
+//! and `reactor/`), and none may run user code there: what they take out of
+//! the manager (the cancelled task's coroutines, a dropped return value, the
+//! frames a deadline cuts off) goes to the graveyard, dropped once the borrow
+//! ends, and a joiner parked in another manager is woken then too
+//! (`State::elsewhere`). `manager.rs` calls them and hands the leftovers on.
+//!
+//! # Finding a task
+//!
+//! A task is in exactly one place (see `manager.rs`). Its header's [`At`]
+//! names where it last parked, written only when it parks, so a switch pays
+//! nothing; a task woken since is not there any more, and is looked for in
+//! the run queue and in the reactor's list of waits already over (O(n), for
+//! a cancel or a deadline only). A task found nowhere is running, or sits in
+//! a list between two borrows: it is flagged, and ended at its next yield.
+//!
+//! # Who gets the outcome
+//!
+//! - its joiner, if one waits (`Cancelled` if it was cancelled);
+//! - else, if a handle is alive, the handle keeps it for a later `join`; an
+//!   error kept so leaves `run_next` after all if the handle is dropped
+//!   unjoined (`State::unjoined`), so that no error is lost;
+//! - else (no handle: every Python port) a value is dropped and an error
+//!   leaves `run`, as before handles existed.
+//!
+//! A group member's error goes to its group instead: the first one is the
+//! group's `join` result, and cancels the other members, in the order they
+//! were added.
+
+use std::rc::Rc;
+
+use crate::error::Error;
+use crate::op::{nothing, Input};
+use crate::park::Key;
+use crate::reactor::Reactor;
+use crate::sched::{Parked, State};
+use crate::task::{At, GroupCore, Stack, Status, TaskCell};
+
+/// Takes `cell`'s task out of wherever it is, withdrawn from what it waited
+/// on, its wait's timer cancelled; `None` if it is running or between borrows.
+pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option<Stack> {
+    let found = match cell.at.get() {
+        At::Parked(key) if s.parked.get_mut(key).is_some_and(|p| p.stack.is(cell)) => {
+            s.parked.unpark(key).map(|Parked { stack, waiting }| {
+                waiting.withdraw(&mut s.graveyard);
+                stack
+            })
+        }
+        // Sequence numbers are unique on the thread: the waiter is this task.
+        At::Io(fd, seq) => io.withdraw(fd, seq, &mut s.graveyard),
+        _ => None,
+    };
+    let mut stack = found
+        .or_else(|| {
+            let i = s.runq.iter().position(|t| t.is(cell))?;
+            s.runq.remove(i)
+        })
+        .or_else(|| io.take_over(cell, &mut s.graveyard))?;
+    debug_assert!(stack.is(cell));
+    if let Some(timer) = stack.take_timer() {
+        s.timers.cancel(timer);
+    }
+    Some(stack)
+}
+
+/// Cancels `cell`'s task: taken out wherever it waits and ended with
+/// `Cancelled` (its coroutines go to the graveyard); a running one is
+/// flagged, and ended at its next yield. Nothing for a task already over.
+pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &Rc<TaskCell>) {
+    if !cell.is_pending() {
+        return;
+    }
+    match locate(s, io, cell) {
+        Some(stack) => {
+            end(s, io, stack, Err(Error::Cancelled), true);
+        }
+        None => {
+            if !cell.cancel_requested.replace(true) {
+                s.flagged.push(cell.clone());
+            }
+        }
+    }
+}
+
+/// Ends the flagged tasks found in the run queue or parked again (a list
+/// between two borrows was enqueued since they were flagged).
+pub(crate) fn cancel_flagged(s: &mut State, io: &mut Reactor) {
+    for cell in std::mem::take(&mut s.flagged) {
+        cell.cancel_requested.set(false);
+        cancel(s, io, &cell);
+    }
+}
+
+/// The task `stack` leaves its manager with `outcome` (it finished, or was
+/// `cancelled`): its timers are cancelled, its outcome delivered, its stack
+/// put in the graveyard. Gives back an error that must leave `run_next`.
+pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: Input, cancelled: bool) -> Option<Error> {
+    for timer in stack.take_timers() {
+        s.timers.cancel(timer);
+    }
+    let cell = stack.cell().clone();
+    cell.status
+        .set(if cancelled { Status::Cancelled } else { Status::Finished });
+    if cell.cancel_requested.replace(false) {
+        s.flagged.retain(|c| !Rc::ptr_eq(c, &cell));
+    }
+    // The stack's and `cell`'s references aside, who still holds the task.
+    s.graveyard.push(Box::new(stack));
+    let holders = Rc::strong_count(&cell) - 2;
+    match cell.group.upgrade() {
+        Some(group) => {
+            member_done(s, io, &group, &cell, outcome, cancelled, holders - 1);
+            None
+        }
+        None => deliver(s, &cell, outcome, cancelled, holders),
+    }
+}
+
+/// Gives a task's outcome to its joiner or its handle; gives back an error
+/// no one holds the task to receive.
+fn deliver(s: &mut State, cell: &Rc<TaskCell>, outcome: Input, cancelled: bool, handles: usize) -> Option<Error> {
+    let outcome = if cancelled {
+        s.graveyard.push(Box::new(outcome));
+        Err(Error::Cancelled)
+    } else {
+        outcome
+    };
+    if let Some(key) = cell.joiner.take() {
+        wake(s, key, outcome);
+        return None;
+    }
+    match outcome {
+        // A handle sees the status; nothing else to tell.
+        Err(Error::Cancelled) if cancelled => None,
+        outcome if handles > 0 => {
+            if outcome.is_err() {
+                s.unjoined.push(cell.clone());
+            }
+            cell.result.set(Some(outcome));
+            None
+        }
+        Ok(value) => {
+            s.graveyard.push(Box::new(value));
+            None
+        }
+        Err(error) => Some(error),
+    }
+}
+
+/// A member of `group` is over: its error becomes the group's (the first
+/// cancels the others); the last one wakes the group's joiner.
+fn member_done(
+    s: &mut State,
+    io: &mut Reactor,
+    group: &Rc<GroupCore>,
+    cell: &Rc<TaskCell>,
+    outcome: Input,
+    cancelled: bool,
+    handles: usize,
+) {
+    group.members.borrow_mut().retain(|m| !Rc::ptr_eq(m, cell));
+    match outcome {
+        Err(error) if !cancelled => {
+            let first = group.error.take();
+            let is_first = first.is_none();
+            // The member's own handle gets the same text; the error itself is the group's.
+            let copy = Error::msg(error.to_string());
+            group.error.set(Some(first.unwrap_or(error)));
+            deliver(s, cell, Err(copy), false, handles);
+            if is_first {
+                let rest: Vec<Rc<TaskCell>> = group.members.borrow().clone();
+                for member in &rest {
+                    cancel(s, io, member);
+                }
+            }
+        }
+        outcome => {
+            deliver(s, cell, outcome, cancelled, handles);
+        }
+    }
+    if group.members.borrow().is_empty() {
+        if let Some(key) = group.joiner.take() {
+            let outcome = group.error.take().map_or_else(nothing, Err);
+            wake(s, key, outcome);
+        }
+    }
+}
+
+/// Wakes the parked task `key` here, or, if it is another manager's, once
+/// the borrow ends.
+fn wake(s: &mut State, key: Key, input: Input) {
+    if let Err(input) = s.wake(key, input) {
+        s.elsewhere.push((key, input));
+    }
+}
+
+/// A `timeout_after` deadline fired: the task is cut back to the parent of
+/// the child at `depth` (that child and its own children dropped, their
+/// deadlines cancelled), and the parent resumes with `Timeout`.
+pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &TaskCell, depth: usize) {
+    if !cell.is_pending() || (cell.depth.get() as usize) < depth {
+        return; // over, or the child returned in the meantime
+    }
+    let Some(mut stack) = locate(s, io, cell) else { return };
+    for timer in stack.truncate(depth - 1, &mut s.graveyard) {
+        s.timers.cancel(timer);
+    }
+    let dropped = stack.swap_input(Err(Error::Timeout));
+    s.graveyard.push(Box::new(dropped));
+    s.runq.push_back(stack);
+}
+
+/// An error kept for a handle that was dropped unjoined, if any: it leaves
+/// `run_next` as a handle-less task's would have. (Dropping the cell here
+/// runs no user code: its coroutines went with its stack.)
+pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
+    loop {
+        let i = s
+            .unjoined
+            .iter()
+            .position(|cell| Rc::strong_count(cell) == 1 || cell.result_is_taken())?;
+        let cell = s.unjoined.swap_remove(i);
+        if Rc::strong_count(&cell) == 1 {
+            if let Some(Err(error)) = cell.result.take() {
+                return Some(error);
+            }
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! `TaskHandle`: what `add` gives back, to join, cancel or look at a task.
+//!
+//! # Why ignoring it changes nothing
+//!
+//! Every Python port writes `multitask.add(task)` and drops the result. The
+//! handle is a second reference to the task's cell (`task.rs`); when a task
+//! ends, the manager counts who still holds the cell, and with no handle left
+//! it does what it always did: drops the return value, or lets the error
+//! leave `run()`. Only a live handle keeps the outcome, for `join` (see
+//! `control.rs`). A handle holds its manager weakly: a task may keep handles
+//! to others (or to itself) without making the manager immortal.
+
+use std::marker::PhantomData;
+use std::rc::{Rc, Weak};
+
+use crate::op::{Op, SyncKind, SyncWait};
+use crate::sched::Manager;
+use crate::task::{Status, TaskCell};
+
+/// A handle to a task added to a manager: [`join`](TaskHandle::join) it,
+/// [`cancel`](TaskHandle::cancel) it, ask if it is finished.
+///
+/// Given back by [`TaskManager::add`](crate::TaskManager::add),
+/// [`multitask::add`](crate::add) and [`TaskGroup::add`](crate::TaskGroup::add);
+/// dropping it changes nothing (a task without a handle behaves as in the
+/// original: its error leaves `run()`). Clones refer to the same task.
+///
+/// | Python | Rust |
+/// |---|---|
+/// | `g = task(); multitask.add(g)` | `let h = multitask::add(task());` |
+/// | `g.close()` (raises `GeneratorExit` at its `yield`) | `h.cancel()` (drops it where it waits; its destructors run) |
+/// | a global `completed` flag, `while not completed: run_next()` | `let v = wait!(h.join())?;` |
+///
+/// ```
+/// #![feature(coroutines)]
+/// use multitask::{sleep, wait, Error, Task, TaskManager};
+///
+/// let tm = TaskManager::new();
+/// let worker = tm.add(Task::new(#[coroutine] |_| {
+///     wait!(sleep(0.01))?;
+///     Ok(6 * 7)
+/// }));
+/// let forever = tm.add(Task::<()>::new(#[coroutine] |_| {
+///     loop {
+///         wait!(sleep(3600))?;
+///     }
+/// }));
+/// tm.add(Task::new(#[coroutine] move |_| {
+///     assert_eq!(wait!(worker.join())?, 42);
+///     forever.cancel(); // ended where it sleeps
+///     assert!(matches!(wait!(forever.join()), Err(Error::Cancelled)));
+///     Ok(())
+/// }));
+/// tm.run().unwrap(); // returns at once: the sleeper is gone
+/// ```
+pub struct TaskHandle<T = ()> {
+    cell: Rc<TaskCell>,
+    manager: Weak<dyn Manager>,
+    returns: PhantomData<fn() -> T>,
+}
+
+impl<T: 'static> TaskHandle<T> {
+    pub(crate) fn new(cell: Rc<TaskCell>, manager: Weak<dyn Manager>) -> TaskHandle<T> {
+        TaskHandle {
+            cell,
+            manager,
+            returns: PhantomData,
+        }
+    }
+
+    /// The task's id: a small integer, unique on the thread (so in its manager).
+    pub fn id(&self) -> u64 {
+        self.cell.id
+    }
+
+    /// The task's name ([`Task::named`](crate::Task::named)), or `task-<id>`.
+    pub fn name(&self) -> String {
+        self.cell.display_name()
+    }
+
+    /// True once the task has returned, failed, or been cancelled.
+    pub fn is_finished(&self) -> bool {
+        !self.cell.is_pending()
+    }
+
+    /// True if the task was cancelled before it finished (also when its
+    /// manager was dropped or cleared with it).
+    pub fn is_cancelled(&self) -> bool {
+        self.cell.status.get() == Status::Cancelled
+    }
+
+    /// Yielded, resumes the task with the joined task's `T`, or its error:
+    /// [`Error::Cancelled`](crate::Error::Cancelled) if it was cancelled.
+    /// Joined, a task's error goes to its joiner, not out of `run()`.
+    ///
+    /// A task that is over is joined at once (one pass later, as every
+    /// wait). Its outcome is given once: a second join of a finished task
+    /// is an [`Error::InvalidArgument`](crate::Error::InvalidArgument), as
+    /// are a task joining itself and a second joiner while one waits. A
+    /// member of a [`TaskGroup`](crate::TaskGroup) that failed gives an
+    /// `Error::Message` with its error's text: the error itself is the
+    /// group's. Takes a [`timeout`](Op::timeout) (the task keeps running).
+    pub fn join(&self) -> Op<T> {
+        SyncWait::op(SyncKind::Join, self.cell.clone())
+    }
+
+    /// Ends the task wherever it is: runnable, sleeping, waiting on a queue,
+    /// an fd, a join, an event or a semaphore, or in a child. Every wait of
+    /// its stack is withdrawn and its timers cancelled; its coroutines are
+    /// dropped, children first, before `cancel` returns, so their
+    /// destructors have run (its sockets are closed). Its joiner gets
+    /// [`Error::Cancelled`](crate::Error::Cancelled).
+    ///
+    /// Cancelling a finished task does nothing. A task that cancels itself
+    /// (or the task it runs in as a child) ends at its next `yield`.
+    pub fn cancel(&self) {
+        if let Some(manager) = self.manager.upgrade() {
+            manager.cancel(&self.cell);
+        }
+    }
+}
+
+impl<T> Clone for TaskHandle<T> {
+    fn clone(&self) -> TaskHandle<T> {
+        TaskHandle {
+            cell: self.cell.clone(),
+            manager: self.manager.clone(),
+            returns: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for TaskHandle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskHandle")
+            .field("id", &self.cell.id)
+            .field("name", &self.cell.display_name())
+            .field("status", &self.cell.status.get())
+            .finish()
+    }
+}
