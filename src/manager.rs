@@ -297,6 +297,9 @@ impl Drop for Inner {
             dead.push(boxed(waiting));
         }
         dead.extend(self.s.elsewhere.drain(..).map(boxed));
+        dead.extend(self.s.to_match.drain(..).map(boxed));
+        dead.extend(self.s.unjoined.drain(..).map(boxed));
+        dead.extend(self.s.flagged.drain(..).map(boxed));
         dead.extend(self.s.timers.drain().into_iter().map(boxed));
         dead.append(&mut self.s.graveyard);
         dead.extend(self.io.drain());
@@ -540,13 +543,16 @@ impl TaskManager {
                     i.s.runq.push_back(stack);
                 }),
                 Step::Yielded(operation) => {
-                    let leftovers = self.with(|i| {
+                    let (leftovers, matching) = self.with(|i| {
                         i.s.running = None;
                         i.perform(stack, operation);
-                        i.leftovers()
+                        (i.leftovers(), !i.s.to_match.is_empty())
                     });
                     if let Some(leftovers) = leftovers {
                         leftovers.finish();
+                    }
+                    if matching {
+                        self.serve_matchers();
                     }
                 }
                 Step::Done(result) => match stack.pop() {
@@ -597,6 +603,32 @@ impl TaskManager {
             self.with(|i| i.s.running = None);
         }
         Ok(())
+    }
+
+    /// Serves the `get_matching`s of the queues the last operation changed:
+    /// their predicates (user code) are called between two borrows, before
+    /// any other task runs, so the order is the one an immediate hand-off
+    /// would have given (see `queue.rs`).
+    fn serve_matchers(&self) {
+        loop {
+            let next = self.with(|i| {
+                let core = i.s.to_match.pop()?;
+                let asked = crate::queue::matchers(&core, &mut i.s);
+                Some((core, asked, i.leftovers()))
+            });
+            let Some((core, asked, leftovers)) = next else { return };
+            if let Some(leftovers) = leftovers {
+                leftovers.finish();
+            }
+            let picked = crate::queue::pick(&core, asked);
+            let leftovers = self.with(|i| {
+                crate::queue::hand_picked(&core, picked, &mut i.s);
+                i.leftovers()
+            });
+            if let Some(leftovers) = leftovers {
+                leftovers.finish();
+            }
+        }
     }
 
     /// Ends a task that was cancelled while it ran, now that it has yielded

@@ -16,6 +16,7 @@ use std::os::fd::RawFd;
 use std::time::Instant;
 
 use crate::fd::{Flags, READ, WRITE};
+use crate::queue_state::Side;
 use crate::reactor::Reactor;
 use crate::sched::{State, Waiting};
 use crate::task::TaskCell;
@@ -118,8 +119,8 @@ fn info(cell: &TaskCell, state: TaskState) -> TaskInfo {
 fn parked_state(waiting: &Waiting) -> TaskState {
     match waiting {
         Waiting::Sleep(until) => TaskState::Sleeping { until: *until },
-        Waiting::Queue { put: false, .. } => TaskState::QueueGet,
-        Waiting::Queue { put: true, .. } => TaskState::QueuePut,
+        Waiting::Queue { side: Side::Put, .. } => TaskState::QueuePut,
+        Waiting::Queue { .. } => TaskState::QueueGet,
         Waiting::Join(target) => TaskState::Joining(target.upgrade().map_or(0, |t| t.id)),
         Waiting::Group(_) => TaskState::JoiningGroup,
         Waiting::Event(..) => TaskState::Event,

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::fd::Flags;
-use crate::queue_state::QueueState;
+use crate::queue_state::{Matcher, QueueState};
 use crate::time::IntoSeconds;
 use crate::value::Value;
 
@@ -149,6 +149,8 @@ pub struct QueueWait {
     pub(crate) queue: Rc<RefCell<QueueState>>,
     /// The item to put; `None` for a get.
     pub(crate) item: Option<Value>,
+    /// A `get_matching`'s predicate.
+    pub(crate) matching: Option<Matcher>,
     pub(crate) timeout: Option<Duration>,
 }
 

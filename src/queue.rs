@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueWait};
 use crate::park::{self, Key};
-use crate::queue_state::{Class, QueueState};
+use crate::queue_state::{Class, Matcher, QueueState, Side};
 use crate::sched::{State, Waiting};
 use crate::task::Stack;
 use crate::value::Value;
@@ -130,6 +130,52 @@ impl<T: 'static> Queue<T> {
         Op::new(Operation::QueueGet(QueueWait {
             queue: self.core.clone(),
             item: None,
+            matching: None,
+            timeout: None,
+        }))
+    }
+
+    /// Yielded, resumes the task with the first item for which `predicate`
+    /// holds, once there is one: the port of `SmartQueue.get(criteria=...)`
+    /// (theintencity's p2p-sip and rtclite). The other items stay in the
+    /// queue, in order. Takes a [`timeout`](Op::timeout).
+    ///
+    /// DESIGN.md §2's rules hold: the task goes to the back of the run queue
+    /// even when an item matches at once, and taking an item from a full
+    /// queue lets the first waiting putter in. Waiting `get_matching`s are
+    /// offered each new item in the order they began to wait; a plain `get`
+    /// waits only on an empty queue and takes a new item first.
+    ///
+    /// The predicate is the caller's code: the manager calls it with its
+    /// state not borrowed (right after the pass's operation that changed the
+    /// queue, before any other task runs), so it may do anything but hold
+    /// the queue borrowed; a panic in it is the getter's `Error::Panic`.
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::{wait, Queue, Task, TaskManager};
+    ///
+    /// let q = Queue::with_contents([1, 4, 3, 6], 0);
+    /// let tm = TaskManager::new();
+    /// let (q2, q3) = (q.clone(), q.clone());
+    /// tm.add(Task::new(#[coroutine] move |_| {
+    ///     assert_eq!(wait!(q2.get_matching(|n: &i32| *n % 2 == 0))?, 4);
+    ///     assert_eq!(wait!(q2.get_matching(|n: &i32| *n > 10))?, 12); // waits for the put below
+    ///     Ok(())
+    /// }));
+    /// tm.add(Task::new(#[coroutine] move |_| {
+    ///     wait!(q3.put(12))?;
+    ///     Ok(())
+    /// }));
+    /// tm.run().unwrap();
+    /// assert_eq!(q.len(), 3); // 1, 3, 6
+    /// ```
+    pub fn get_matching(&self, mut predicate: impl FnMut(&T) -> bool + 'static) -> Op<T> {
+        let matcher = move |item: &Value| item.downcast_ref::<T>().is_some_and(&mut predicate);
+        Op::new(Operation::QueueGet(QueueWait {
+            queue: self.core.clone(),
+            item: None,
+            matching: Some(Rc::new(RefCell::new(matcher))),
             timeout: None,
         }))
     }
@@ -140,6 +186,7 @@ impl<T: 'static> Queue<T> {
         Op::new(Operation::QueuePut(QueueWait {
             queue: self.core.clone(),
             item,
+            matching: None,
             timeout: None,
         }))
     }
@@ -182,9 +229,17 @@ pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
     let QueueWait {
         queue: core,
         item,
+        matching,
         timeout,
     } = op;
-    hand_off(&core, item, timeout, state, stack);
+    match matching {
+        // Parked at once: its predicate is called once the borrow ends.
+        Some(matcher) => {
+            wait(state, stack, &core, timeout, Waiter::Match(matcher));
+            state.to_match.push(core.clone());
+        }
+        None => hand_off(&core, item, timeout, state, stack),
+    }
     if Rc::strong_count(&core) == 1 {
         // The operation held the queue's last handle: the items left in it
         // are the user's, dropped once the manager is no longer borrowed.
@@ -211,7 +266,7 @@ fn hand_off(
     match item {
         None if q.items.is_empty() => {
             drop(q);
-            wait(state, stack, core, timeout, None);
+            wait(state, stack, core, timeout, Waiter::Get);
         }
         None => {
             let item = q.items.pop_front().expect("checked non-empty");
@@ -221,10 +276,13 @@ fn hand_off(
                 q.items.push_back(item);
                 let _ = state.wake(key, nothing());
             }
+            if q.matchers.len() > 0 {
+                state.to_match.push(core.clone());
+            }
         }
         Some(item) if q.is_full() => {
             drop(q);
-            wait(state, stack, core, timeout, Some(item));
+            wait(state, stack, core, timeout, Waiter::Put(item));
         }
         Some(item) => {
             q.items.push_back(item);
@@ -232,6 +290,8 @@ fn hand_off(
             if let Some(key) = q.getters.take_first(|key| class(state, *key), &mut dead_getters) {
                 let head = q.items.pop_front().expect("an item was just put");
                 let _ = state.wake(key, Ok(head));
+            } else if q.matchers.len() > 0 {
+                state.to_match.push(core.clone());
             }
         }
     }
@@ -254,32 +314,137 @@ fn class(state: &mut State, key: Key) -> Class {
     }
 }
 
-/// Parks the task as a getter (no item) or as the putter of `item`. The
+/// What a parked queue waiter is.
+enum Waiter {
+    Get,
+    Put(Value),
+    Match(Matcher),
+}
+
+/// Parks the task as a getter, a putter (with its item) or a matcher. The
 /// first waiter parked in this manager is served first: waiters of an
 /// unrelated manager stay for that manager, as the original keeps each
 /// manager's queue waits apart.
-fn wait(
-    state: &mut State,
-    stack: Stack,
-    core: &Rc<RefCell<QueueState>>,
-    timeout: Option<Duration>,
-    item: Option<Value>,
-) {
-    let put = item.is_some();
+fn wait(state: &mut State, stack: Stack, core: &Rc<RefCell<QueueState>>, timeout: Option<Duration>, waiter: Waiter) {
     state.park_timed(
         stack,
         |key| {
             let mut q = core.borrow_mut();
-            let seq = match item {
-                None => q.getters.push(key),
-                Some(item) => q.putters.push((key, item)),
+            let (seq, side) = match waiter {
+                Waiter::Get => (q.getters.push(key), Side::Get),
+                Waiter::Put(item) => (q.putters.push((key, item)), Side::Put),
+                Waiter::Match(matcher) => (q.matchers.push((key, matcher)), Side::Match),
             };
             Waiting::Queue {
                 core: core.clone(),
                 seq,
-                put,
+                side,
             }
         },
         timeout,
     );
+}
+
+/// A matcher's number and predicate, picked under the borrow to be asked
+/// outside it.
+pub(crate) type Asked = Vec<(u64, Matcher)>;
+
+/// Step one of serving `get_matching`s (under the borrow): this manager's
+/// waiting matchers, in order; those of dropped managers are let go of.
+pub(crate) fn matchers(core: &Rc<RefCell<QueueState>>, state: &mut State) -> Asked {
+    let q = core.borrow();
+    let mut mine = Vec::new();
+    let mut dead = Vec::new();
+    for (seq, (key, matcher)) in q.matchers.numbered() {
+        match class(state, *key) {
+            Class::Mine => mine.push((seq, matcher.clone())),
+            Class::Dead => dead.push(seq),
+            Class::Other => {}
+        }
+    }
+    drop(q);
+    let mut q = core.borrow_mut();
+    for seq in dead {
+        if let Some((_, matcher)) = q.matchers.take(seq) {
+            state.graveyard.push(Box::new(matcher));
+        }
+    }
+    mine
+}
+
+/// What a matcher's predicate found: the index of the item it takes, or the
+/// panic it raised.
+pub(crate) type Picked = Vec<(u64, std::result::Result<usize, String>)>;
+
+/// Step two (no manager borrowed): asks each matcher, in order, for the
+/// first item it accepts among those no earlier matcher took.
+pub(crate) fn pick(core: &Rc<RefCell<QueueState>>, asked: Asked) -> Picked {
+    let q = core.borrow();
+    let mut taken = vec![false; q.items.len()];
+    let mut picked = Vec::new();
+    for (seq, matcher) in asked {
+        let Ok(mut predicate) = matcher.try_borrow_mut() else {
+            continue;
+        };
+        for (i, item) in q.items.iter().enumerate().filter(|(i, _)| !taken[*i]) {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predicate(item))) {
+                Ok(false) => continue,
+                Ok(true) => {
+                    taken[i] = true;
+                    picked.push((seq, Ok(i)));
+                }
+                Err(panic) => picked.push((seq, Err(crate::task::panic_message(panic.as_ref())))),
+            }
+            break;
+        }
+    }
+    picked
+}
+
+/// Step three (under the borrow): hands each matcher the item it picked,
+/// enqueueing it, then lets waiting putters into the room made (§2); if
+/// that brought new items, the queue is served again.
+pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state: &mut State) {
+    let mut q = core.borrow_mut();
+    let mut slots: Vec<Option<Value>> = q.items.drain(..).map(Some).collect();
+    let mut handed = 0;
+    for (seq, pick) in picked {
+        // Withdrawn meanwhile (a predicate may cancel a task): skip it.
+        let Some((key, matcher)) = q.matchers.take(seq) else {
+            continue;
+        };
+        state.graveyard.push(Box::new(matcher));
+        let input = match pick {
+            Ok(i) => match slots.get_mut(i).and_then(Option::take) {
+                Some(item) => Ok(item),
+                None => continue,
+            },
+            Err(panic) => Err(crate::error::Error::Panic(panic)),
+        };
+        handed += input.is_ok() as usize;
+        if let Err(Ok(item)) = state.wake(key, input) {
+            q.items.push_back(item); // not parked here after all: keep it
+        }
+    }
+    let rest: VecDeque<Value> = slots.into_iter().flatten().collect();
+    let mut back = std::mem::replace(&mut q.items, rest);
+    q.items.append(&mut back);
+    let mut dead = Vec::new();
+    let mut moved = false;
+    while handed > 0 && !q.is_full() {
+        let Some((key, item)) = q.putters.take_first(|(key, _)| class(state, *key), &mut dead) else {
+            break;
+        };
+        q.items.push_back(item);
+        let _ = state.wake(key, nothing());
+        handed -= 1;
+        moved = true;
+    }
+    state.graveyard.extend(
+        dead.into_iter()
+            .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>),
+    );
+    if moved && q.matchers.len() > 0 {
+        state.to_match.push(core.clone());
+    }
 }

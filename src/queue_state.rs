@@ -12,7 +12,9 @@
 //! will be handed over as, so the manager needs no generic code and no virtual
 //! call. The waiter lists hold parking [`Key`]s, not tasks (see `park.rs`).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use crate::park::Key;
 use crate::value::Value;
@@ -120,6 +122,11 @@ impl<W> Waiters<W> {
         waiter
     }
 
+    /// The waiters with their numbers, in order.
+    pub(crate) fn numbered(&self) -> impl Iterator<Item = (u64, &W)> {
+        self.list.iter().filter_map(|(seq, w)| Some((*seq, w.as_ref()?)))
+    }
+
     /// How many wait.
     pub(crate) fn len(&self) -> usize {
         self.live
@@ -143,12 +150,27 @@ impl<W> Waiters<W> {
     }
 }
 
+/// A `get_matching` predicate, over the queue's untyped items. It is user
+/// code: called only while no manager is borrowed (`queue::pick`), through
+/// its own `RefCell`, with the queue borrowed shared.
+pub(crate) type Matcher = Rc<RefCell<dyn FnMut(&Value) -> bool>>;
+
+/// Which list of a queue a waiter is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Get,
+    Put,
+    /// A `get_matching`.
+    Match,
+}
+
 pub(crate) struct QueueState {
     pub(crate) items: VecDeque<Value>,
     /// 0 means unbounded, as in the original.
     pub(crate) maxsize: usize,
     pub(crate) getters: Waiters<Key>,
     pub(crate) putters: Waiters<(Key, Value)>,
+    pub(crate) matchers: Waiters<(Key, Matcher)>,
 }
 
 impl QueueState {
@@ -158,6 +180,7 @@ impl QueueState {
             maxsize,
             getters: Waiters::new(),
             putters: Waiters::new(),
+            matchers: Waiters::new(),
         }
     }
 

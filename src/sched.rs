@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::op::Input;
 use crate::park::{Key, Parking};
-use crate::queue_state::QueueState;
+use crate::queue_state::{QueueState, Side};
 use crate::sync_state::{EventCore, SemaphoreCore};
 use crate::task::{At, GroupCore, Stack, TaskCell};
 use crate::time::{Clock, TimerKey, Timers};
@@ -51,11 +51,11 @@ pub(crate) enum Expiry {
 pub(crate) enum Waiting {
     /// Sleeping until then.
     Sleep(Instant),
-    /// A queue get (`put == false`) or put, number `seq` in its list.
+    /// A queue get, put or `get_matching`, number `seq` in its list.
     Queue {
         core: Rc<RefCell<QueueState>>,
         seq: u64,
-        put: bool,
+        side: Side,
     },
     /// Joining a task.
     Join(Weak<TaskCell>),
@@ -86,15 +86,21 @@ impl Waiting {
     pub(crate) fn withdraw(self, graveyard: &mut Vec<Box<dyn Any>>) {
         match self {
             Waiting::Sleep(_) => {}
-            Waiting::Queue { core, seq, put } => {
+            Waiting::Queue { core, seq, side } => {
                 {
                     let mut q = core.borrow_mut();
-                    if put {
-                        if let Some((_, item)) = q.putters.take(seq) {
-                            graveyard.push(Box::new(item));
+                    match side {
+                        Side::Get => drop(q.getters.take(seq)),
+                        Side::Put => {
+                            if let Some((_, item)) = q.putters.take(seq) {
+                                graveyard.push(Box::new(item));
+                            }
                         }
-                    } else {
-                        q.getters.take(seq);
+                        Side::Match => {
+                            if let Some((_, matcher)) = q.matchers.take(seq) {
+                                graveyard.push(Box::new(matcher));
+                            }
+                        }
                     }
                 }
                 graveyard.push(Box::new(core));
@@ -160,6 +166,9 @@ pub(crate) struct State {
     /// Finished tasks that failed while a handle was alive: if the handle
     /// is dropped unjoined, the error leaves `run_next` after all.
     pub(crate) unjoined: Vec<Rc<TaskCell>>,
+    /// Queues that now have items a waiting `get_matching` may take: its
+    /// predicate is called once the borrow ends (`queue::pick`).
+    pub(crate) to_match: Vec<Rc<RefCell<QueueState>>>,
     /// The task being resumed, during its resume only (for `tasks()`).
     pub(crate) running: Option<*const TaskCell>,
 }
@@ -175,6 +184,7 @@ impl State {
             elsewhere: Vec::new(),
             flagged: Vec::new(),
             unjoined: Vec::new(),
+            to_match: Vec::new(),
             running: None,
         }
     }
