@@ -1,0 +1,1114 @@
+//! Task control (issue 11): handles, join, cancel in every waiting state,
+//! groups, `timeout_after`, `tasks()`, `Event`, `Semaphore`, `get_matching`.
+//! Every test checks exact orders and values; time is a manual clock where
+//! sleeps matter, so nothing depends on the machine's speed.
+#![feature(coroutines)]
+
+mod common;
+
+use std::cell::RefCell;
+use std::io::Read;
+use std::rc::Rc;
+use std::time::Duration;
+
+use multitask::net::UnixStream;
+use multitask::{
+    recv, sleep, timeout_after, value, wait, Clock, Error, Event, Input, Operation, Queue, Semaphore, Task, TaskGroup,
+    TaskHandle, TaskManager, TaskState,
+};
+
+type Log = Rc<RefCell<Vec<String>>>;
+
+fn log() -> Log {
+    Rc::new(RefCell::new(Vec::new()))
+}
+
+fn push(log: &Log, line: impl Into<String>) {
+    log.borrow_mut().push(line.into());
+}
+
+fn lines(log: &Log) -> Vec<String> {
+    log.borrow().clone()
+}
+
+/// Logs `drop <name>` when dropped: shows which destructors ran, in order.
+struct Noisy(&'static str, Log);
+
+impl Drop for Noisy {
+    fn drop(&mut self) {
+        push(&self.1, format!("drop {}", self.0));
+    }
+}
+
+fn manual() -> TaskManager {
+    TaskManager::with_clock(Clock::manual())
+}
+
+/// A task that holds a `Noisy` and waits on the operation `wait_on` builds
+/// (a raw `yield`, so that any operation will do).
+fn holder<O: Into<Operation>>(name: &'static str, log: &Log, wait_on: impl FnOnce() -> O + 'static) -> Task {
+    let log = log.clone();
+    Task::new(
+        #[coroutine]
+        move |_| {
+            let _guard = Noisy(name, log.clone());
+            let got: Input = yield wait_on().into();
+            push(&log, format!("{name} woke: {}", got.is_ok()));
+            Ok(())
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Handles and join
+// ---------------------------------------------------------------------------
+
+#[test]
+fn an_ignored_handle_keeps_the_original_behaviour() {
+    let tm = TaskManager::new();
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            Err(Error::msg("top-level error"))
+        },
+    ));
+    assert_eq!(tm.run().unwrap_err().to_string(), "top-level error");
+}
+
+#[test]
+fn join_gives_the_value_or_the_error_of_a_task_in_every_ending() {
+    let tm = manual();
+    let ok = tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(1))?;
+            Ok(42u32)
+        },
+    ));
+    let failed = tm.add(Task::<u32>::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            Err(Error::msg("it failed"))
+        },
+    ));
+    let panicked = tm.add(Task::<u32>::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            panic!("it panicked")
+        },
+    ));
+    let cancelled = tm.add(Task::<u32>::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(100))?;
+            Ok(1)
+        },
+    ));
+    let early = tm.add(Task::ready(7u32));
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            // `early` finished in the first pass, before this join.
+            wait!(sleep(2))?;
+            push(&l, format!("early {:?}", wait!(early.join())));
+            push(&l, format!("early again {}", wait!(early.join()).unwrap_err()));
+            push(&l, format!("ok {:?}", wait!(ok.join())));
+            push(&l, format!("failed {}", wait!(failed.join()).unwrap_err()));
+            push(&l, format!("panicked {}", wait!(panicked.join()).unwrap_err()));
+            cancelled.cancel();
+            push(&l, format!("cancelled {:?}", wait!(cancelled.join()).unwrap_err()));
+            assert!(cancelled.is_finished() && cancelled.is_cancelled());
+            assert!(ok.is_finished() && !ok.is_cancelled());
+            Ok(())
+        },
+    ));
+    tm.run().unwrap(); // no error leaves run: every one was joined
+    assert_eq!(
+        lines(&log),
+        [
+            "early Ok(7)",
+            "early again the task was joined already",
+            "ok Ok(42)",
+            "failed it failed",
+            "panicked task panicked: it panicked",
+            "cancelled Cancelled",
+        ]
+    );
+}
+
+#[test]
+fn a_joiner_waits_one_pass_after_the_end_as_a_parent_does_for_a_child() {
+    let tm = TaskManager::new();
+    let log = log();
+    let l = log.clone();
+    let worker = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            push(&l, "worker 1");
+            wait!();
+            push(&l, "worker 2");
+            Ok("result")
+        },
+    ));
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            push(&l, "joiner starts");
+            let got = wait!(worker.join())?;
+            push(&l, format!("joiner got {got}"));
+            Ok(())
+        },
+    ));
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for i in 0..4 {
+                push(&l, format!("ticker {i}"));
+                wait!();
+            }
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "worker 1",
+            "joiner starts",
+            "ticker 0",
+            "worker 2",
+            "ticker 1",
+            "joiner got result",
+            "ticker 2",
+            "ticker 3"
+        ]
+    );
+}
+
+#[test]
+fn bad_joins_are_errors_of_the_joining_task() {
+    let tm = TaskManager::new();
+    let handle: Rc<RefCell<Option<TaskHandle>>> = Rc::default();
+    let own = handle.clone();
+    let me = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            let me = own.borrow().clone().unwrap();
+            let e = wait!(me.join()).unwrap_err();
+            assert_eq!(e.to_string(), "a task cannot join itself");
+            Ok(())
+        },
+    ));
+    *handle.borrow_mut() = Some(me);
+    let sleeper = tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(0.05))?;
+            Ok(())
+        },
+    ));
+    let (s1, s2) = (sleeper.clone(), sleeper.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(s1.join())?;
+            Ok(())
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let e = wait!(s2.join()).unwrap_err();
+            assert_eq!(e.to_string(), "the task has a joiner already");
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    drop(handle.borrow_mut().take());
+}
+
+#[test]
+fn an_error_kept_for_a_handle_dropped_unjoined_leaves_run() {
+    let tm = TaskManager::new();
+    let handle = tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| Err(Error::msg("nobody joined me")),
+    ));
+    tm.run_next(None).unwrap(); // it fails; the handle keeps the error
+    assert!(handle.is_finished());
+    drop(handle);
+    assert_eq!(tm.run().unwrap_err().to_string(), "nobody joined me");
+    tm.run().unwrap(); // reported once
+}
+
+#[test]
+fn a_join_with_a_timeout_leaves_the_task_running() {
+    let tm = manual();
+    let slow = tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(10))?;
+            Ok(5)
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            assert!(wait!(slow.join().timeout(1)).unwrap_err().is_timeout());
+            assert!(!slow.is_finished());
+            assert_eq!(wait!(slow.join())?, 5);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Cancel
+// ---------------------------------------------------------------------------
+
+#[test]
+fn cancel_ends_a_task_in_every_waiting_state_and_runs_its_destructors_once() {
+    let tm = manual();
+    let log = log();
+    let q: Queue<u32> = Queue::new();
+    let full: Queue<u32> = Queue::with_contents([0], 1);
+    let event = Event::new();
+    let sem = Semaphore::new(0);
+    let (a, _b) = UnixStream::pair().unwrap();
+    let never = tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(1000))?;
+            Ok(())
+        },
+    ));
+    let mut handles = Vec::new();
+    let (q2, f2, e2, s2) = (q.clone(), full.clone(), event.clone(), sem.clone());
+    handles.push(tm.add(holder("runnable", &log, || value(()))));
+    handles.push(tm.add(holder("sleeping", &log, || sleep(100))));
+    handles.push(tm.add(holder("getting", &log, move || q2.get().timeout(100))));
+    handles.push(tm.add(holder("putting", &log, move || f2.put(9))));
+    handles.push(tm.add(holder("on fd", &log, move || recv(&a, 10))));
+    handles.push(tm.add(holder("joining", &log, move || never.join())));
+    handles.push(tm.add(holder("event", &log, move || e2.wait())));
+    handles.push(tm.add(holder("semaphore", &log, move || s2.acquire())));
+    tm.run_next(None).unwrap(); // each runs once and waits (the first is runnable again)
+    let states: Vec<String> = tm.tasks().iter().map(|t| format!("{}: {}", t.name, t.state)).collect();
+    assert_eq!(states.len(), 9);
+    for handle in &handles {
+        handle.cancel();
+        push(&log, format!("cancelled {}", handle.id()));
+    }
+    for handle in &handles {
+        handle.cancel(); // a second cancel does nothing
+    }
+    let ids: Vec<u64> = handles.iter().map(|h| h.id()).collect();
+    let expected: Vec<String> = [
+        "runnable",
+        "sleeping",
+        "getting",
+        "putting",
+        "on fd",
+        "joining",
+        "event",
+        "semaphore",
+    ]
+    .iter()
+    .zip(&ids)
+    .flat_map(|(name, id)| [format!("drop {name}"), format!("cancelled {id}")])
+    .collect();
+    assert_eq!(lines(&log), expected);
+    // Nothing of them is left: no waiter; the full queue took no item.
+    assert_eq!(format!("{event:?}"), "Event { set: false, waiting: 0 }");
+    assert_eq!(format!("{sem:?}"), "Semaphore { available: 0, waiting: 0 }");
+    assert_eq!(full.len(), 1);
+    assert_eq!(tm.__counts().2, 1); // only the joined sleeper's timer
+    let left: Vec<String> = tm.tasks().iter().map(|t| t.name.clone()).collect();
+    assert_eq!(left.len(), 1); // the sleeper being joined
+    assert!(handles.iter().all(|h| h.is_cancelled()));
+    tm.clear();
+}
+
+#[test]
+fn a_cancelled_queue_waiter_takes_no_item_and_a_cancelled_putter_delivers_none() {
+    let tm = TaskManager::new();
+    let q: Queue<&'static str> = Queue::with_maxsize(1);
+    let log = log();
+    let q1 = q.clone();
+    let getter = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let item = wait!(q1.get())?;
+            Ok(item)
+        },
+    ));
+    let l = log.clone();
+    let q2 = q.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(); // the getter parks first
+            getter.cancel();
+            wait!(q2.put("first"))?; // nobody takes it: it stays in the queue
+            push(&l, format!("queued {}", q2.len()));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["queued 1"]);
+    assert_eq!(q.len(), 1);
+
+    // A putter waiting on the full queue, cancelled: its item is dropped, never delivered.
+    let tm = TaskManager::new();
+    let dropped = log.clone();
+    let q4 = q.clone();
+    let putter = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(q4.put("second"))?;
+            push(&dropped, "putter done");
+            Ok(())
+        },
+    ));
+    tm.run_next(None).unwrap();
+    putter.cancel();
+    let q5 = q.clone();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            push(&l, format!("got {}", wait!(q5.get())?));
+            push(&l, format!("left {}", q5.len()));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["queued 1", "got first", "left 0"]);
+}
+
+#[test]
+fn a_cancelled_tasks_socket_is_closed_when_cancel_returns() {
+    let tm = TaskManager::new();
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let ours = UnixStream::from(ours);
+    let reader = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let data = wait!(recv(&ours, 100))?;
+            Ok(data)
+        },
+    ));
+    tm.run_next(None).unwrap();
+    reader.cancel();
+    let mut theirs = theirs;
+    let mut buf = [0u8; 8];
+    assert_eq!(theirs.read(&mut buf).unwrap(), 0); // EOF: our end is closed
+    assert!(!tm.has_io_waits());
+}
+
+#[test]
+fn cancel_drops_children_innermost_first_and_their_waits_with_them() {
+    let tm = manual();
+    let log = log();
+    let l = log.clone();
+    let parent = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _outer = Noisy("parent", l.clone());
+            let l2 = l.clone();
+            wait!(Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    let _mid = Noisy("child", l2.clone());
+                    let l3 = l2.clone();
+                    wait!(Task::<()>::new(
+                        #[coroutine]
+                        move |_| {
+                            let _inner = Noisy("grandchild", l3);
+                            wait!(sleep(50))?;
+                            Ok(())
+                        }
+                    ))?;
+                    Ok(())
+                }
+            ))?;
+            Ok(())
+        },
+    ));
+    for _ in 0..3 {
+        tm.run_next(Some(Duration::ZERO)).unwrap();
+    }
+    let depth: Vec<usize> = tm.tasks().iter().map(|t| t.depth).collect();
+    assert_eq!(depth, [3]);
+    assert!(tm.has_timeouts());
+    parent.cancel();
+    assert_eq!(lines(&log), ["drop grandchild", "drop child", "drop parent"]);
+    assert!(!tm.has_timeouts());
+    assert!(tm.tasks().is_empty());
+}
+
+#[test]
+fn a_task_cancelled_by_itself_or_by_its_child_ends_at_its_next_yield() {
+    let tm = TaskManager::new();
+    let log = log();
+    let slot: Rc<RefCell<Option<TaskHandle>>> = Rc::default();
+    let (l, me) = (log.clone(), slot.clone());
+    let handle = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _guard = Noisy("self", l.clone());
+            wait!();
+            me.borrow().as_ref().unwrap().cancel();
+            push(&l, "still running until the yield");
+            wait!();
+            push(&l, "never");
+            Ok(())
+        },
+    ));
+    *slot.borrow_mut() = Some(handle.clone());
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["still running until the yield", "drop self"]);
+    assert!(handle.is_cancelled());
+    drop(slot.borrow_mut().take());
+
+    // A child cancelling the task it runs in (its parent's handle).
+    let log2 = self::log();
+    let slot: Rc<RefCell<Option<TaskHandle>>> = Rc::default();
+    let (l, parent_handle) = (log2.clone(), slot.clone());
+    let parent = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _guard = Noisy("parent", l.clone());
+            let l2 = l.clone();
+            let r = wait!(Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    let _g = Noisy("child", l2.clone());
+                    parent_handle.borrow().as_ref().unwrap().cancel();
+                    wait!();
+                    push(&l2, "child never");
+                    Ok(())
+                }
+            ));
+            push(&l, format!("parent never {r:?}"));
+            Ok(())
+        },
+    ));
+    *slot.borrow_mut() = Some(parent);
+    tm.run().unwrap();
+    assert_eq!(lines(&log2), ["drop child", "drop parent"]);
+    drop(slot.borrow_mut().take());
+}
+
+#[test]
+fn cancel_from_another_task_runs_the_destructors_before_cancel_returns() {
+    let tm = manual();
+    let log = log();
+    let victim = tm.add(holder("victim", &log, || sleep(10)));
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            push(&l, "before cancel");
+            victim.cancel();
+            push(&l, "after cancel");
+            assert!(victim.is_finished());
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["before cancel", "drop victim", "after cancel"]);
+}
+
+// ---------------------------------------------------------------------------
+// Groups
+// ---------------------------------------------------------------------------
+
+fn member(log: &Log, name: &'static str, passes: usize, fail: bool) -> Task {
+    let log = log.clone();
+    Task::new(
+        #[coroutine]
+        move |_| {
+            let _guard = Noisy(name, log.clone());
+            for _ in 0..passes {
+                wait!();
+            }
+            push(&log, format!("{name} ends"));
+            if fail {
+                Err(Error::msg(format!("{name} failed")))
+            } else {
+                Ok(())
+            }
+        },
+    )
+}
+
+#[test]
+fn a_group_whose_members_all_succeed_joins_with_unit() {
+    let tm = TaskManager::new();
+    let log = log();
+    let (l, tm2) = (log.clone(), tm.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            let group = TaskGroup::in_manager(&tm2);
+            group.add(member(&l, "a", 2, false));
+            group.add(member(&l, "b", 1, false));
+            assert_eq!(group.len(), 2);
+            let got = wait!(group.join());
+            push(&l, format!("joined {got:?}, {} left", group.len()));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        ["b ends", "drop b", "a ends", "drop a", "joined Ok(()), 0 left"]
+    );
+}
+
+#[test]
+fn the_first_failure_cancels_the_other_members_in_the_order_they_were_added() {
+    let tm = TaskManager::new();
+    let log = log();
+    let (l, tm2) = (log.clone(), tm.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            let group = TaskGroup::in_manager(&tm2);
+            group.add(member(&l, "slow1", 10, false));
+            group.add(member(&l, "bad", 1, true));
+            group.add(member(&l, "slow2", 10, false));
+            group.add(member(&l, "bad2", 3, true));
+            let got = wait!(group.join());
+            push(&l, format!("joined: {}", got.unwrap_err()));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap(); // the member's error is the group's, not run's
+    assert_eq!(
+        lines(&log),
+        [
+            "bad ends",
+            "drop bad",
+            "drop slow1",
+            "drop slow2",
+            "drop bad2",
+            "joined: bad failed"
+        ]
+    );
+}
+
+#[test]
+fn dropping_a_group_or_cancelling_its_owner_cancels_the_members() {
+    let tm = manual();
+    let log = log();
+    let (l, tm2) = (log.clone(), tm.clone());
+    let owner = tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            let group = TaskGroup::in_manager(&tm2);
+            group.add(holder("m1", &l, || sleep(100)));
+            group.add(holder("m2", &l, || sleep(100)));
+            let _g = Noisy("owner", l.clone());
+            wait!(group.join())?;
+            Ok(())
+        },
+    ));
+    tm.run_next(None).unwrap();
+    tm.run_next(None).unwrap();
+    assert_eq!(tm.tasks().len(), 3);
+    assert!(tm.tasks().iter().filter(|t| t.in_group).count() == 2);
+    owner.cancel();
+    // The owner's locals drop (its guard, then the group, which cancels the members).
+    assert_eq!(lines(&log), ["drop owner", "drop m1", "drop m2"]);
+    assert!(tm.tasks().is_empty());
+    assert!(!tm.has_timeouts());
+
+    let log = self::log();
+    let group = TaskGroup::in_manager(&tm);
+    let member_handle = group.add(holder("m3", &log, || sleep(100)));
+    tm.run_next(None).unwrap();
+    drop(group);
+    assert_eq!(lines(&log), ["drop m3"]);
+    assert!(member_handle.is_cancelled());
+}
+
+#[test]
+fn a_spawner_adds_members_while_the_group_lives() {
+    let tm = TaskManager::new();
+    let log = log();
+    let group = TaskGroup::in_manager(&tm);
+    let spawner = group.spawner();
+    let l = log.clone();
+    group.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for name in ["x", "y"] {
+                spawner.add(member(&l, name, 1, false))?;
+            }
+            Ok(())
+        },
+    ));
+    let dead = group.spawner();
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["x ends", "drop x", "y ends", "drop y"]);
+    drop(group);
+    let e = dead.add(member(&log, "z", 0, false)).unwrap_err();
+    assert_eq!(e.to_string(), "the task group was dropped");
+}
+
+// ---------------------------------------------------------------------------
+// timeout_after
+// ---------------------------------------------------------------------------
+
+/// Three `timeout_after`s nested, with deadlines `outer`, `middle`,
+/// `inner` (seconds); the innermost sleeps `work` seconds. Gives what each
+/// level saw.
+fn nested(outer: u64, middle: u64, inner: u64, work: u64) -> Vec<String> {
+    let tm = manual();
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let l1 = l.clone();
+            let got = wait!(timeout_after(
+                outer,
+                Task::new(
+                    #[coroutine]
+                    move |_| {
+                        let l2 = l1.clone();
+                        let got = wait!(timeout_after(
+                            middle,
+                            Task::new(
+                                #[coroutine]
+                                move |_| {
+                                    let _g = Noisy("level 3", l2.clone());
+                                    let got = wait!(timeout_after(
+                                        inner,
+                                        Task::new(
+                                            #[coroutine]
+                                            move |_| {
+                                                wait!(sleep(work))?;
+                                                Ok("work done")
+                                            }
+                                        )
+                                    ));
+                                    push(&l2, format!("level 3 saw {got:?}"));
+                                    wait!(sleep(5))?;
+                                    Ok("level 3 done")
+                                }
+                            )
+                        ));
+                        push(&l1, format!("level 2 saw {got:?}"));
+                        Ok("level 2 done")
+                    }
+                )
+            ));
+            push(&l, format!("level 1 saw {got:?}"));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert!(!tm.has_timeouts());
+    lines(&log)
+}
+
+#[test]
+fn timeout_after_nested_three_deep_fires_at_each_level() {
+    // Nothing fires.
+    assert_eq!(
+        nested(100, 100, 100, 1),
+        [
+            "level 3 saw Ok(\"work done\")",
+            "drop level 3",
+            "level 2 saw Ok(\"level 3 done\")",
+            "level 1 saw Ok(\"level 2 done\")"
+        ]
+    );
+    // The innermost fires: level 3 sees it and carries on.
+    assert_eq!(
+        nested(100, 100, 1, 10),
+        [
+            "level 3 saw Err(Timeout)",
+            "drop level 3",
+            "level 2 saw Ok(\"level 3 done\")",
+            "level 1 saw Ok(\"level 2 done\")"
+        ]
+    );
+    // The middle one fires while level 3 sleeps after its own: level 3 is
+    // dropped, level 2 sees its timeout.
+    assert_eq!(
+        nested(100, 3, 1, 10),
+        [
+            "level 3 saw Err(Timeout)",
+            "drop level 3",
+            "level 2 saw Err(Timeout)",
+            "level 1 saw Ok(\"level 2 done\")"
+        ]
+    );
+    // The outer one fires first of all: everything inside is cut off.
+    assert_eq!(nested(2, 50, 40, 30), ["drop level 3", "level 1 saw Err(Timeout)"]);
+}
+
+#[test]
+fn timeout_after_that_does_not_fire_costs_one_timer_and_leaves_none() {
+    let tm = manual();
+    tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            let got = wait!(timeout_after(
+                60,
+                Task::new(
+                    #[coroutine]
+                    |_| {
+                        wait!();
+                        Ok(3)
+                    }
+                )
+            ))?;
+            assert_eq!(got, 3);
+            Ok(())
+        },
+    ));
+    tm.run_next(None).unwrap();
+    tm.run_next(None).unwrap();
+    assert_eq!(tm.__counts().2, 1); // the one timer, while the child runs
+    tm.run().unwrap();
+    assert_eq!(tm.__counts(), (0, 0, 0));
+    assert!(timeout_after(f64::NAN, Task::ready(1)).__checked().is_err());
+}
+
+// ---------------------------------------------------------------------------
+// tasks() and dump()
+// ---------------------------------------------------------------------------
+
+#[test]
+fn tasks_shows_each_task_in_each_state() {
+    let tm = manual();
+    let q: Queue<u8> = Queue::new();
+    let full: Queue<u8> = Queue::with_contents([1], 1);
+    let event = Event::new();
+    let sem = Semaphore::new(0);
+    let (a, _b) = UnixStream::pair().unwrap();
+    let a_fd = std::os::fd::AsRawFd::as_raw_fd(&a);
+    let (q2, f2, e2, s2) = (q.clone(), full.clone(), event.clone(), sem.clone());
+    let sleeper = tm.add(
+        Task::<()>::new(
+            #[coroutine]
+            |_| {
+                wait!(sleep(30))?;
+                Ok(())
+            },
+        )
+        .named("sleeper"),
+    );
+    let sleeper_id = sleeper.id();
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(q2.get())?;
+                Ok(())
+            },
+        )
+        .named("getter"),
+    );
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(f2.put(2))?;
+                Ok(())
+            },
+        )
+        .named("putter"),
+    );
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(recv(&a, 1))?;
+                Ok(())
+            },
+        )
+        .named("reader"),
+    );
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(sleeper.join())?;
+                Ok(())
+            },
+        )
+        .named("joiner"),
+    );
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(e2.wait())?;
+                Ok(())
+            },
+        )
+        .named("event"),
+    );
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                let _p = wait!(s2.acquire())?;
+                Ok(())
+            },
+        )
+        .named("acquirer"),
+    );
+    let tm2 = tm.clone();
+    let seen: Rc<RefCell<Vec<(String, TaskState, usize, u64)>>> = Rc::default();
+    let seen2 = seen.clone();
+    tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(Task::<()>::new(
+                    #[coroutine]
+                    move |_| {
+                        wait!();
+                        for t in tm2.tasks() {
+                            seen2.borrow_mut().push((t.name, t.state, t.depth, t.resumed));
+                        }
+                        Ok(())
+                    }
+                ))?;
+                Ok(())
+            },
+        )
+        .named("monitor"),
+    );
+    tm.add(Task::ready(()).named("runnable"));
+    tm.run_next(None).unwrap();
+    // The monitor's child runs in pass 2 (and asks in pass 3); `runnable` ended in pass 1.
+    tm.run_next(None).unwrap();
+    tm.run_next(None).unwrap();
+    let seen = seen.borrow().clone();
+    let names: Vec<&str> = seen.iter().map(|s| s.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["sleeper", "getter", "putter", "reader", "joiner", "event", "acquirer", "monitor"]
+    );
+    let states: Vec<TaskState> = seen.iter().map(|s| s.1.clone()).collect();
+    assert!(matches!(states[0], TaskState::Sleeping { .. }));
+    assert_eq!(
+        states[1..],
+        [
+            TaskState::QueueGet,
+            TaskState::QueuePut,
+            TaskState::Fd { fd: a_fd, what: "recv" },
+            TaskState::Joining(sleeper_id),
+            TaskState::Event,
+            TaskState::Acquire,
+            TaskState::Running,
+        ]
+    );
+    assert_eq!(seen[7].2, 2); // the monitor runs a child
+    assert_eq!(seen[7].3, 3); // resumed in passes 1, 2 (its child), 3
+    assert_eq!(seen[0].3, 1);
+    let dump = tm.dump();
+    let header = dump.lines().next().unwrap();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        ["id", "name", "state", "depth", "resumed"]
+    );
+    assert!(dump.contains("sleeper") && dump.contains("queue get") && dump.contains("recv fd"));
+    tm.clear();
+}
+
+// ---------------------------------------------------------------------------
+// Event and Semaphore
+// ---------------------------------------------------------------------------
+
+#[test]
+fn event_wakes_its_waiters_in_order_and_a_set_event_still_costs_a_pass() {
+    let tm = manual();
+    let log = log();
+    let event = Event::new();
+    for name in ["w1", "w2", "w3"] {
+        let (e, l) = (event.clone(), log.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let got = wait!(e.wait().timeout(if name == "w2" { 1 } else { 100 }));
+                push(&l, format!("{name} {got:?}"));
+                Ok(())
+            },
+        ));
+    }
+    let (e, l) = (event.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(sleep(2))?; // w2 times out meanwhile
+            push(&l, "set");
+            e.set();
+            push(&l, "after set");
+            wait!(e.wait())?; // set already: one pass
+            push(&l, "waited on a set event");
+            e.clear();
+            assert!(wait!(e.wait().timeout(1)).unwrap_err().is_timeout());
+            push(&l, "cleared");
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "w2 Err(Timeout)",
+            "set",
+            "after set",
+            "w1 Ok(())",
+            "w3 Ok(())",
+            "waited on a set event",
+            "cleared"
+        ]
+    );
+}
+
+#[test]
+fn semaphore_hands_permits_in_fifo_order_and_a_timed_out_acquirer_gets_none() {
+    let tm = manual();
+    let log = log();
+    let sem = Semaphore::new(2);
+    for (name, hold, timeout) in [("a", 3, 100), ("b", 1, 100), ("c", 1, 100), ("d", 1, 1), ("e", 1, 100)] {
+        let (s, l) = (sem.clone(), log.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                match wait!(s.acquire().timeout(timeout)) {
+                    Ok(permit) => {
+                        push(&l, format!("{name} in ({} free)", s.available()));
+                        wait!(sleep(hold))?;
+                        push(&l, format!("{name} out"));
+                        drop(permit);
+                    }
+                    Err(e) => push(&l, format!("{name} {e:?}")),
+                }
+                Ok(())
+            },
+        ));
+    }
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "a in (0 free)",
+            "b in (0 free)",
+            // Both due at 1 s: d's timeout was set a pass before b's sleep.
+            "d Timeout",
+            "b out",
+            "c in (0 free)",
+            "c out",
+            "e in (0 free)",
+            "a out",
+            "e out"
+        ]
+    );
+    assert_eq!(sem.available(), 2);
+}
+
+// ---------------------------------------------------------------------------
+// get_matching
+// ---------------------------------------------------------------------------
+
+#[test]
+fn get_matching_takes_the_first_match_waits_for_one_and_lets_putters_in() {
+    let tm = manual();
+    let log = log();
+    let q: Queue<u32> = Queue::with_contents([1, 3, 5], 3);
+    let (q1, l1) = (q.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(q1.get_matching(|n: &u32| *n > 2))?;
+            push(&l1, format!("m1 got {got}"));
+            let got = wait!(q1.get_matching(|n: &u32| *n % 2 == 0))?;
+            push(&l1, format!("m1 got even {got}"));
+            let got = wait!(q1.get_matching(|n: &u32| *n == 99).timeout(5));
+            push(&l1, format!("m1 {got:?}"));
+            Ok(())
+        },
+    ));
+    let (q2, l2) = (q.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            wait!(q2.put(7))?; // full until m1 takes 3
+            push(&l2, "put 7");
+            push(&l2, format!("got {}", wait!(q2.get())?));
+            wait!(q2.put(8))?; // m1's even matcher waits for it
+            push(&l2, "put 8");
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "m1 got 3",
+            "put 7",
+            "got 1",
+            "put 8",
+            "m1 got even 8",
+            "m1 Err(Timeout)"
+        ]
+    );
+    let rest: Rc<RefCell<Vec<u32>>> = Rc::default();
+    let (q3, r) = (q.clone(), rest.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            while !q3.is_empty() {
+                let item = wait!(q3.get())?;
+                r.borrow_mut().push(item);
+            }
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(*rest.borrow(), [5, 7]); // the others stayed, in order
+}
+
+#[test]
+fn a_panicking_predicate_is_the_getters_error_only() {
+    let tm = TaskManager::new();
+    let q: Queue<u32> = Queue::with_contents([1], 0);
+    let (q1, q2) = (q.clone(), q.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let e = wait!(q1.get_matching(|_: &u32| panic!("bad predicate"))).unwrap_err();
+            assert_eq!(e.to_string(), "task panicked: bad predicate");
+            Ok(())
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            assert_eq!(wait!(q2.get())?, 1);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+}
