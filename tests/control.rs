@@ -876,7 +876,8 @@ fn tasks_shows_each_task_in_each_state() {
         .named("acquirer"),
     );
     let tm2 = tm.clone();
-    let seen: Rc<RefCell<Vec<(String, TaskState, usize, u64)>>> = Rc::default();
+    type Seen = Vec<(String, TaskState, usize, u64)>;
+    let seen: Rc<RefCell<Seen>> = Rc::default();
     let seen2 = seen.clone();
     tm.add(
         Task::new(
@@ -1043,7 +1044,7 @@ fn get_matching_takes_the_first_match_waits_for_one_and_lets_putters_in() {
         move |_| {
             let got = wait!(q1.get_matching(|n: &u32| *n > 2))?;
             push(&l1, format!("m1 got {got}"));
-            let got = wait!(q1.get_matching(|n: &u32| *n % 2 == 0))?;
+            let got = wait!(q1.get_matching(|n: &u32| n.is_multiple_of(2)))?;
             push(&l1, format!("m1 got even {got}"));
             let got = wait!(q1.get_matching(|n: &u32| *n == 99).timeout(5));
             push(&l1, format!("m1 {got:?}"));
