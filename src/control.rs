@@ -63,6 +63,9 @@ pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option
         })
         .or_else(|| io.take_over(cell, &mut s.graveyard))?;
     debug_assert!(stack.is(cell));
+    if std::ptr::eq(s.running, cell) {
+        s.running = std::ptr::null(); // it may be dropped now (`State::running`)
+    }
     if let Some(timer) = stack.take_timer() {
         s.timers.cancel(timer);
     }

@@ -517,13 +517,14 @@ impl TaskManager {
             }
             i.s.runq.len()
         });
-        // True while `State::running` names a task that finished without a
-        // borrow after it (the fast path below): cleared before returning.
+        // True while `State::running` still names the last task resumed (a
+        // bare yield, or the fast path of a finished task, which frees it):
+        // cleared before the pass returns.
         let mut stale = false;
         for _ in 0..left {
             let popped = self.with(|i| {
                 let stack = i.s.runq.pop_front()?;
-                i.s.running = Some(Rc::as_ptr(stack.cell()));
+                i.s.running = Rc::as_ptr(stack.cell());
                 Some(stack)
             });
             let Some(mut stack) = popped else {
@@ -538,13 +539,14 @@ impl TaskManager {
             match step {
                 // A bare yield goes straight to the back of the run queue, with
                 // no operation moved around (`resume` left `()` as its input).
-                Step::Yielded(Operation::Yield) => self.with(|i| {
-                    i.s.running = None;
-                    i.s.runq.push_back(stack);
-                }),
+                // `running` is left as it is (see `State::running`).
+                Step::Yielded(Operation::Yield) => {
+                    stale = true;
+                    self.with(|i| i.s.runq.push_back(stack));
+                }
                 Step::Yielded(operation) => {
                     let (leftovers, matching) = self.with(|i| {
-                        i.s.running = None;
+                        i.s.running = std::ptr::null();
                         i.perform(stack, operation);
                         (i.leftovers(), !i.s.to_match.is_empty())
                     });
@@ -559,7 +561,7 @@ impl TaskManager {
                     // A child finished: its parent resumes with the result,
                     // one pass later (its deadline, if it had one, is off).
                     (true, deadline) => self.with(|i| {
-                        i.s.running = None;
+                        i.s.running = std::ptr::null();
                         if let Some(timer) = deadline {
                             i.s.timers.cancel(timer);
                         }
@@ -571,20 +573,20 @@ impl TaskManager {
                         stale = true;
                         if let Err(error) = result {
                             debug!("task failed: {error}");
-                            self.with(|i| i.s.running = None);
+                            self.with(|i| i.s.running = std::ptr::null());
                             return Err(error);
                         }
                         trace!("task finished");
                         // The return value and the finished coroutine are the
                         // user's: a panic in their `Drop` is the task's error.
                         if let Err(error) = drop_caught((result, stack)) {
-                            self.with(|i| i.s.running = None);
+                            self.with(|i| i.s.running = std::ptr::null());
                             return Err(error);
                         }
                     }
                     (false, _) => {
                         let (escaped, leftovers) = self.with(|i| {
-                            i.s.running = None;
+                            i.s.running = std::ptr::null();
                             let escaped = control::end(&mut i.s, &mut i.io, stack, result, false);
                             (escaped, i.leftovers())
                         });
@@ -600,7 +602,7 @@ impl TaskManager {
             }
         }
         if stale {
-            self.with(|i| i.s.running = None);
+            self.with(|i| i.s.running = std::ptr::null());
         }
         Ok(())
     }
@@ -635,7 +637,7 @@ impl TaskManager {
     /// (or a child of it returned): what it yielded is dropped with it.
     fn end_cancelled(&self, stack: Stack, step: Step) {
         let leftovers = self.with(|i| {
-            i.s.running = None;
+            i.s.running = std::ptr::null();
             i.s.graveyard.push(Box::new(step));
             control::end(&mut i.s, &mut i.io, stack, Err(Error::Cancelled), true);
             i.leftovers()

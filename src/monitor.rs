@@ -152,10 +152,11 @@ pub(crate) fn snapshot(s: &State, io: &Reactor) -> Vec<TaskInfo> {
         let state = wait.map_or(TaskState::Runnable, |(fd, flags, action)| fd_state(fd, flags, action));
         info(t.cell(), state)
     }));
-    if let Some(running) = s.running {
-        // SAFETY: `running` is set only while that task is being resumed,
-        // and a task being resumed is alive (its stack is in `run_next`).
-        all.push(info(unsafe { &*running }, TaskState::Running));
+    // SAFETY: `running` is null or a live task (the invariant at `State::running`).
+    if let Some(running) = unsafe { s.running.as_ref() } {
+        if !all.iter().any(|t| t.id == running.id) {
+            all.push(info(running, TaskState::Running));
+        }
     }
     all.sort_by_key(|t| t.id);
     all

@@ -147,11 +147,17 @@ impl FdWait {
 /// A queue get or put inside [`Operation::QueueGet`]/[`Operation::QueuePut`].
 pub struct QueueWait {
     pub(crate) queue: Rc<RefCell<QueueState>>,
-    /// The item to put; `None` for a get.
-    pub(crate) item: Option<Value>,
-    /// A `get_matching`'s predicate.
-    pub(crate) matching: Option<Matcher>,
+    pub(crate) side: QueueSide,
     pub(crate) timeout: Option<Duration>,
+}
+
+/// What a [`QueueWait`] does: one field, so that the operation (moved at
+/// every yield) stays small.
+pub(crate) enum QueueSide {
+    Get,
+    Put(Value),
+    /// A `get_matching`, with its predicate.
+    Match(Matcher),
 }
 
 /// A wait inside [`Operation::Wait`]: on a task's end, a group's, an

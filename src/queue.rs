@@ -32,7 +32,7 @@ use std::marker::PhantomData;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::op::{nothing, Op, Operation, QueueWait};
+use crate::op::{nothing, Op, Operation, QueueSide, QueueWait};
 use crate::park::{self, Key};
 use crate::queue_state::{Class, Matcher, QueueState, Side};
 use crate::sched::{State, Waiting};
@@ -129,8 +129,7 @@ impl<T: 'static> Queue<T> {
     pub fn get(&self) -> Op<T> {
         Op::new(Operation::QueueGet(QueueWait {
             queue: self.core.clone(),
-            item: None,
-            matching: None,
+            side: QueueSide::Get,
             timeout: None,
         }))
     }
@@ -174,19 +173,16 @@ impl<T: 'static> Queue<T> {
         let matcher = move |item: &Value| item.downcast_ref::<T>().is_some_and(&mut predicate);
         Op::new(Operation::QueueGet(QueueWait {
             queue: self.core.clone(),
-            item: None,
-            matching: Some(Rc::new(RefCell::new(matcher))),
+            side: QueueSide::Match(Rc::new(RefCell::new(matcher))),
             timeout: None,
         }))
     }
 
     /// Yielded, resumes the task once `item` is in the queue.
     pub fn put(&self, item: T) -> Op<()> {
-        let item = Some(Value::new(item));
         Op::new(Operation::QueuePut(QueueWait {
             queue: self.core.clone(),
-            item,
-            matching: None,
+            side: QueueSide::Put(Value::new(item)),
             timeout: None,
         }))
     }
@@ -228,17 +224,17 @@ impl<T> fmt::Debug for Queue<T> {
 pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
     let QueueWait {
         queue: core,
-        item,
-        matching,
+        side,
         timeout,
     } = op;
-    match matching {
+    match side {
+        QueueSide::Get => hand_off(&core, None, timeout, state, stack),
+        QueueSide::Put(item) => hand_off(&core, Some(item), timeout, state, stack),
         // Parked at once: its predicate is called once the borrow ends.
-        Some(matcher) => {
+        QueueSide::Match(matcher) => {
             wait(state, stack, &core, timeout, Waiter::Match(matcher));
             state.to_match.push(core.clone());
         }
-        None => hand_off(&core, item, timeout, state, stack),
     }
     if Rc::strong_count(&core) == 1 {
         // The operation held the queue's last handle: the items left in it

@@ -169,8 +169,15 @@ pub(crate) struct State {
     /// Queues that now have items a waiting `get_matching` may take: its
     /// predicate is called once the borrow ends (`queue::pick`).
     pub(crate) to_match: Vec<Rc<RefCell<QueueState>>>,
-    /// The task being resumed, during its resume only (for `tasks()`).
-    pub(crate) running: Option<*const TaskCell>,
+    /// The task being resumed, for `tasks()`. Invariant: null, or a live
+    /// task: the one being resumed, or the last one resumed if it then made
+    /// a bare yield, within the same pass (it is in the run queue; the next
+    /// pop or the end of the pass overwrites this, and a cancel that takes
+    /// it out clears it: `control::locate`). Every other way out of a resume
+    /// clears it in the borrow that follows, so a bare yield, the hot path,
+    /// pays one store. `tasks()` reports it as running only if it is in no
+    /// other place.
+    pub(crate) running: *const TaskCell,
 }
 
 impl State {
@@ -185,7 +192,7 @@ impl State {
             flagged: Vec::new(),
             unjoined: Vec::new(),
             to_match: Vec::new(),
-            running: None,
+            running: std::ptr::null(),
         }
     }
 
