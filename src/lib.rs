@@ -374,11 +374,12 @@
 //! tm.run().unwrap();
 //! ```
 
-#![feature(coroutine_trait)]
+#![feature(coroutine_trait, coroutines)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 mod action;
+pub mod blocking;
 mod error;
 mod fd;
 mod generator;
@@ -390,11 +391,13 @@ mod park;
 mod queue;
 mod queue_state;
 mod reactor;
+mod remote;
 mod sched;
 mod task;
 mod time;
 mod value;
 
+pub use blocking::run_in_thread;
 pub use action::{
     accept, connect, read, readline, recv, recvfrom, send, sendall, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
 };

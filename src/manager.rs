@@ -233,6 +233,7 @@ impl Inner {
             Operation::QueueGet(wait) | Operation::QueuePut(wait) => crate::queue::perform(wait, s, stack),
             Operation::FdReady(wait) | Operation::FdAction(wait) => crate::reactor::wait(&mut self.io, s, stack, wait),
             Operation::Invalid(error) => s.enqueue(stack, Err(error)),
+            Operation::Remote(wait) => crate::reactor::remote::wait(&mut self.io, s, stack, wait),
         }
     }
 

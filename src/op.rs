@@ -74,6 +74,10 @@ pub enum Operation {
     FdAction(FdWait),
     /// An operation built with a bad argument: the task is resumed with this error.
     Invalid(Error),
+    /// `yield run_in_thread(f)` and kin: resume once another thread hands
+    /// over the result (a worker's, a [`UniversalQueue`](crate::UniversalQueue)'s,
+    /// a signal's); see `remote.rs`.
+    Remote(crate::remote::RemoteWait),
 }
 
 impl std::fmt::Debug for Operation {
@@ -88,6 +92,7 @@ impl std::fmt::Debug for Operation {
             Operation::FdReady(_) => "FdReady",
             Operation::FdAction(_) => "FdAction",
             Operation::Invalid(e) => return write!(f, "Invalid({e})"),
+            Operation::Remote(_) => "Remote",
         };
         f.write_str(name)
     }
@@ -192,6 +197,7 @@ impl<T: 'static> Op<T> {
         match &mut self.operation {
             Operation::QueueGet(w) | Operation::QueuePut(w) => w.timeout = Some(timeout),
             Operation::FdReady(w) | Operation::FdAction(w) => w.timeout = Some(timeout),
+            Operation::Remote(w) => w.timeout = Some(timeout),
             Operation::Invalid(_) => {}
             other => return Op::invalid(Error::invalid(format!("{other:?} takes no timeout"))),
         }
