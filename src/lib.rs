@@ -395,6 +395,7 @@ mod remote;
 mod sched;
 mod task;
 mod time;
+mod universal;
 mod value;
 
 pub use blocking::run_in_thread;
@@ -409,6 +410,7 @@ pub use op::{sleep, value, Child, FdWait, Input, IntoOp, Op, Operation, QueueWai
 pub use queue::Queue;
 pub use task::Task;
 pub use time::{Clock, IntoSeconds, Seconds};
+pub use universal::UniversalQueue;
 pub use value::Value;
 
 /// The README's Rust blocks, compiled and run as doctests (`cargo test --doc`),
