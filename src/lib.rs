@@ -388,6 +388,7 @@ mod manager;
 pub mod net;
 mod op;
 mod park;
+pub mod process;
 mod queue;
 mod queue_state;
 mod reactor;
