@@ -380,6 +380,7 @@
 
 mod action;
 pub mod blocking;
+pub mod cores;
 mod error;
 mod fd;
 mod generator;
