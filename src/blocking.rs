@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::op::{Op, Operation};
-use crate::remote::{lock, Completer, Payload, RemoteWait};
+use crate::remote::{convert, lock, Completer, Convert, Payload, RemoteWait};
 use crate::task::panic_message;
 
 /// The most worker threads a thread's pool runs at once.
@@ -195,8 +195,14 @@ fn run(job: Job) {
 /// tm.run().unwrap();
 /// ```
 pub fn run_in_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Op<T> {
-    let call: Box<dyn FnOnce() -> Payload + Send> = Box::new(move || Ok(Box::new(f()) as Box<dyn Any + Send>));
-    Op::new(Operation::Remote(RemoteWait::new::<T>(move |completer| {
+    remote_call::<T>(move || Ok(Box::new(f()) as Box<dyn Any + Send>), convert::<T>)
+}
+
+/// A call on a worker whose payload `convert` turns into the task's `T`
+/// on the manager's thread.
+pub(crate) fn remote_call<T: 'static>(call: impl FnOnce() -> Payload + Send + 'static, convert: Convert) -> Op<T> {
+    let call: Box<dyn FnOnce() -> Payload + Send> = Box::new(call);
+    Op::new(Operation::Remote(RemoteWait::with_convert(convert, move |completer| {
         match submit(&pool(), Job { call, completer }) {
             Ok(()) => None,
             Err((job, e)) => {

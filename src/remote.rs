@@ -62,16 +62,21 @@ pub struct RemoteWait {
 impl RemoteWait {
     /// A wait whose value is a `T`, started by `start`.
     pub(crate) fn new<T: 'static>(start: impl FnOnce(Completer) -> Keep + 'static) -> RemoteWait {
+        RemoteWait::with_convert(convert::<T>, start)
+    }
+
+    /// A wait whose payload `convert` turns into the task's input.
+    pub(crate) fn with_convert(convert: Convert, start: impl FnOnce(Completer) -> Keep + 'static) -> RemoteWait {
         RemoteWait {
             start: Box::new(start),
-            convert: convert::<T>,
+            convert,
             timeout: None,
         }
     }
 }
 
 /// The payload's value as the `T` the operation promised.
-fn convert<T: 'static>(value: Box<dyn Any + Send>) -> Input {
+pub(crate) fn convert<T: 'static>(value: Box<dyn Any + Send>) -> Input {
     match value.downcast::<T>() {
         Ok(value) => Ok(crate::value::Value::new(*value)),
         Err(_) => Err(Error::invalid(format!(
