@@ -88,10 +88,9 @@ impl Cores {
             let spawned = std::thread::Builder::new()
                 .name(format!("multitask-core-{core}"))
                 .spawn(move || {
-                    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        serve(core, &*factory, &*on_error)
-                    }))
-                    .unwrap_or_else(|p| Err(Error::Panic(crate::task::panic_message(p.as_ref()))));
+                    let result =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(core, &*factory, &*on_error)))
+                            .unwrap_or_else(|p| Err(Error::Panic(crate::task::panic_message(p.as_ref()))));
                     let _ = tx.send((core, result));
                 });
             if let Err(e) = spawned {
@@ -103,13 +102,20 @@ impl Cores {
         for (core, result) in rx {
             results[core] = Some(result?);
         }
-        Ok(results.into_iter().map(|r| r.expect("every core sent its result")).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.expect("every core sent its result"))
+            .collect())
     }
 }
 
 /// One core's thread: its default manager, the main task, errors of the
 /// others to the hook.
-fn serve<T: 'static>(core: usize, factory: &dyn Fn(usize) -> Result<Task<T>>, on_error: &dyn Fn(usize, &Error)) -> Result<T> {
+fn serve<T: 'static>(
+    core: usize,
+    factory: &dyn Fn(usize) -> Result<Task<T>>,
+    on_error: &dyn Fn(usize, &Error),
+) -> Result<T> {
     let main = factory(core)?;
     let result = std::rc::Rc::new(std::cell::RefCell::new(None));
     let slot = result.clone();
@@ -129,7 +135,11 @@ fn serve<T: 'static>(core: usize, factory: &dyn Fn(usize) -> Result<Task<T>>, on
         }
     }
     let finished = result.borrow_mut().take();
-    finished.unwrap_or_else(|| Err(Error::msg("the main task never finished (it waits on something no one will give)")))
+    finished.unwrap_or_else(|| {
+        Err(Error::msg(
+            "the main task never finished (it waits on something no one will give)",
+        ))
+    })
 }
 
 /// Runs `factory`'s task on each of `threads` threads, one manager each:
@@ -178,7 +188,13 @@ pub fn bind_reuseport(addr: impl ToSocketAddrs) -> io::Result<std::net::TcpListe
 }
 
 fn bind_one(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
-    let check = |ret: libc::c_int| if ret < 0 { Err(io::Error::last_os_error()) } else { Ok(ret) };
+    let check = |ret: libc::c_int| {
+        if ret < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(ret)
+        }
+    };
     let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
     // SAFETY: socket(2); the fd is owned by the listener from here on.
     let fd = check(unsafe { libc::socket(domain, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) })?;

@@ -402,10 +402,10 @@ mod time;
 mod universal;
 mod value;
 
-pub use blocking::run_in_thread;
 pub use action::{
     accept, connect, read, readline, recv, recvfrom, send, sendall, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
 };
+pub use blocking::run_in_thread;
 pub use error::{Error, Result};
 pub use fd::FileNo;
 pub use io::{fd_action, fd_ready, readable, writable};

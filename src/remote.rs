@@ -238,7 +238,9 @@ impl Completer {
 impl Drop for Completer {
     fn drop(&mut self) {
         if !self.finished {
-            let _ = self.finish(Err(Error::msg("the remote wait was abandoned: no thread will finish it")));
+            let _ = self.finish(Err(Error::msg(
+                "the remote wait was abandoned: no thread will finish it",
+            )));
         }
     }
 }

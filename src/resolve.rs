@@ -57,7 +57,12 @@ impl ConnectAddr for str {
         if let Ok(addr) = self.parse::<SocketAddr>() {
             return Resolved::Now(Ok(vec![addr]));
         }
-        let invalid = || Resolved::Now(Err(io::Error::new(io::ErrorKind::InvalidInput, "invalid socket address")));
+        let invalid = || {
+            Resolved::Now(Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "invalid socket address",
+            )))
+        };
         let Some((host, port)) = self.rsplit_once(':') else {
             return invalid();
         };

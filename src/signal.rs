@@ -168,7 +168,14 @@ fn dispatch(read_end: c_int) {
 
 /// Checks that `signum` may be waited for.
 fn check(signum: c_int) -> Result<()> {
-    let forbidden = [libc::SIGKILL, libc::SIGSTOP, libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+    let forbidden = [
+        libc::SIGKILL,
+        libc::SIGSTOP,
+        libc::SIGSEGV,
+        libc::SIGBUS,
+        libc::SIGILL,
+        libc::SIGFPE,
+    ];
     if signum <= 0 || signum as usize >= NSIG {
         return Err(Error::invalid(format!("{signum} is not a signal number")));
     }

@@ -333,9 +333,7 @@ fn wait<'a, S>(condvar: &Condvar, state: MutexGuard<'a, S>, deadline: Option<Ins
         None => Some(relock(condvar.wait(state))),
         Some(deadline) => {
             let left = deadline.checked_duration_since(Instant::now())?;
-            let (state, _) = condvar
-                .wait_timeout(state, left)
-                .unwrap_or_else(|p| p.into_inner());
+            let (state, _) = condvar.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner());
             Some(state)
         }
     }

@@ -75,8 +75,14 @@ fn run_in_thread_gives_the_result_the_panic_and_gives_up_on_timeout() {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(dropped.load(Ordering::SeqCst), "the timed-out call's result was dropped by its worker");
-    assert_eq!(format!("{tm:?}"), "TaskManager { runnable: 0, waiting: 0, timeouts: 0 }");
+    assert!(
+        dropped.load(Ordering::SeqCst),
+        "the timed-out call's result was dropped by its worker"
+    );
+    assert_eq!(
+        format!("{tm:?}"),
+        "TaskManager { runnable: 0, waiting: 0, timeouts: 0 }"
+    );
 }
 
 #[test]
@@ -203,7 +209,11 @@ fn a_manager_dropped_or_cleared_while_a_call_runs_lets_the_result_go() {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(drops.load(Ordering::SeqCst), 2, "each result dropped once, by its worker");
+    assert_eq!(
+        drops.load(Ordering::SeqCst),
+        2,
+        "each result dropped once, by its worker"
+    );
 }
 
 #[test]
@@ -344,7 +354,10 @@ fn universal_queue_hands_over_between_two_managers_on_one_thread_and_blocking_ca
     queue.put_blocking("kept");
     assert_eq!(queue.len(), 1);
     assert_eq!(queue.get_blocking(), "kept");
-    assert!(queue.get_blocking_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    assert!(queue
+        .get_blocking_timeout(Duration::from_millis(1))
+        .unwrap_err()
+        .is_timeout());
     let full: UniversalQueue<u8> = UniversalQueue::with_maxsize(1);
     full.put_blocking(1);
     assert!(full.is_full());
