@@ -104,7 +104,10 @@ fn sigint_scenario() {
         },
     ));
     tm.run().unwrap();
-    say(format!("default restored: {}", disposition(libc::SIGINT) == libc::SIG_DFL));
+    say(format!(
+        "default restored: {}",
+        disposition(libc::SIGINT) == libc::SIG_DFL
+    ));
 }
 
 /// Arrivals before the waits are counted, one wait each; a wait with none
@@ -144,7 +147,10 @@ fn counted_scenario() {
     for bad in [libc::SIGKILL, libc::SIGSEGV, 0, 99] {
         say(Signals::new(&[bad]).unwrap_err());
     }
-    say(format!("default restored: {}", disposition(libc::SIGUSR1) == libc::SIG_DFL));
+    say(format!(
+        "default restored: {}",
+        disposition(libc::SIGUSR1) == libc::SIG_DFL
+    ));
     say("ready");
 }
 
@@ -167,7 +173,11 @@ fn sigchld_scenario() {
                 lines.push(String::from_utf8(line).unwrap().trim_end().to_string());
             }
             let status = wait!(p.wait())?;
-            say(format!("pidfd {} lines {lines:?} code {:?}", p.uses_pidfd(), status.code()));
+            say(format!(
+                "pidfd {} lines {lines:?} code {:?}",
+                p.uses_pidfd(),
+                status.code()
+            ));
             let sleeper = Process::spawn(Command::new("sleep").arg("10"))?;
             let timed_out = wait!(sleeper.wait_timeout(0.1)).unwrap_err().is_timeout();
             use std::os::unix::process::ExitStatusExt;
