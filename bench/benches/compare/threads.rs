@@ -116,9 +116,9 @@ fn echo_cpu_per_request(binary: &Path, threads: usize, conns: usize, requests: u
         .spawn()
         .map_err(|e| format!("echo_server: {e}"))?;
     let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("piped"))
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    // Kept open: the server prints what it served when it stops.
+    let mut stdout = BufReader::new(server.stdout.take().expect("piped"));
+    stdout.read_line(&mut line).map_err(|e| e.to_string())?;
     let addr: SocketAddr = line.trim().parse().map_err(|e| format!("address {line:?}: {e}"))?;
     let deadline = Instant::now() + Duration::from_secs(300);
     let result = (|| {
@@ -130,6 +130,8 @@ fn echo_cpu_per_request(binary: &Path, threads: usize, conns: usize, requests: u
     })();
     // SAFETY: kill(2) to our own child: it shuts down cleanly.
     unsafe { libc::kill(server.id() as libc::pid_t, libc::SIGTERM) };
+    let mut served = String::new();
+    let _ = std::io::Read::read_to_string(&mut stdout, &mut served);
     let status = server.wait().map_err(|e| e.to_string())?;
     if !status.success() {
         return Err(format!("echo_server exited with {status}"));
