@@ -246,7 +246,7 @@ fn universal_queue_from_four_threads_into_two_managers_delivers_every_item_once(
                             loop {
                                 tries += 1;
                                 // Short timeouts on some getters race the hand-offs.
-                                let item = if (g + m) % 2 == 0 && tries % 3 == 0 {
+                                let item = if (g + m).is_multiple_of(2) && tries.is_multiple_of(3) {
                                     match wait!(queue.get().timeout(0.0001)) {
                                         Err(Error::Timeout) => continue,
                                         other => other?,
