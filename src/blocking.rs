@@ -38,10 +38,19 @@ use crate::op::{Op, Operation};
 use crate::remote::{convert, lock, Completer, Convert, Payload, RemoteWait};
 use crate::task::panic_message;
 
-/// The most worker threads a thread's pool runs at once.
+/// The most worker threads a thread's pool runs at once; more calls wait
+/// in the pool's FIFO for a free worker.
+///
+/// ```
+/// assert_eq!(multitask::blocking::MAX_THREADS, 16);
+/// ```
 pub const MAX_THREADS: usize = 16;
 
 /// How long a worker with nothing to do waits for a call before it ends.
+///
+/// ```
+/// assert_eq!(multitask::blocking::IDLE.as_secs(), 10);
+/// ```
 pub const IDLE: Duration = Duration::from_secs(10);
 
 /// A call waiting for a worker: the closure and who gets its result.

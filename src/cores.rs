@@ -66,6 +66,24 @@ impl Cores {
 
     /// Calls `hook` with the core and the error of each top-level task
     /// other than the main one that fails (by default: logged at `warn`).
+    ///
+    /// ```
+    /// #![feature(coroutines)]
+    /// use multitask::cores::Cores;
+    /// use multitask::{Error, Task};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let s = seen.clone();
+    /// let results = Cores::new(1)
+    ///     .on_error(move |core, e| s.lock().unwrap().push(format!("core {core}: {e}")))
+    ///     .run(|_| {
+    ///         multitask::add(Task::<()>::new(#[coroutine] |_| Err(Error::msg("a client failed"))));
+    ///         Ok(Task::ready(1))
+    ///     });
+    /// assert_eq!(results.unwrap(), [1]);
+    /// assert_eq!(*seen.lock().unwrap(), ["core 0: a client failed"]);
+    /// ```
     pub fn on_error(mut self, hook: impl Fn(usize, &Error) + Send + Sync + 'static) -> Cores {
         self.on_error = Arc::new(hook);
         self

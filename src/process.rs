@@ -128,6 +128,17 @@ impl Process {
     }
 
     /// The child's process id.
+    ///
+    /// ```
+    /// use multitask::process::Process;
+    /// use std::process::Command;
+    ///
+    /// let p = Process::spawn(Command::new("sleep").arg("10")).unwrap();
+    /// assert!(p.id() > 0);
+    /// assert!(p.uses_pidfd()); // Linux 5.3 and later
+    /// assert!(p.try_wait().unwrap().is_none()); // still running
+    /// p.kill().unwrap();
+    /// ```
     pub fn id(&self) -> u32 {
         self.child.borrow().id()
     }

@@ -21,6 +21,15 @@ use crate::op::{Input, Op};
 use crate::value::Value;
 
 /// An address as [`ConnectAddr::resolve`] finds it.
+///
+/// ```
+/// use multitask::{ConnectAddr, Resolved};
+///
+/// match ("127.0.0.1", 80).resolve() {
+///     Resolved::Now(Ok(addrs)) => assert_eq!(addrs[0].to_string(), "127.0.0.1:80"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 pub enum Resolved {
     /// Known without a lookup (or malformed: the error).

@@ -316,6 +316,15 @@ impl Signals {
     }
 
     /// How many arrivals wait to be taken.
+    ///
+    /// ```
+    /// use multitask::Signals;
+    ///
+    /// let signals = Signals::new(&[libc::SIGWINCH, libc::SIGWINCH]).unwrap();
+    /// assert_eq!(signals.signals(), [libc::SIGWINCH]); // without repeats
+    /// assert_eq!(signals.pending(), 0);
+    /// assert!(Signals::new(&[libc::SIGKILL]).unwrap_err().to_string().contains("cannot be waited for"));
+    /// ```
     pub fn pending(&self) -> usize {
         lock(&self.receiver.inbox).arrived.len()
     }

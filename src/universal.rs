@@ -277,6 +277,17 @@ impl<T: Send + 'static> UniversalQueue<T> {
 
     /// From a plain thread: takes the next item, waiting at most `timeout`
     /// for one (then [`Error::Timeout`]).
+    ///
+    /// ```
+    /// use multitask::UniversalQueue;
+    /// use std::time::Duration;
+    ///
+    /// let q = UniversalQueue::new();
+    /// q.put_blocking("a");
+    /// assert_eq!((q.len(), q.is_empty(), q.is_full()), (1, false, false));
+    /// assert_eq!(q.get_blocking_timeout(Duration::from_millis(1)).unwrap(), "a");
+    /// assert!(q.get_blocking_timeout(Duration::from_millis(1)).unwrap_err().is_timeout());
+    /// ```
     pub fn get_blocking_timeout(&self, timeout: Duration) -> Result<T> {
         self.get_blocking_until(Some(Instant::now() + timeout))
     }
@@ -307,6 +318,17 @@ impl<T: Send + 'static> UniversalQueue<T> {
 
     /// From a plain thread: puts `item`, waiting at most `timeout` for room;
     /// on [`Error::Timeout`] the item is given back.
+    ///
+    /// ```
+    /// use multitask::UniversalQueue;
+    /// use std::time::Duration;
+    ///
+    /// let q = UniversalQueue::with_maxsize(1);
+    /// q.put_blocking(1);
+    /// let (item, error) = q.put_blocking_timeout(2, Duration::from_millis(1)).unwrap_err();
+    /// assert_eq!((item, error.is_timeout()), (2, true));
+    /// assert_eq!(q.get_blocking(), 1);
+    /// ```
     pub fn put_blocking_timeout(&self, item: T, timeout: Duration) -> std::result::Result<(), (T, Error)> {
         self.put_blocking_until(item, Some(Instant::now() + timeout))
     }

@@ -15,7 +15,7 @@ use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::Duration;
 
 mod common;
-use common::{example, read_retrying, GUARD};
+use common::{read_retrying, start_example, GUARD};
 
 use multitask::process::Process;
 use multitask::{readline, signal, wait, Error, Signals, Task, TaskManager};
@@ -255,22 +255,12 @@ struct Server {
 }
 
 fn server(args: &[&str]) -> Server {
-    let mut child = Command::new(example("echo_server"))
-        .arg("0")
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = String::new();
-    stdout.read_line(&mut addr).unwrap();
+    let started = start_example("echo_server", &[&["0"], args].concat());
     Server {
-        child,
-        addr: addr.trim().to_string(),
-        stdout,
-        stderr,
+        child: started.child,
+        addr: started.addr,
+        stdout: started.stdout,
+        stderr: started.stderr,
     }
 }
 
