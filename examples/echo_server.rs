@@ -133,10 +133,11 @@ fn shutdown(signals: Signals, listener: RawFd, grace: f64) -> Task<(usize, usize
         #[coroutine]
         move |_| {
             let signum = wait!(signals.wait())?;
-            eprintln!("signal {signum}: stopping; {} connections open", OPEN.get());
             STOPPING.set(true);
             // SAFETY: shutdown(2) on the listener's fd, which stays open.
             unsafe { libc::shutdown(listener, libc::SHUT_RD) };
+            // Said once no connection can come in any more.
+            eprintln!("signal {signum}: stopping; {} connections open", OPEN.get());
             let mut waited = 0.0;
             while OPEN.get() > 0 && waited < grace {
                 wait!(sleep(0.05))?;
