@@ -325,6 +325,33 @@
 //! multitask::run().unwrap();
 //! ```
 //!
+//! # Beyond one thread
+//!
+//! A blocking call runs on a worker with [`run_in_thread`] (curio's
+//! `run_in_thread`); [`connect`] to a host name looks it up there. A
+//! [`UniversalQueue`] passes items between managers and plain threads;
+//! [`Signals`] and [`signal`] wait for SIGINT, SIGTERM, ...;
+//! [`process::Process`] runs a child with piped stdio and waits for its
+//! exit; [`cores`] runs one manager per thread (`SO_REUSEPORT` for
+//! servers). Each is a *remote wait*: the task is parked, the manager runs
+//! the others (or sleeps in epoll), and the thread that finishes the wait
+//! wakes the manager through its `mio::Waker`.
+//!
+//! ```
+//! #![feature(coroutines)]
+//! use multitask::{run_in_thread, wait, TaskManager};
+//!
+//! multitask::task! {
+//!     fn main_task() {
+//!         let host = wait!(run_in_thread(|| std::env::var("HOSTNAME").unwrap_or_default()))?;
+//!         println!("{host}");
+//!     }
+//! }
+//! let tm = TaskManager::new();
+//! tm.add(main_task());
+//! tm.run().unwrap();
+//! ```
+//!
 //! # Scheduling
 //!
 //! The order is the original's, exactly (see [`TaskManager::run_next`]): a
