@@ -43,6 +43,7 @@ use crate::error::Error;
 use crate::fd::{self, FileNo, Flags, READ, WRITE};
 use crate::net;
 use crate::op::{nothing, Action, FdWait, Input, Op, Operation};
+use crate::resolve::{ConnectAddr, Resolved};
 use crate::task::panic_message;
 use crate::value::Value;
 
@@ -685,14 +686,20 @@ pub fn sendto<S: Datagram>(sock: S, data: impl Into<Vec<u8>>, addr: impl ToAddr<
 ///
 /// The original 0.2.0 had no `connect`: its users made the socket
 /// non-blocking, called `connect_ex`, and yielded `writable` by hand. A
-/// refused or unreachable address is an `Err` in this task. `addr` is
-/// resolved when the operation is built (give an IP address to avoid a
-/// blocking DNS lookup); the first address is used.
-pub fn connect(addr: impl ToSocketAddrs) -> Op<net::TcpStream> {
-    let addr = match addr.to_socket_addrs().map(|mut addrs| addrs.next()) {
-        Ok(Some(addr)) => addr,
-        Ok(None) => return Op::invalid(Error::invalid("'addr' resolved to no address")),
-        Err(e) => return Op::invalid(e.into()),
+/// refused or unreachable address is an `Err` in this task. An IP address
+/// is connected to without blocking, the first one given; a host name
+/// (`("example.com", 80)`, `"localhost:8080"`) is looked up and connected
+/// on a worker thread of [`run_in_thread`](crate::run_in_thread)'s pool,
+/// trying each of its addresses, so no lookup blocks the manager (see
+/// [`ConnectAddr`](crate::ConnectAddr)).
+pub fn connect(addr: impl ConnectAddr) -> Op<net::TcpStream> {
+    let addr = match addr.resolve() {
+        Resolved::Now(Ok(addrs)) => match addrs.first() {
+            Some(addr) => *addr,
+            None => return Op::invalid(Error::invalid("'addr' resolved to no address")),
+        },
+        Resolved::Now(Err(e)) => return Op::invalid(e.into()),
+        Resolved::Host(host, port) => return crate::resolve::connect_host(host, port),
     };
     let stream = match mio::net::TcpStream::connect(addr) {
         // SAFETY: the fd comes straight out of the mio stream, which gives up owning it.

@@ -325,6 +325,33 @@
 //! multitask::run().unwrap();
 //! ```
 //!
+//! # Beyond one thread
+//!
+//! A blocking call runs on a worker with [`run_in_thread`] (curio's
+//! `run_in_thread`); [`connect`] to a host name looks it up there. A
+//! [`UniversalQueue`] passes items between managers and plain threads;
+//! [`Signals`] and [`signal`] wait for SIGINT, SIGTERM, ...;
+//! [`process::Process`] runs a child with piped stdio and waits for its
+//! exit; [`cores`] runs one manager per thread (`SO_REUSEPORT` for
+//! servers). Each is a *remote wait*: the task is parked, the manager runs
+//! the others (or sleeps in epoll), and the thread that finishes the wait
+//! wakes the manager through its `mio::Waker`.
+//!
+//! ```
+//! #![feature(coroutines)]
+//! use multitask::{run_in_thread, wait, TaskManager};
+//!
+//! multitask::task! {
+//!     fn main_task() {
+//!         let host = wait!(run_in_thread(|| std::env::var("HOSTNAME").unwrap_or_default()))?;
+//!         println!("{host}");
+//!     }
+//! }
+//! let tm = TaskManager::new();
+//! tm.add(main_task());
+//! tm.run().unwrap();
+//! ```
+//!
 //! # Scheduling
 //!
 //! The order is the original's, exactly (see [`TaskManager::run_next`]): a
@@ -374,12 +401,14 @@
 //! tm.run().unwrap();
 //! ```
 
-#![feature(coroutine_trait)]
+#![feature(coroutine_trait, coroutines)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 mod action;
+pub mod blocking;
 mod control;
+pub mod cores;
 mod error;
 mod event;
 mod fd;
@@ -392,20 +421,26 @@ mod monitor;
 pub mod net;
 mod op;
 mod park;
+pub mod process;
 mod queue;
 mod queue_state;
 mod reactor;
+mod remote;
+mod resolve;
 mod sched;
 mod semaphore;
+mod signal;
 mod sync_state;
 mod task;
 mod time;
+mod universal;
 mod value;
 mod wait;
 
 pub use action::{
     accept, connect, read, readline, recv, recvfrom, send, sendall, sendto, write, Datagram, Listener, ToAddr, MAX_LINE,
 };
+pub use blocking::run_in_thread;
 pub use error::{Error, Result};
 pub use event::Event;
 pub use fd::FileNo;
@@ -416,9 +451,12 @@ pub use manager::TaskManager;
 pub use monitor::{TaskInfo, TaskState};
 pub use op::{sleep, value, Child, FdWait, Input, IntoOp, Op, Operation, QueueWait, SyncWait};
 pub use queue::Queue;
+pub use resolve::{ConnectAddr, Resolved};
 pub use semaphore::{Permit, Semaphore};
+pub use signal::{signal, Signals};
 pub use task::{timeout_after, Task};
 pub use time::{Clock, IntoSeconds, Seconds};
+pub use universal::UniversalQueue;
 pub use value::Value;
 
 /// The README's Rust blocks, compiled and run as doctests (`cargo test --doc`),

@@ -266,6 +266,7 @@ impl Inner {
                 s.enqueue(stack, nothing());
             }
             Operation::Wait(wait) => crate::wait::perform(wait, s, stack),
+            Operation::Remote(wait) => crate::reactor::remote::wait(&mut self.io, s, stack, wait),
         }
     }
 

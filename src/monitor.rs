@@ -66,6 +66,9 @@ pub enum TaskState {
         /// What for.
         what: &'static str,
     },
+    /// Waiting for another thread: [`run_in_thread`](crate::run_in_thread),
+    /// a [`UniversalQueue`](crate::UniversalQueue), a signal, a child process.
+    Remote,
     /// Joining the task with this id.
     Joining(u64),
     /// Joining a group.
@@ -89,6 +92,7 @@ impl TaskState {
             TaskState::QueueGet => "queue get".into(),
             TaskState::QueuePut => "queue put".into(),
             TaskState::Fd { fd, what } => format!("{what} fd {fd}"),
+            TaskState::Remote => "waiting on a thread".into(),
             TaskState::Joining(id) => format!("joining task {id}"),
             TaskState::JoiningGroup => "joining group".into(),
             TaskState::Event => "event wait".into(),
@@ -130,6 +134,9 @@ fn parked_state(waiting: &Waiting) -> TaskState {
 
 /// What an fd waiter waits for.
 fn fd_state(fd: RawFd, flags: Flags, action: Option<&'static str>) -> TaskState {
+    if fd == crate::reactor::REMOTE_FD {
+        return TaskState::Remote;
+    }
     let what = match (action, flags) {
         (Some(action), _) => action,
         (None, READ) => "readable",

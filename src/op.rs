@@ -78,6 +78,10 @@ pub enum Operation {
     Deadline(Child, Duration),
     /// A join of a task or group, an event wait, a semaphore acquire.
     Wait(SyncWait),
+    /// `yield run_in_thread(f)` and kin: resume once another thread hands
+    /// over the result (a worker's, a [`UniversalQueue`](crate::UniversalQueue)'s,
+    /// a signal's); see `remote.rs`.
+    Remote(crate::remote::RemoteWait),
 }
 
 impl std::fmt::Debug for Operation {
@@ -99,6 +103,7 @@ impl std::fmt::Debug for Operation {
                 SyncKind::Event => "EventWait",
                 SyncKind::Acquire => "Acquire",
             },
+            Operation::Remote(_) => "Remote",
         };
         f.write_str(name)
     }
@@ -247,6 +252,7 @@ impl<T: 'static> Op<T> {
             Operation::QueueGet(w) | Operation::QueuePut(w) => w.timeout = Some(timeout),
             Operation::FdReady(w) | Operation::FdAction(w) => w.timeout = Some(timeout),
             Operation::Wait(w) => w.timeout = Some(timeout),
+            Operation::Remote(w) => w.timeout = Some(timeout),
             Operation::Invalid(_) => {}
             other => return Op::invalid(Error::invalid(format!("{other:?} takes no timeout"))),
         }

@@ -1113,3 +1113,34 @@ fn a_panicking_predicate_is_the_getters_error_only() {
     ));
     tm.run().unwrap();
 }
+
+#[test]
+fn cancel_and_tasks_see_a_task_waiting_on_another_thread() {
+    let tm = TaskManager::new();
+    let (tx, rx) = std::sync::mpsc::channel::<()>();
+    let handle = tm.add(
+        Task::new(
+            #[coroutine]
+            move |_| {
+                let n = wait!(multitask::run_in_thread(move || {
+                    rx.recv().ok();
+                    5
+                }))?;
+                Ok(n)
+            },
+        )
+        .named("blocked"),
+    );
+    tm.run_next(Some(Duration::ZERO)).unwrap();
+    let tasks = tm.tasks();
+    assert_eq!(
+        (tasks[0].name.as_str(), &tasks[0].state),
+        ("blocked", &TaskState::Remote)
+    );
+    handle.cancel();
+    assert!(handle.is_cancelled());
+    assert!(!tm.has_io_waits());
+    assert!(tm.tasks().is_empty());
+    tx.send(()).unwrap(); // the worker finishes; its result is dropped
+    tm.run().unwrap();
+}

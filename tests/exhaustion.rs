@@ -5,11 +5,11 @@
 #![feature(coroutines)]
 
 mod common;
-use common::example;
+use common::{start_example, Started};
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -43,18 +43,13 @@ fn wait_for_line(lines: &Mutex<Vec<String>>, text: &str) -> bool {
 
 #[test]
 fn echo_server_survives_running_out_of_file_descriptors() {
-    let mut child = Command::new(example("echo_server"))
-        .args(["0", "--max-fds", "32"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let Started {
+        child,
+        stdout: _stdout,
+        stderr,
+        addr,
+    } = start_example("echo_server", &["0", "--max-fds", "32"]);
     let server = Server(child);
-    let mut addr = String::new();
-    stdout.read_line(&mut addr).unwrap();
-    let addr = addr.trim().to_string();
 
     let log = Arc::new(Mutex::new(Vec::new()));
     let log2 = log.clone();

@@ -74,8 +74,9 @@ fn the_echo_server_registers_each_connection_once_and_never_retries() {
     let mods = ctl.iter().filter(|l| l.contains("EPOLL_CTL_MOD")).count();
     assert_eq!(
         (adds, dels, mods),
-        (1 + CONNECTIONS, CONNECTIONS, 0),
-        "the listener and each connection added once, each connection deleted once, nothing re-armed"
+        (2 + CONNECTIONS, CONNECTIONS, 0),
+        "the listener, the manager's waker (its shutdown task waits for SIGINT/SIGTERM) and each \
+         connection added once, each connection deleted once, nothing re-armed"
     );
     // Each request: one recvfrom with data, one sendto; each connection: one recvfrom at EOF.
     assert_eq!(calls("recvfrom").len(), CONNECTIONS * (REQUESTS + 1));

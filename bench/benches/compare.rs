@@ -18,7 +18,7 @@
 //! `fd-waiters`, many tasks waiting on one socket.
 //!
 //! For profiling and development, these narrow a run (which then writes
-//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost,fd-waiters`,
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost,fd-waiters,run-in-thread,echo-threads`,
 //! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
 //! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
 //! coroutines (the floor under the switch figure); `--tokio-variants`
@@ -41,6 +41,8 @@ mod perf;
 mod stats;
 #[path = "compare/svg.rs"]
 mod svg;
+#[path = "compare/threads.rs"]
+mod threads;
 #[path = "compare/waiters.rs"]
 mod waiters;
 
@@ -584,6 +586,12 @@ fn main() {
             }
         }
     }
+    let (round_trip, echo_threads) = (plan.wants("run-in-thread"), plan.wants("echo-threads"));
+    let threads_md = (round_trip || echo_threads).then(|| {
+        threads::run(plan.quick, round_trip, echo_threads, &repo_root(), &|t: &str| {
+            note(start, t)
+        })
+    });
     let elapsed = start.elapsed();
 
     // The report.
@@ -661,6 +669,10 @@ fn main() {
             plan.waiter_reps
         );
         md.push_str(&waiters::markdown_table(&waiter_times));
+    }
+    if let Some(section) = &threads_md {
+        println!("\n{section}");
+        let _ = writeln!(md, "\n{section}");
     }
     if !echo_errors.is_empty() {
         let _ = writeln!(md, "\nEcho client checks (every response verified):\n\n{echo_errors}");

@@ -51,6 +51,9 @@ use mio::{Events, Poll, Token};
 
 mod compat;
 mod owned;
+pub(crate) mod remote;
+
+pub(crate) use remote::REMOTE_FD;
 
 use compat::SWEEP_AFTER;
 use owned::drained;
@@ -208,6 +211,8 @@ pub(crate) struct Reactor {
     /// No task has run since the last sweep of raw fds.
     swept: bool,
     last_sweep: Instant,
+    /// Tasks waiting for results from other threads (`remote.rs`).
+    remote: Option<remote::Remote>,
 }
 
 impl Reactor {
@@ -226,6 +231,7 @@ impl Reactor {
             raw_waiters: 0,
             swept: true,
             last_sweep: Instant::now(),
+            remote: None,
         }
     }
 
@@ -239,11 +245,11 @@ impl Reactor {
 
     /// How many tasks wait on fds, or have waits already over.
     pub(crate) fn tasks(&self) -> usize {
-        self.waiting + self.completed.len() + self.ready_calls.len()
+        self.waiting + self.completed.len() + self.ready_calls.len() + self.remote_waiting()
     }
 
     pub(crate) fn has_waits(&self) -> bool {
-        self.waiting > 0 || !self.completed.is_empty() || !self.ready_calls.is_empty()
+        self.waiting > 0 || !self.completed.is_empty() || !self.ready_calls.is_empty() || self.remote_waiting() > 0
     }
 
     /// The closed list (and through it the registry), made with the epoll
@@ -311,6 +317,9 @@ impl Reactor {
 
     /// Takes out the waiter whose timeout fired: `fd`'s waiter number `seq`.
     pub(crate) fn withdraw(&mut self, fd: RawFd, seq: u64, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        if fd == remote::REMOTE_FD {
+            return self.withdraw_remote(seq, graveyard);
+        }
         let entry = self.entries.get(fd as usize)?;
         let i = entry.fifo.binary_search_by_key(&seq, |w| w.seq).ok()?;
         let task = self.take(fd as usize, i, graveyard);
@@ -351,7 +360,9 @@ impl Reactor {
         });
         let over = self.completed.iter().map(|(task, _)| (task, None));
         let calls = self.ready_calls.iter().map(|call| (&call.task, None));
-        parked.chain(over).chain(calls)
+        let remote = self.remote.iter().flat_map(|r| r.tasks());
+        let remote = remote.map(|task| (task, Some((remote::REMOTE_FD, 0, Some("remote")))));
+        parked.chain(over).chain(calls).chain(remote)
     }
 
     /// Fails every waiter of `fd` with the OS error `code`, into `out`.
@@ -388,6 +399,7 @@ impl Reactor {
             entry.counts = [0; 3];
         }
         all.extend(self.completed.drain(..).map(|done| Box::new(done) as Box<dyn Any>));
+        self.drain_remote(&mut all);
         self.waiting = 0;
         self.raw_waiters = 0;
         all
@@ -397,6 +409,7 @@ impl Reactor {
     /// Their sequence numbers come from the thread's one counter, so each
     /// merged FIFO is put back in order by them.
     pub(crate) fn absorb(&mut self, mut other: Reactor, graveyard: &mut Vec<Box<dyn Any>>) {
+        self.absorb_remote(&mut other, graveyard);
         let mut failed = Vec::new();
         other.take_closed(&mut failed, graveyard);
         self.completed.append(&mut failed);
@@ -542,7 +555,10 @@ impl Reactor {
             self.serve(fd, 0, &mut woken, &mut s.graveyard);
         }
         self.pending.clear();
-        let result = if self.waiting == 0 {
+        if self.remote.is_some() {
+            self.take_remote(&mut woken, &mut s.graveyard);
+        }
+        let result = if self.waiting == 0 && self.remote_waiting() == 0 {
             Ok(())
         } else if woken.is_empty() {
             self.wait_until_woken(s.poll_time(timeout), &mut woken, &mut s.graveyard)
@@ -672,6 +688,12 @@ impl Reactor {
             }
             let mut count = 0;
             for event in events.iter() {
+                if event.token() == remote::WAKER {
+                    // Another thread finished a remote wait of ours.
+                    self.take_remote(woken, graveyard);
+                    count += 1;
+                    continue;
+                }
                 let (fd, generation, owned) = untoken(event.token());
                 let current = self
                     .entries

@@ -87,3 +87,34 @@ pub fn read_retrying(mut reader: impl std::io::Read, buf: &mut [u8]) -> std::io:
         }
     }
 }
+
+/// A server example started with stdout and stderr piped: the process, its
+/// stdout past the first line, its stderr, and that first line (the address
+/// it serves), trimmed.
+pub struct Started {
+    pub child: std::process::Child,
+    pub stdout: std::io::BufReader<std::process::ChildStdout>,
+    pub stderr: std::io::BufReader<std::process::ChildStderr>,
+    pub addr: String,
+}
+
+/// Starts example `name` with `args` (see [`Started`]).
+pub fn start_example(name: &str, args: &[&str]) -> Started {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(example(name))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut addr = String::new();
+    stdout.read_line(&mut addr).unwrap();
+    Started {
+        child,
+        stdout,
+        stderr,
+        addr: addr.trim().to_string(),
+    }
+}
