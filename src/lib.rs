@@ -325,6 +325,54 @@
 //! multitask::run().unwrap();
 //! ```
 //!
+//! # Stopping and waiting for tasks
+//!
+//! Python programs stop a task with the generator's `close()`, and wait for
+//! one by looping `run_next()` until a global flag is set:
+//!
+//! ```python
+//! completed = False
+//! def worker():
+//!     global completed
+//!     yield multitask.sleep(0.01)
+//!     completed = True
+//! def forever():
+//!     while True:
+//!         yield multitask.sleep(3600)
+//! g = forever()
+//! multitask.add(worker()); multitask.add(g)
+//! while not completed:
+//!     multitask.get_default_task_manager().run_next()
+//! g.close()
+//! ```
+//!
+//! [`add`] gives back a [`TaskHandle`] (ignore it and nothing changes):
+//! [`join`](TaskHandle::join) it, [`cancel`](TaskHandle::cancel) it. A
+//! [`TaskGroup`] ends its tasks together, [`timeout_after`] gives a child a
+//! deadline, [`TaskManager::tasks`] and [`TaskManager::dump`] show what each
+//! task waits on; [`Event`], [`Semaphore`] and [`Queue::get_matching`] are
+//! there too. The README's "Stopping, waiting for and watching tasks" has the
+//! table of equivalents and the corner cases.
+//!
+//! ```
+//! #![feature(coroutines)]
+//! use multitask::{sleep, wait, Task};
+//!
+//! let worker = multitask::add(Task::new(#[coroutine] |_| {
+//!     wait!(sleep(0.01))?;
+//!     Ok("done")
+//! }));
+//! let forever = multitask::add(Task::<()>::new(#[coroutine] |_| loop {
+//!     wait!(sleep(3600))?;
+//! }));
+//! multitask::add(Task::new(#[coroutine] move |_| {
+//!     assert_eq!(wait!(worker.join())?, "done");
+//!     forever.cancel(); // dropped where it sleeps
+//!     Ok(())
+//! }));
+//! multitask::run().unwrap();
+//! ```
+//!
 //! # Beyond one thread
 //!
 //! A blocking call runs on a worker with [`run_in_thread`] (curio's
