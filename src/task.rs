@@ -394,22 +394,26 @@ impl Stack {
     }
 
     /// The shared cell: the header, for the manager and the handles.
+    #[inline]
     pub(crate) fn cell(&self) -> &Rc<TaskCell> {
         &self.0
     }
 
     /// True if this is the task of `cell`.
+    #[inline]
     pub(crate) fn is(&self, cell: &TaskCell) -> bool {
         std::ptr::eq(Rc::as_ptr(&self.0), cell)
     }
 
     /// Sets what the top is resumed with next.
+    #[inline]
     pub(crate) fn set_input(&mut self, input: Input) {
         self.frames().input = input;
     }
 
     /// Sets what the top is resumed with next; gives back what it was to be
     /// resumed with (a user value, for the graveyard).
+    #[inline]
     pub(crate) fn swap_input(&mut self, input: Input) -> Input {
         std::mem::replace(&mut self.frames().input, input)
     }
@@ -417,6 +421,7 @@ impl Stack {
     /// Resumes the top with its input. A panic is caught here and becomes
     /// `Error::Panic`: the manager's state is never touched while a task
     /// runs, so it cannot be left half-changed.
+    #[inline]
     pub(crate) fn resume(&mut self) -> Step {
         self.0.resumed.set(self.0.resumed.get() + 1);
         let frames = self.frames();
@@ -430,6 +435,7 @@ impl Stack {
     }
 
     /// Makes `child` the new top; the old top waits below it.
+    #[inline]
     pub(crate) fn push(&mut self, child: Coro) {
         let frames = self.frames();
         let parent = std::mem::replace(&mut frames.top, child);
@@ -441,6 +447,7 @@ impl Stack {
     /// when the top was the task itself, not a child: the whole task is done.
     /// The deadline guarding the finished child, if any, is given back to
     /// be cancelled.
+    #[inline]
     pub(crate) fn pop(&mut self) -> (bool, Option<TimerKey>) {
         let depth = self.depth();
         let frames = self.frames();
@@ -457,16 +464,19 @@ impl Stack {
     }
 
     /// How many coroutines deep the stack is (1 for a task with no child).
+    #[inline]
     pub(crate) fn depth(&self) -> usize {
         self.0.depth.get() as usize
     }
 
     /// Records the timeout of the wait the task is parked on.
+    #[inline]
     pub(crate) fn set_timer(&mut self, timer: TimerKey) {
         self.frames().timer = Some(timer);
     }
 
     /// Takes the timeout to cancel, if the task waited with one.
+    #[inline]
     pub(crate) fn take_timer(&mut self) -> Option<TimerKey> {
         self.frames().timer.take()
     }
@@ -516,7 +526,11 @@ impl Drop for Stack {
         if self.0.is_pending() {
             self.0.status.set(Status::Cancelled);
         }
+        let shared = Rc::strong_count(&self.0) > 1;
         let frames = self.frames();
+        if frames.parents.is_none() && !shared {
+            return; // the cell goes now, and its one coroutine with it
+        }
         let input = std::mem::replace(&mut frames.input, nothing());
         let parents = frames.parents.take();
         let top = std::mem::replace(&mut frames.top, Box::pin(Finished));
