@@ -320,6 +320,7 @@ impl State {
         self.elsewhere.append(&mut other.elsewhere);
         self.flagged.append(&mut other.flagged);
         self.unjoined.append(&mut other.unjoined);
+        self.to_match.append(&mut other.to_match);
     }
 }
 
