@@ -21,7 +21,9 @@
 //! still until it is advanced, for deterministic tests of sleeps and timeouts.
 
 use std::cell::Cell;
-use std::collections::BTreeMap;
+use std::cmp::Ordering;
+use std::collections::{BinaryHeap, HashMap};
+use std::num::NonZeroU32;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -171,66 +173,348 @@ impl Clock {
     }
 }
 
-/// Where a timer sits in [`Timers`]: the key to cancel it with.
-pub(crate) type TimerKey = (Instant, u64);
-
-thread_local! {
-    /// One counter per thread, so keys stay unique when managers merge.
-    static NEXT_SEQ: Cell<u64> = const { Cell::new(0) };
+/// Where a timer sits in [`Timers`]: the key to cancel it with. Eight bytes
+/// (`Option<TimerKey>` too), so a waiting task carries its timeout cheaply.
+///
+/// `id` is the low 32 bits of the timer's sequence number (never zero), which
+/// is unique on the thread: a key whose timer fired or was cancelled finds its
+/// slot empty or holding another id. It would take four billion timers set on
+/// one thread while an old key is held for its id to come round again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TimerKey {
+    slot: u32,
+    id: NonZeroU32,
 }
 
+thread_local! {
+    /// One counter per thread, so sequence numbers (and key ids) stay unique
+    /// when managers merge.
+    static NEXT_SEQ: Cell<u64> = const { Cell::new(1) };
+}
+
+/// The next sequence number on this thread.
+fn next_seq() -> u64 {
+    NEXT_SEQ.with(|s| {
+        let seq = s.get();
+        s.set(seq + 1);
+        seq
+    })
+}
+
+/// The key id of a sequence number: its low 32 bits, zero mapped to one
+/// below (so ids stay non-zero for `Option<TimerKey>` to fit in eight bytes).
+fn id_of(seq: u64) -> NonZeroU32 {
+    NonZeroU32::new(seq as u32).unwrap_or(NonZeroU32::MAX)
+}
+
+/// One heap element: the order of a timer and where its entry is.
+///
+/// Ordered by `(deadline, seq)` reversed, so that `BinaryHeap` (a max-heap)
+/// yields the earliest deadline first, and equal deadlines in the order set.
+struct Due {
+    deadline: Instant,
+    seq: u64,
+    slot: u32,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, other: &Due) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+
+impl Eq for Due {}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Due) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Due) -> Ordering {
+        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
+    }
+}
+
+/// A slab slot: a live timer (`what` is `Some`) or a free slot.
+struct Entry<T> {
+    /// The sequence number of the timer that holds (or last held) the slot.
+    seq: u64,
+    deadline: Instant,
+    /// Set when the timer came in by [`Timers::append`]: its key names a slot
+    /// of the other set, and `moved` maps its id to this slot.
+    moved: bool,
+    what: Option<T>,
+}
+
+/// Heaps with fewer elements than this are never compacted.
+const COMPACT_FLOOR: usize = 64;
+
 /// The pending timeouts of one manager, earliest first.
+///
+/// Invariants:
+/// - every live timer has exactly one element in `heap`, whose `seq` is its
+///   entry's; an element whose entry is free or holds another `seq` is a
+///   tombstone (a cancelled timer), skipped and dropped when met;
+/// - the top of `heap` is live, or `heap` is empty (`settle` restores it after
+///   every removal), so [`earliest`](Timers::earliest) needs no `&mut`;
+/// - `heap.len() <= 2 * live + COMPACT_FLOOR`: tombstones never outnumber
+///   live timers by more than the floor (`cancel` compacts);
+/// - `free` lists exactly the slots whose `what` is `None`;
+/// - `moved` maps the id of every live timer that came in by `append` to its
+///   slot, and nothing else.
 pub(crate) struct Timers<T> {
-    map: BTreeMap<TimerKey, T>,
+    heap: BinaryHeap<Due>,
+    slab: Vec<Entry<T>>,
+    free: Vec<u32>,
+    live: usize,
+    moved: HashMap<NonZeroU32, u32>,
 }
 
 impl<T> Timers<T> {
+    /// An empty set.
     pub(crate) fn new() -> Self {
-        Timers { map: BTreeMap::new() }
+        Timers {
+            heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+            moved: HashMap::new(),
+        }
     }
 
+    /// True if no timer is pending.
     pub(crate) fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.live == 0
     }
 
+    /// How many timers are pending.
     pub(crate) fn len(&self) -> usize {
-        self.map.len()
+        self.live
     }
 
-    /// Sets a timer; equal deadlines fire in the order they were set.
+    /// Sets a timer; equal deadlines fire in the order they were set. O(1)
+    /// on average for random deadlines (a heap push), O(log n) at worst.
     pub(crate) fn insert(&mut self, deadline: Instant, what: T) -> TimerKey {
-        let seq = NEXT_SEQ.with(|s| {
-            let seq = s.get();
-            s.set(seq + 1);
-            seq
-        });
-        self.map.insert((deadline, seq), what);
-        (deadline, seq)
+        let seq = next_seq();
+        let slot = self.place(seq, deadline, what, false);
+        TimerKey { slot, id: id_of(seq) }
     }
 
-    /// Cancels a timer. O(log n).
+    /// Puts a timer in a free slot (or a new one) and its element on the heap.
+    fn place(&mut self, seq: u64, deadline: Instant, what: T, moved: bool) -> u32 {
+        let entry = Entry {
+            seq,
+            deadline,
+            moved,
+            what: Some(what),
+        };
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slab[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slab.push(entry);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.heap.push(Due { deadline, seq, slot });
+        self.live += 1;
+        slot
+    }
+
+    /// The slot of `key`'s timer, if it is still pending.
+    fn find(&self, key: TimerKey) -> Option<u32> {
+        let at = |slot: u32| {
+            self.slab
+                .get(slot as usize)
+                .is_some_and(|e| e.what.is_some() && id_of(e.seq) == key.id)
+        };
+        if at(key.slot) {
+            return Some(key.slot);
+        }
+        self.moved.get(&key.id).copied().filter(|&slot| at(slot))
+    }
+
+    /// Empties a live slot and returns its timer.
+    fn take(&mut self, slot: u32) -> T {
+        let entry = &mut self.slab[slot as usize];
+        let what = entry.what.take().expect("a live slot");
+        if entry.moved {
+            entry.moved = false;
+            self.moved.remove(&id_of(entry.seq));
+        }
+        self.free.push(slot);
+        self.live -= 1;
+        what
+    }
+
+    /// True if `due` is a live timer's element (not a tombstone).
+    fn is_live(&self, due: &Due) -> bool {
+        let entry = &self.slab[due.slot as usize];
+        entry.seq == due.seq && entry.what.is_some()
+    }
+
+    /// Drops tombstones from the top of the heap, so that the top is live.
+    fn settle(&mut self) {
+        while let Some(top) = self.heap.peek() {
+            if self.is_live(top) {
+                break;
+            }
+            self.heap.pop();
+        }
+    }
+
+    /// Cancels a timer: O(1) (it only marks its element a tombstone), plus an
+    /// O(n) compaction, amortised O(1), whenever tombstones outnumber live
+    /// timers. `None` if the timer already fired or was cancelled.
     pub(crate) fn cancel(&mut self, key: TimerKey) -> Option<T> {
-        self.map.remove(&key)
+        let slot = self.find(key)?;
+        let what = self.take(slot);
+        if self.heap.len() > 2 * self.live + COMPACT_FLOOR {
+            let heap = std::mem::take(&mut self.heap);
+            let live: Vec<Due> = heap.into_vec().into_iter().filter(|d| self.is_live(d)).collect();
+            self.heap = BinaryHeap::from(live);
+        } else {
+            self.settle();
+        }
+        Some(what)
+    }
+
+    /// Cancels a timer and says how long it had left at `now` (zero if it
+    /// was due); `None` if it already fired or was cancelled.
+    pub(crate) fn cancel_remaining(&mut self, key: TimerKey, now: Instant) -> Option<Duration> {
+        let slot = self.find(key)?;
+        let deadline = self.slab[slot as usize].deadline;
+        self.cancel(key)?;
+        Some(deadline.saturating_duration_since(now))
     }
 
     /// The earliest deadline, if any.
     pub(crate) fn earliest(&self) -> Option<Instant> {
-        self.map.first_key_value().map(|(k, _)| k.0)
+        self.heap.peek().map(|top| top.deadline)
     }
 
-    /// Removes and returns the earliest timer, with its key, if it is due at `now`.
+    /// Removes and returns the earliest timer, with its key, if it is due at
+    /// `now`. O(log n).
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(TimerKey, T)> {
-        let entry = self.map.first_entry()?;
-        (entry.key().0 <= now).then(|| entry.remove_entry())
+        let top = self.heap.peek().filter(|top| top.deadline <= now)?;
+        let (slot, seq) = (top.slot, top.seq);
+        self.heap.pop();
+        let what = self.take(slot);
+        self.settle();
+        Some((TimerKey { slot, id: id_of(seq) }, what))
     }
 
     /// Takes every timer out, earliest first.
     pub(crate) fn drain(&mut self) -> Vec<T> {
-        std::mem::take(&mut self.map).into_values().collect()
+        let order = std::mem::take(&mut self.heap).into_sorted_vec();
+        // `into_sorted_vec` is ascending by `Ord`, which is reversed: latest first.
+        let all = order.iter().rev().filter_map(|d| {
+            let entry = &mut self.slab[d.slot as usize];
+            (entry.seq == d.seq).then(|| entry.what.take()).flatten()
+        });
+        let all = all.collect();
+        *self = Timers::new();
+        all
     }
 
-    /// Takes over all of `other`'s timers (keys are unique per thread).
+    /// Takes over all of `other`'s timers, in their order. Their keys name
+    /// `other`'s slots: each moved timer's id is recorded in `moved`, where
+    /// [`cancel`](Timers::cancel) looks when the slot a key names does not
+    /// hold it. Merges are rare; a set that never absorbed one never looks.
     pub(crate) fn append(&mut self, other: &mut Timers<T>) {
-        self.map.append(&mut other.map);
+        let taken = std::mem::replace(other, Timers::new());
+        for entry in taken.slab {
+            if let Some(what) = entry.what {
+                let slot = self.place(entry.seq, entry.deadline, what, true);
+                self.moved.insert(id_of(entry.seq), slot);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pops everything due by `now`, in order.
+    fn fire(t: &mut Timers<u32>, now: Instant) -> Vec<u32> {
+        std::iter::from_fn(|| t.pop_expired(now).map(|(_, v)| v)).collect()
+    }
+
+    #[test]
+    fn equal_deadlines_fire_in_the_order_set_and_earlier_ones_first() {
+        let (mut t, now) = (Timers::new(), Instant::now());
+        let later = now + Duration::from_millis(5);
+        for v in [1, 2, 3] {
+            t.insert(later, v);
+        }
+        t.insert(now, 0);
+        assert_eq!(t.earliest(), Some(now));
+        assert_eq!(fire(&mut t, now), [0]);
+        assert_eq!(fire(&mut t, later), [1, 2, 3]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn cancel_takes_a_timer_once_and_stale_keys_find_nothing() {
+        let (mut t, now) = (Timers::new(), Instant::now());
+        let a = t.insert(now, 1);
+        let b = t.insert(now, 2);
+        assert_eq!(t.cancel(a), Some(1));
+        assert_eq!(t.cancel(a), None);
+        let c = t.insert(now, 3); // reuses `a`'s slot, with another id
+        assert_eq!(t.cancel(a), None);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.cancel_remaining(b, now), Some(Duration::ZERO));
+        assert_eq!(fire(&mut t, now), [3]);
+        assert_eq!(t.cancel(c), None);
+    }
+
+    #[test]
+    fn tombstones_stay_bounded_by_the_live_timers() {
+        let (mut t, now) = (Timers::new(), Instant::now());
+        let far = now + Duration::from_secs(60);
+        let mut keys: std::collections::VecDeque<TimerKey> = (0..100).map(|i| t.insert(far, i)).collect();
+        for i in 0..10_000 {
+            keys.push_back(t.insert(far + Duration::from_micros(i), i as u32));
+            t.cancel(keys.pop_front().unwrap()).unwrap();
+            assert!(t.heap.len() <= 2 * t.len() + COMPACT_FLOOR);
+        }
+        assert_eq!(t.len(), 100);
+    }
+
+    #[test]
+    fn merged_timers_keep_their_order_and_their_keys() {
+        let now = Instant::now();
+        let (mut a, mut b) = (Timers::new(), Timers::new());
+        let ka = a.insert(now, 1);
+        let kb = b.insert(now, 2); // same slot number as `ka`, in the other set
+        let kb2 = b.insert(now, 3);
+        a.append(&mut b);
+        assert!(b.is_empty());
+        assert_eq!(a.cancel(kb), Some(2));
+        assert_eq!(a.cancel(kb), None);
+        assert_eq!(a.len(), 2);
+        let mut c = Timers::new();
+        c.append(&mut a); // merged twice: the first keys still work
+        assert_eq!(c.cancel(ka), Some(1));
+        assert_eq!(fire(&mut c, now), [3]);
+        assert_eq!(c.cancel(kb2), None);
+        assert!(c.moved.is_empty());
+    }
+
+    #[test]
+    fn drain_gives_every_live_timer_earliest_first() {
+        let (mut t, now) = (Timers::new(), Instant::now());
+        t.insert(now + Duration::from_millis(2), 2);
+        let k = t.insert(now, 9);
+        t.insert(now + Duration::from_millis(1), 1);
+        t.cancel(k);
+        assert_eq!(t.drain(), [1, 2]);
+        assert!(t.is_empty() && t.earliest().is_none());
     }
 }
