@@ -21,7 +21,7 @@
 //! still until it is advanced, for deterministic tests of sleeps and timeouts.
 
 use std::cell::Cell;
-use std::cmp::Ordering;
+use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::num::NonZeroU32;
 use std::rc::Rc;
@@ -207,41 +207,47 @@ fn id_of(seq: u64) -> NonZeroU32 {
     NonZeroU32::new(seq as u32).unwrap_or(NonZeroU32::MAX)
 }
 
-/// One heap element: the order of a timer and where its entry is.
-///
-/// Ordered by `(deadline, seq)` reversed, so that `BinaryHeap` (a max-heap)
-/// yields the earliest deadline first, and equal deadlines in the order set.
-struct Due {
-    deadline: Instant,
-    seq: u64,
-    slot: u32,
+/// How far before the first timer of the process deadlines are counted
+/// from (2^62 ns, about 146 years): far enough that no clock reading a
+/// program can make lies before it, near enough that 2^64 ns still reach
+/// past `LONGEST`.
+const BEFORE: Duration = Duration::from_nanos(1 << 62);
+
+/// The instant the heap counts deadlines from, the same for every set of the
+/// process (so merged sets compare).
+fn base() -> Instant {
+    static BASE: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BASE.get_or_init(|| {
+        let now = Instant::now();
+        now.checked_sub(BEFORE).unwrap_or(now)
+    })
 }
 
-impl PartialEq for Due {
-    fn eq(&self, other: &Due) -> bool {
-        (self.deadline, self.seq) == (other.deadline, other.seq)
-    }
+/// One heap element, packed in a `u128` so that a comparison is one wide
+/// integer compare: the deadline in ns since [`base`] (high 64 bits), the
+/// timer's rank among equal deadlines (32 bits), its slot (low 32 bits).
+/// `Reverse`d, so that `BinaryHeap` (a max-heap) yields the earliest first.
+type Due = Reverse<u128>;
+
+/// Packs a heap element.
+fn due(ns: u64, rank: u32, slot: u32) -> Due {
+    Reverse((ns as u128) << 64 | (rank as u128) << 32 | slot as u128)
 }
 
-impl Eq for Due {}
-
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Due) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Due {
-    fn cmp(&self, other: &Due) -> Ordering {
-        (other.deadline, other.seq).cmp(&(self.deadline, self.seq))
-    }
+/// The rank and the slot of a heap element.
+fn unpack(d: &Due) -> (u64, u32, u32) {
+    ((d.0 >> 64) as u64, (d.0 >> 32) as u32, d.0 as u32)
 }
 
 /// A slab slot: a live timer (`what` is `Some`) or a free slot.
 struct Entry<T> {
-    /// The sequence number of the timer that holds (or last held) the slot.
+    /// The sequence number of the timer that holds (or last held) the slot:
+    /// the order it was set in on the thread, and its key's id.
     seq: u64,
-    deadline: Instant,
+    /// The deadline in ns since [`base`].
+    ns: u64,
+    /// Its rank in the heap (see [`Timers::renumber`]).
+    rank: u32,
     /// Set when the timer came in by [`Timers::append`]: its key names a slot
     /// of the other set, and `moved` maps its id to this slot.
     moved: bool,
@@ -254,9 +260,13 @@ const COMPACT_FLOOR: usize = 64;
 /// The pending timeouts of one manager, earliest first.
 ///
 /// Invariants:
-/// - every live timer has exactly one element in `heap`, whose `seq` is its
-///   entry's; an element whose entry is free or holds another `seq` is a
+/// - every live timer has exactly one element in `heap`, whose rank is its
+///   entry's; an element whose entry is free or has another rank is a
 ///   tombstone (a cancelled timer), skipped and dropped when met;
+/// - ranks are unique among the elements of `heap` and grow with the order
+///   the timers were set in (`next_rank` only grows; `renumber`, at a merge or
+///   when it would overflow, gives the live timers new ones in their order
+///   and drops every tombstone);
 /// - the top of `heap` is live, or `heap` is empty (`settle` restores it after
 ///   every removal), so [`earliest`](Timers::earliest) needs no `&mut`;
 /// - `heap.len() <= 2 * live + COMPACT_FLOOR`: tombstones never outnumber
@@ -269,6 +279,8 @@ pub(crate) struct Timers<T> {
     slab: Vec<Entry<T>>,
     free: Vec<u32>,
     live: usize,
+    next_rank: u32,
+    base: Instant,
     moved: HashMap<NonZeroU32, u32>,
 }
 
@@ -280,6 +292,8 @@ impl<T> Timers<T> {
             slab: Vec::new(),
             free: Vec::new(),
             live: 0,
+            next_rank: 0,
+            base: base(),
             moved: HashMap::new(),
         }
     }
@@ -297,16 +311,23 @@ impl<T> Timers<T> {
     /// Sets a timer; equal deadlines fire in the order they were set. O(1)
     /// on average for random deadlines (a heap push), O(log n) at worst.
     pub(crate) fn insert(&mut self, deadline: Instant, what: T) -> TimerKey {
+        if self.next_rank == u32::MAX {
+            self.renumber();
+        }
         let seq = next_seq();
-        let slot = self.place(seq, deadline, what, false);
+        let ns = deadline.saturating_duration_since(self.base).as_nanos().min(u64::MAX as u128) as u64;
+        let slot = self.place(seq, ns, what, false);
         TimerKey { slot, id: id_of(seq) }
     }
 
     /// Puts a timer in a free slot (or a new one) and its element on the heap.
-    fn place(&mut self, seq: u64, deadline: Instant, what: T, moved: bool) -> u32 {
+    fn place(&mut self, seq: u64, ns: u64, what: T, moved: bool) -> u32 {
+        let rank = self.next_rank;
+        self.next_rank += 1;
         let entry = Entry {
             seq,
-            deadline,
+            ns,
+            rank,
             moved,
             what: Some(what),
         };
@@ -320,9 +341,27 @@ impl<T> Timers<T> {
                 (self.slab.len() - 1) as u32
             }
         };
-        self.heap.push(Due { deadline, seq, slot });
+        self.heap.push(due(ns, rank, slot));
         self.live += 1;
         slot
+    }
+
+    /// Gives every live timer a new rank, in (deadline, order set) order, and
+    /// rebuilds the heap without tombstones. O(n log n); at a merge, and
+    /// once every four billion timers.
+    fn renumber(&mut self) {
+        let mut live: Vec<u32> = (0..self.slab.len() as u32)
+            .filter(|&slot| self.slab[slot as usize].what.is_some())
+            .collect();
+        live.sort_by_key(|&slot| (self.slab[slot as usize].ns, self.slab[slot as usize].seq));
+        let mut heap = Vec::with_capacity(live.len());
+        for (rank, &slot) in live.iter().enumerate() {
+            let entry = &mut self.slab[slot as usize];
+            entry.rank = rank as u32;
+            heap.push(due(entry.ns, entry.rank, slot));
+        }
+        self.next_rank = live.len() as u32;
+        self.heap = BinaryHeap::from(heap);
     }
 
     /// The slot of `key`'s timer, if it is still pending.
@@ -353,8 +392,9 @@ impl<T> Timers<T> {
 
     /// True if `due` is a live timer's element (not a tombstone).
     fn is_live(&self, due: &Due) -> bool {
-        let entry = &self.slab[due.slot as usize];
-        entry.seq == due.seq && entry.what.is_some()
+        let (_, rank, slot) = unpack(due);
+        let entry = &self.slab[slot as usize];
+        entry.rank == rank && entry.what.is_some()
     }
 
     /// Drops tombstones from the top of the heap, so that the top is live.
@@ -387,35 +427,41 @@ impl<T> Timers<T> {
     /// was due); `None` if it already fired or was cancelled.
     pub(crate) fn cancel_remaining(&mut self, key: TimerKey, now: Instant) -> Option<Duration> {
         let slot = self.find(key)?;
-        let deadline = self.slab[slot as usize].deadline;
+        let deadline = self.instant(self.slab[slot as usize].ns);
         self.cancel(key)?;
         Some(deadline.saturating_duration_since(now))
     }
 
+    /// The instant `ns` after [`base`].
+    fn instant(&self, ns: u64) -> Instant {
+        self.base + Duration::from_nanos(ns)
+    }
+
     /// The earliest deadline, if any.
     pub(crate) fn earliest(&self) -> Option<Instant> {
-        self.heap.peek().map(|top| top.deadline)
+        self.heap.peek().map(|top| self.instant(unpack(top).0))
     }
 
     /// Removes and returns the earliest timer, with its key, if it is due at
     /// `now`. O(log n).
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(TimerKey, T)> {
-        let top = self.heap.peek().filter(|top| top.deadline <= now)?;
-        let (slot, seq) = (top.slot, top.seq);
+        let (ns, _, slot) = unpack(self.heap.peek()?);
+        if self.instant(ns) > now {
+            return None;
+        }
         self.heap.pop();
+        let id = id_of(self.slab[slot as usize].seq);
         let what = self.take(slot);
         self.settle();
-        Some((TimerKey { slot, id: id_of(seq) }, what))
+        Some((TimerKey { slot, id }, what))
     }
 
     /// Takes every timer out, earliest first.
     pub(crate) fn drain(&mut self) -> Vec<T> {
+        self.renumber();
         let order = std::mem::take(&mut self.heap).into_sorted_vec();
-        // `into_sorted_vec` is ascending by `Ord`, which is reversed: latest first.
-        let all = order.iter().rev().filter_map(|d| {
-            let entry = &mut self.slab[d.slot as usize];
-            (entry.seq == d.seq).then(|| entry.what.take()).flatten()
-        });
+        // `into_sorted_vec` is ascending by `Reverse`: latest first.
+        let all = order.iter().rev().filter_map(|d| self.slab[unpack(d).2 as usize].what.take());
         let all = all.collect();
         *self = Timers::new();
         all
@@ -429,10 +475,11 @@ impl<T> Timers<T> {
         let taken = std::mem::replace(other, Timers::new());
         for entry in taken.slab {
             if let Some(what) = entry.what {
-                let slot = self.place(entry.seq, entry.deadline, what, true);
+                let slot = self.place(entry.seq, entry.ns, what, true);
                 self.moved.insert(id_of(entry.seq), slot);
             }
         }
+        self.renumber();
     }
 }
 
@@ -505,6 +552,16 @@ mod tests {
         assert_eq!(fire(&mut c, now), [3]);
         assert_eq!(c.cancel(kb2), None);
         assert!(c.moved.is_empty());
+    }
+
+    #[test]
+    fn ranks_that_would_overflow_are_renumbered_in_order() {
+        let (mut t, now) = (Timers::new(), Instant::now());
+        t.next_rank = u32::MAX - 2;
+        let keys: Vec<TimerKey> = (0..6).map(|v| t.insert(now, v)).collect();
+        t.cancel(keys[1]);
+        assert!(t.next_rank < 10);
+        assert_eq!(fire(&mut t, now), [0, 2, 3, 4, 5]);
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cachegrind;
 use crate::echo::{self, Server};
 use crate::stats::thousands;
 
@@ -82,7 +83,7 @@ impl Tools {
                 .is_ok_and(|s| s.success())
         };
         Tools {
-            valgrind: works("valgrind"),
+            valgrind: cachegrind::available(),
             strace: works("strace"),
         }
     }
@@ -145,12 +146,7 @@ fn start(tool: Tool, server: Server, requests: u64, dir: &Path) -> Result<Traced
     let output = dir.join(format!("{}-{:?}-{requests}.txt", server.name(), tool).to_lowercase());
     let _ = std::fs::remove_file(&output);
     let mut command = match tool {
-        Tool::Valgrind => {
-            let mut c = Command::new("valgrind");
-            c.args(["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"])
-                .arg(format!("--log-file={}", output.display()));
-            c
-        }
+        Tool::Valgrind => cachegrind::command(&output),
         Tool::Strace => {
             let mut c = Command::new("strace");
             c.args(["-f", "-c", "-o"]).arg(&output).arg("--");
@@ -221,14 +217,6 @@ fn run_once(tool: Tool, server: Server, scenario: Scenario, requests: u64, dir: 
     std::fs::read_to_string(&traced.output).map_err(|e| format!("{}: {e}", traced.output.display()))
 }
 
-/// `I refs` in a cachegrind log.
-fn instructions(log: &str) -> Option<u64> {
-    log.lines().find_map(|l| {
-        let (_, rest) = l.split_once("I   refs:").or_else(|| l.split_once("I refs:"))?;
-        rest.trim().replace(',', "").parse().ok()
-    })
-}
-
 /// Calls per syscall name in an `strace -c` summary.
 fn syscalls(summary: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -265,7 +253,7 @@ fn measure(scenario: Scenario, server: Server, tools: Tools, dir: &Path, note: &
         let runs = [small, large].map(|n| {
             let started = Instant::now();
             let out = run_once(Tool::Valgrind, server, scenario, n, dir)
-                .and_then(|log| instructions(&log).ok_or_else(|| "no `I refs` line in the valgrind log".to_string()));
+                .and_then(|log| cachegrind::instructions(&log).ok_or_else(|| "no `I refs` line in the valgrind log".to_string()));
             note(&format!(
                 "{label}: valgrind, {n} requests: {} in {:.1} s",
                 match &out {
