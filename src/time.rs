@@ -315,7 +315,10 @@ impl<T> Timers<T> {
             self.renumber();
         }
         let seq = next_seq();
-        let ns = deadline.saturating_duration_since(self.base).as_nanos().min(u64::MAX as u128) as u64;
+        let ns = deadline
+            .saturating_duration_since(self.base)
+            .as_nanos()
+            .min(u64::MAX as u128) as u64;
         let slot = self.place(seq, ns, what, false);
         TimerKey { slot, id: id_of(seq) }
     }
@@ -461,7 +464,10 @@ impl<T> Timers<T> {
         self.renumber();
         let order = std::mem::take(&mut self.heap).into_sorted_vec();
         // `into_sorted_vec` is ascending by `Reverse`: latest first.
-        let all = order.iter().rev().filter_map(|d| self.slab[unpack(d).2 as usize].what.take());
+        let all = order
+            .iter()
+            .rev()
+            .filter_map(|d| self.slab[unpack(d).2 as usize].what.take());
         let all = all.collect();
         *self = Timers::new();
         all

@@ -27,10 +27,16 @@
 
 #![feature(coroutines, coroutine_trait)]
 
+#[path = "compare/cachegrind.rs"]
+mod cachegrind;
 #[path = "compare/cost.rs"]
 mod cost;
 #[path = "compare/echo.rs"]
 mod echo;
+#[path = "compare/floor.rs"]
+mod floor;
+#[path = "compare/instr.rs"]
+mod instr;
 #[path = "compare/memory.rs"]
 mod memory;
 #[path = "compare/micro.rs"]
@@ -129,8 +135,19 @@ impl Plan {
         }
     }
 
+    /// True if `--only` (when given) names `name`.
     fn wants(&self, name: &str) -> bool {
         self.only.as_ref().is_none_or(|o| o.iter().any(|n| n == name))
+    }
+
+    /// True if the instruction count of the micro benchmark `bench`
+    /// (`switch10`, `spawn`, ...) is wanted: `--only` is not given, or names
+    /// `instructions`, or names the benchmark (`switch` for both switches).
+    fn wants_counted(&self, bench: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| {
+            only.iter()
+                .any(|n| n == "instructions" || bench.starts_with(n.as_str()))
+        })
     }
 }
 
@@ -139,9 +156,17 @@ fn note(start: Instant, text: &str) {
     eprintln!("[{:6.1}s] {text}", start.elapsed().as_secs_f64());
 }
 
-/// Runs `m` and `t` `reps` times each, interleaved, into `row` (only the
-/// runtimes `--servers` names, when given).
-fn pair(plan: &Plan, row: &mut Row, mut m: impl FnMut() -> f64, mut t: impl FnMut() -> f64) {
+/// Runs `m`, `t` and `f` (multitask, tokio, the floor) `reps` times each,
+/// interleaved, into `row` (only the runtimes `--servers` names, when given;
+/// the floor runs when multitask does).
+fn trio(
+    plan: &Plan,
+    row: &mut Row,
+    mut m: impl FnMut() -> f64,
+    mut t: impl FnMut() -> f64,
+    mut f: impl FnMut() -> f64,
+) {
+    let mut floor = Samples::default();
     for _ in 0..plan.reps {
         if plan.servers.contains(&Server::Multitask) {
             row.multitask.push(m());
@@ -149,7 +174,160 @@ fn pair(plan: &Plan, row: &mut Row, mut m: impl FnMut() -> f64, mut t: impl FnMu
         if plan.servers.contains(&Server::Tokio) {
             row.tokio.push(t());
         }
+        if plan.servers.contains(&Server::Multitask) {
+            floor.push(f());
+        }
     }
+    row.floor = Some(floor);
+}
+
+/// The micro benchmarks' rows, each instruction row right after its
+/// wall-time row, and the switch rows again for the chart.
+fn micro_rows(plan: &Plan, start: Instant) -> (Vec<Row>, Vec<(usize, Row)>) {
+    let mut counted: Vec<(String, Row)> = Vec::new();
+    let benches: Vec<instr::Counted> = instr::benches()
+        .into_iter()
+        .filter(|c| plan.wants_counted(c.bench))
+        .collect();
+    if !benches.is_empty() {
+        if cachegrind::available() {
+            let dir = target_dir().join("micro-instructions");
+            let _ = std::fs::create_dir_all(&dir);
+            let runtimes = ["multitask", "tokio", "floor"];
+            for c in &benches {
+                counted.push((
+                    c.bench.to_string(),
+                    instr::row(c, &runtimes, &dir, &|t: &str| note(start, t)),
+                ));
+            }
+        } else {
+            note(
+                start,
+                "valgrind not found: no instruction counts for the micro benchmarks (wall times only)",
+            );
+        }
+    }
+    let mut rows = Vec::new();
+    let mut push = |rows: &mut Vec<Row>, row: Row, bench: &str| {
+        rows.push(row);
+        if let Some(i) = counted.iter().position(|(b, _)| b == bench) {
+            rows.push(counted.remove(i).1);
+        }
+    };
+    let mut switch = Vec::new();
+    if plan.wants("switch") {
+        for &n in &plan.switch_counts {
+            let mut row = Row::new(format!("switch, {n} tasks"), "ns/switch");
+            if n == 10 || n == 1_000 {
+                row.target = Target::at_most(0.25);
+                row.floor_target = Target::at_most(2.0);
+            }
+            let total = plan.switch_total;
+            trio(
+                plan,
+                &mut row,
+                || micro::switch_multitask(n, total),
+                || micro::switch_tokio(n, total, false),
+                || floor::switch(n, total),
+            );
+            note(
+                start,
+                &format!(
+                    "switch {n}: multitask {:.1} ns, tokio {:.1} ns, floor {:.1} ns",
+                    row.multitask.median(),
+                    row.tokio.median(),
+                    row.floor.as_ref().map_or(f64::NAN, Samples::median)
+                ),
+            );
+            switch.push((n, row.clone()));
+            push(&mut rows, row, &format!("switch{n}"));
+        }
+        // For reference: tokio's own `yield_now` defers the wake past a driver
+        // poll, and costs more than the self-wake the rows above give tokio.
+        let n = 1_000;
+        let mut row = Row::new(format!("switch, {n} tasks, tokio using yield_now"), "ns/switch");
+        let total = plan.switch_total;
+        trio(
+            plan,
+            &mut row,
+            || micro::switch_multitask(n, total),
+            || micro::switch_tokio(n, total, true),
+            || floor::switch(n, total),
+        );
+        rows.push(row);
+    }
+    if plan.wants("spawn") {
+        let n = plan.spawn_tasks;
+        let mut row = Row::new(format!("spawn + finish {n} tasks"), "ns/task");
+        row.target = Target::at_most(0.35);
+        row.floor_target = Target::at_most(1.6);
+        trio(
+            plan,
+            &mut row,
+            || micro::spawn_multitask(n),
+            || micro::spawn_tokio(n),
+            || floor::spawn(n),
+        );
+        note(start, "spawn done");
+        push(&mut rows, row, "spawn");
+    }
+    if plan.wants("pingpong") {
+        let n = plan.pingpong_trips;
+        let mut row = Row::new("ping-pong, two queues of size 1", "ns/round trip");
+        row.target = Target::at_most(0.6);
+        trio(
+            plan,
+            &mut row,
+            || micro::pingpong_multitask(n),
+            || micro::pingpong_tokio(n),
+            || floor::pingpong(n),
+        );
+        note(start, "ping-pong done");
+        push(&mut rows, row, "pingpong");
+    }
+    if plan.wants("sleepers") {
+        let n = plan.sleepers;
+        let mut row = Row::new(format!("sleepers, {n} × 0..100 ms: wall − 100 ms"), "ms overhead");
+        row.target = Target::at_most(0.75);
+        let plan = Plan {
+            reps: plan.sleeper_reps,
+            ..plan.clone()
+        };
+        trio(
+            &plan,
+            &mut row,
+            || micro::sleepers_multitask(n),
+            || micro::sleepers_tokio(n),
+            || floor::sleepers(micro::sleeps(n), micro::SLEEP_SPAN),
+        );
+        note(start, "sleepers done");
+        push(&mut rows, row, "sleepers");
+    }
+    if plan.wants("memory") {
+        let n = plan.memory_tasks;
+        let plan = Plan {
+            reps: plan.memory_reps,
+            ..plan.clone()
+        };
+        for (variant, what, target) in [
+            ("own", "each on a queue of its own (tokio: a oneshot each)", 0.6),
+            ("shared", "all on one shared queue", 0.5),
+        ] {
+            let mut row = Row::new(format!("memory, {n} idle tasks, {what}"), "bytes RSS/task");
+            row.target = Target::at_most(target);
+            trio(
+                &plan,
+                &mut row,
+                || memory::measure("multitask", variant, n),
+                || memory::measure("tokio", variant, n),
+                || memory::measure("floor", variant, n),
+            );
+            rows.push(row);
+        }
+        note(start, "memory done");
+    }
+    rows.extend(counted.into_iter().map(|(_, row)| row));
+    (rows, switch)
 }
 
 /// The echo figures of one configuration: rps, user CPU and total CPU rows.
@@ -183,7 +361,7 @@ fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
             };
             rows.rps.target = Target::at_least(1.0);
             rows.user.target = Target::at_most(0.6);
-            rows.user.mio_target = Target::at_most(1.5);
+            rows.user.floor_target = Target::at_most(1.5);
             let mut mio = [Samples::default(), Samples::default(), Samples::default()];
             if !echo::client_in_process(conns, nofile) {
                 note(
@@ -238,9 +416,9 @@ fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
                 }
             }
             let [m0, m1, m2] = mio;
-            rows.rps.mio = Some(m0);
-            rows.user.mio = Some(m1);
-            rows.total.mio = Some(m2);
+            rows.rps.floor = Some(m0);
+            rows.user.floor = Some(m1);
+            rows.total.floor = Some(m2);
             out.push(rows);
         }
     }
@@ -341,7 +519,7 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
     let tracks: [Track; 3] = [
         ("multitask", MULTITASK_COLOR, |r| Some(&r.multitask)),
         ("tokio", TOKIO_COLOR, |r| Some(&r.tokio)),
-        ("bare mio", MIO_COLOR, |r| r.mio.as_ref()),
+        ("bare mio", MIO_COLOR, |r| r.floor.as_ref()),
     ];
     let mut depths: Vec<usize> = echo.iter().map(|e| e.depth).collect();
     depths.dedup();
@@ -383,12 +561,14 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--memory-child") {
-        let runtime = args.get(i + 1).expect("--memory-child RUNTIME N");
-        let n = args
-            .get(i + 2)
-            .and_then(|n| n.parse().ok())
-            .expect("--memory-child RUNTIME N");
-        memory::child(runtime, n);
+        let usage = "--memory-child RUNTIME VARIANT N";
+        let arg = |k: usize| args.get(i + k).expect(usage);
+        memory::child(arg(1), arg(2), arg(3).parse().expect(usage));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--micro-child") {
+        let usage = "--micro-child BENCH RUNTIME SIZE";
+        let arg = |k: usize| args.get(i + k).expect(usage);
+        instr::child(arg(1), arg(2), arg(3).parse().expect(usage));
     }
     if let Some(i) = args.iter().position(|a| a == "--echo-client") {
         let arg = |k: usize| args.get(i + k).expect("--echo-client ADDR CONNS DEPTH");
@@ -405,10 +585,6 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .expect(usage);
         echo::server_process(name, requests);
-    }
-    if args.iter().any(|a| a == "--floor") {
-        micro::floor();
-        return;
     }
     if args.iter().any(|a| a == "--tokio-variants") {
         micro::tokio_variants();
@@ -456,98 +632,7 @@ fn main() {
     let nofile = echo::raise_nofile(65_536);
     note(start, &format!("{}; open-file limit {nofile}", machine()));
 
-    let mut rows: Vec<Row> = Vec::new();
-    let mut switch: Vec<(usize, Row)> = Vec::new();
-    if plan.wants("switch") {
-        for &n in &plan.switch_counts {
-            let mut row = Row::new(format!("switch, {n} tasks"), "ns/switch");
-            row.target = Target::at_most(0.25);
-            let total = plan.switch_total;
-            pair(
-                &plan,
-                &mut row,
-                || micro::switch_multitask(n, total),
-                || micro::switch_tokio(n, total, false),
-            );
-            note(
-                start,
-                &format!(
-                    "switch {n}: multitask {:.1} ns, tokio {:.1} ns",
-                    row.multitask.median(),
-                    row.tokio.median()
-                ),
-            );
-            switch.push((n, row.clone()));
-            rows.push(row);
-        }
-        // For reference: tokio's own `yield_now` defers the wake past a driver
-        // poll, and costs more than the self-wake the rows above give tokio.
-        let n = 1_000;
-        let mut row = Row::new(format!("switch, {n} tasks, tokio using yield_now"), "ns/switch");
-        let total = plan.switch_total;
-        pair(
-            &plan,
-            &mut row,
-            || micro::switch_multitask(n, total),
-            || micro::switch_tokio(n, total, true),
-        );
-        rows.push(row);
-    }
-    if plan.wants("spawn") {
-        let n = plan.spawn_tasks;
-        let mut row = Row::new(format!("spawn + finish {n} tasks"), "ns/task");
-        row.target = Target::at_most(0.5);
-        pair(&plan, &mut row, || micro::spawn_multitask(n), || micro::spawn_tokio(n));
-        note(start, "spawn done");
-        rows.push(row);
-    }
-    if plan.wants("pingpong") {
-        let n = plan.pingpong_trips;
-        let mut row = Row::new("queue ping-pong (Queue vs mpsc)", "ns/round trip");
-        row.target = Target::at_most(0.5);
-        pair(
-            &plan,
-            &mut row,
-            || micro::pingpong_multitask(n),
-            || micro::pingpong_tokio(n),
-        );
-        note(start, "ping-pong done");
-        rows.push(row);
-    }
-    if plan.wants("sleepers") {
-        let n = plan.sleepers;
-        let mut row = Row::new(format!("sleepers, {n} × 1..=100 ms"), "ms overhead");
-        row.target = Target::at_most(0.75);
-        let plan = Plan {
-            reps: plan.sleeper_reps,
-            ..plan.clone()
-        };
-        pair(
-            &plan,
-            &mut row,
-            || micro::sleepers_multitask(n),
-            || micro::sleepers_tokio(n),
-        );
-        note(start, "sleepers done");
-        rows.push(row);
-    }
-    if plan.wants("memory") {
-        let n = plan.memory_tasks;
-        let mut row = Row::new(format!("memory, {n} idle tasks"), "bytes RSS/task");
-        row.target = Target::at_most(0.5);
-        let plan = Plan {
-            reps: plan.memory_reps,
-            ..plan.clone()
-        };
-        pair(
-            &plan,
-            &mut row,
-            || memory::measure("multitask", n),
-            || memory::measure("tokio", n),
-        );
-        note(start, "memory done");
-        rows.push(row);
-    }
+    let (mut rows, switch) = micro_rows(&plan, start);
     let echo = if plan.wants("echo") {
         echo_rows(&plan, start, nofile)
     } else {

@@ -22,10 +22,10 @@
 //! (min–max). Instructions: this binary re-executed under cachegrind for
 //! `N/2` and `N` timers, the difference divided by `N/2`.
 
-#[path = "compare/cachegrind.rs"]
-mod cachegrind;
 #[path = "timers/btree.rs"]
 mod btree;
+#[path = "compare/cachegrind.rs"]
+mod cachegrind;
 #[path = "timers/wheel.rs"]
 mod wheel;
 
@@ -221,7 +221,10 @@ fn main() {
     }
     let log = std::env::temp_dir().join(format!("timers-cachegrind-{}.log", std::process::id()));
     println!("N = {n}; ns per timer: median (min–max) of {rounds} interleaved rounds; instructions per timer: (I(N) - I(N/2)) / (N/2)");
-    println!("{:<8} {:<11} {:>24} {:>14}", "workload", "struct", "ns/timer", "instr/timer");
+    println!(
+        "{:<8} {:<11} {:>24} {:>14}",
+        "workload", "struct", "ns/timer", "instr/timer"
+    );
     for workload in WORKLOADS {
         let mut times = STRUCTURES.map(|_| Vec::new());
         for _ in 0..rounds {

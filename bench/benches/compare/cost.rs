@@ -252,8 +252,9 @@ fn measure(scenario: Scenario, server: Server, tools: Tools, dir: &Path, note: &
     if tools.valgrind {
         let runs = [small, large].map(|n| {
             let started = Instant::now();
-            let out = run_once(Tool::Valgrind, server, scenario, n, dir)
-                .and_then(|log| cachegrind::instructions(&log).ok_or_else(|| "no `I refs` line in the valgrind log".to_string()));
+            let out = run_once(Tool::Valgrind, server, scenario, n, dir).and_then(|log| {
+                cachegrind::instructions(&log).ok_or_else(|| "no `I refs` line in the valgrind log".to_string())
+            });
             note(&format!(
                 "{label}: valgrind, {n} requests: {} in {:.1} s",
                 match &out {

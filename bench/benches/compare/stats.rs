@@ -83,18 +83,19 @@ impl Target {
     }
 }
 
-/// One line of the table: a figure for multitask, tokio and (for echo) bare mio.
+/// One line of the table: a figure for multitask, tokio and the floor (a
+/// bare run queue of boxed coroutines; for echo, a bare mio loop).
 #[derive(Clone, Debug)]
 pub struct Row {
     pub name: String,
     pub unit: String,
     pub multitask: Samples,
     pub tokio: Samples,
-    pub mio: Option<Samples>,
+    pub floor: Option<Samples>,
     /// The target on multitask / tokio.
     pub target: Option<Target>,
-    /// The target on multitask / bare mio.
-    pub mio_target: Option<Target>,
+    /// The target on multitask / the floor.
+    pub floor_target: Option<Target>,
 }
 
 impl Row {
@@ -104,9 +105,9 @@ impl Row {
             unit: unit.into(),
             multitask: Samples::default(),
             tokio: Samples::default(),
-            mio: None,
+            floor: None,
             target: None,
-            mio_target: None,
+            floor_target: None,
         }
     }
 
@@ -114,8 +115,8 @@ impl Row {
         self.multitask.median() / self.tokio.median()
     }
 
-    pub fn mio_ratio(&self) -> Option<f64> {
-        self.mio.as_ref().map(|m| self.multitask.median() / m.median())
+    pub fn floor_ratio(&self) -> Option<f64> {
+        self.floor.as_ref().map(|m| self.multitask.median() / m.median())
     }
 
     /// "met", "MISSED", or "" when the row has no target.
@@ -169,9 +170,13 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// A figure with its spread; a single measurement (an exact count) alone.
 fn fmt_samples(s: &Samples) -> String {
     if s.is_empty() {
         return "-".to_string();
+    }
+    if s.0.len() == 1 {
+        return fmt_num(s.median());
     }
     format!("{} ({}–{})", fmt_num(s.median()), fmt_num(s.min()), fmt_num(s.max()))
 }
@@ -198,22 +203,22 @@ const HEADER: [&str; 9] = [
     "unit",
     "multitask median (min–max)",
     "tokio median (min–max)",
-    "bare mio median (min–max)",
+    "floor median (min–max)",
     "multitask/tokio",
     "target",
-    "multitask/mio",
-    "target (mio)",
+    "multitask/floor",
+    "target (floor)",
 ];
 
 fn cells(row: &Row) -> [String; 9] {
     let ratio = row.ratio();
-    let mio_ratio = row.mio_ratio().unwrap_or(f64::NAN);
+    let floor_ratio = row.floor_ratio().unwrap_or(f64::NAN);
     let target = match row.target {
         Some(t) => format!("{} {}", t.text(), Row::verdict(row.target, ratio)),
         None => String::new(),
     };
-    let mio_target = match row.mio_target {
-        Some(t) => format!("{} {}", t.text(), Row::verdict(row.mio_target, mio_ratio)),
+    let floor_target = match row.floor_target {
+        Some(t) => format!("{} {}", t.text(), Row::verdict(row.floor_target, floor_ratio)),
         None => String::new(),
     };
     [
@@ -221,13 +226,13 @@ fn cells(row: &Row) -> [String; 9] {
         row.unit.clone(),
         fmt_samples(&row.multitask),
         fmt_samples(&row.tokio),
-        row.mio.as_ref().map_or(String::new(), fmt_samples),
+        row.floor.as_ref().map_or(String::new(), fmt_samples),
         fmt_ratio(ratio, row.target),
         target,
-        row.mio
+        row.floor
             .as_ref()
-            .map_or(String::new(), |_| fmt_ratio(mio_ratio, row.mio_target)),
-        mio_target,
+            .map_or(String::new(), |_| fmt_ratio(floor_ratio, row.floor_target)),
+        floor_target,
     ]
 }
 
@@ -290,10 +295,10 @@ pub fn misses(rows: &[Row]) -> Vec<String> {
                 ));
             }
         }
-        if let (Some(t), Some(r)) = (row.mio_target, row.mio_ratio()) {
+        if let (Some(t), Some(r)) = (row.floor_target, row.floor_ratio()) {
             if !t.met(r) {
                 out.push(format!(
-                    "{} ({}): multitask/mio = {} (target {})",
+                    "{} ({}): multitask/floor = {} (target {})",
                     row.name,
                     row.unit,
                     fmt_ratio(r, Some(t)),
