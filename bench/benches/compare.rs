@@ -29,6 +29,8 @@
 
 #[path = "compare/cachegrind.rs"]
 mod cachegrind;
+#[path = "compare/chart.rs"]
+mod chart;
 #[path = "compare/cost.rs"]
 mod cost;
 #[path = "compare/echo.rs"]
@@ -45,8 +47,6 @@ mod micro;
 mod perf;
 #[path = "compare/stats.rs"]
 mod stats;
-#[path = "compare/svg.rs"]
-mod svg;
 #[path = "compare/waiters.rs"]
 mod waiters;
 
@@ -475,8 +475,8 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-fn point(x: usize, s: &Samples) -> svg::Point {
-    svg::Point {
+fn point(x: usize, s: &Samples) -> chart::Point {
+    chart::Point {
         x: x as f64,
         median: s.median(),
         min: s.min(),
@@ -488,26 +488,32 @@ const MULTITASK_COLOR: &str = "#1f77b4";
 const TOKIO_COLOR: &str = "#d62728";
 const MIO_COLOR: &str = "#2ca02c";
 
+/// The chart of the switch rows: multitask, tokio and the floor by task count.
 fn switch_svg(switch: &[(usize, Row)], note: &[String]) -> String {
-    let series = |name: &str, color, pick: fn(&Row) -> &Samples| svg::Series {
+    let series = |name: &str, color, pick: fn(&Row) -> Option<&Samples>| chart::Series {
         name: name.to_string(),
         color,
-        dashed: false,
-        points: switch.iter().map(|(n, row)| point(*n, pick(row))).collect(),
+        points: switch
+            .iter()
+            .filter_map(|(n, row)| pick(row).map(|s| point(*n, s)))
+            .collect(),
     };
-    let chart = svg::Chart {
+    let chart = chart::Chart {
         title: "Task switch: one yield and resume".into(),
         x_label: "tasks yielding in turn (log scale)".into(),
         y_label: "ns per switch".into(),
         series: vec![
-            series("multitask", MULTITASK_COLOR, |r| &r.multitask),
-            series("tokio", TOKIO_COLOR, |r| &r.tokio),
+            series("multitask", MULTITASK_COLOR, |r| Some(&r.multitask)),
+            series("tokio", TOKIO_COLOR, |r| Some(&r.tokio)),
+            series("floor (bare run queue)", MIO_COLOR, |r| r.floor.as_ref()),
         ],
         labels: true,
     };
-    svg::render(&[vec![chart]], note)
+    chart::render(&[vec![chart]], note)
 }
 
+/// The echo charts: throughput, user CPU and total CPU by connection count,
+/// one row of panels per pipelining depth.
 fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
     type Pick = fn(&EchoRows) -> &Row;
     let picks: [(&str, &str, Pick); 3] = [
@@ -535,17 +541,16 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
         for (title, y_label, pick) in picks {
             let series = tracks
                 .iter()
-                .map(|(name, color, samples)| svg::Series {
+                .map(|(name, color, samples)| chart::Series {
                     name: name.to_string(),
                     color,
-                    dashed: false,
                     points: rows
                         .iter()
                         .filter_map(|e| samples(pick(e)).map(|s| point(e.conns, s)))
                         .collect(),
                 })
                 .collect();
-            panels.push(svg::Chart {
+            panels.push(chart::Chart {
                 title: format!("{mode}: {title}"),
                 x_label: "connections (log scale)".into(),
                 y_label: y_label.into(),
@@ -555,7 +560,7 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
         }
         grid.push(panels);
     }
-    svg::render(&grid, note)
+    chart::render(&grid, note)
 }
 
 fn main() {
