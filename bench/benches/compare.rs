@@ -1,10 +1,11 @@
 //! The comparison benchmarks: multitask against tokio's `current_thread`
-//! runtime (and, for echo, a bare mio event loop), every figure for both in
-//! the same run, interleaved, with the median and the min–max spread.
+//! runtime and a floor (for the micro benchmarks, a bare run queue of boxed
+//! coroutines; for echo, a bare mio event loop), every figure for all three
+//! in the same run, interleaved, with the median and the min–max spread.
 //!
 //! ```text
-//! cargo bench -p multitask-bench --bench compare               # the full run (5–7 minutes)
-//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about a minute (or MULTITASK_BENCH_QUICK=1)
+//! cargo bench -p multitask-bench --bench compare               # the full run (6–8 minutes)
+//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about 2 minutes (or MULTITASK_BENCH_QUICK=1)
 //! ```
 //!
 //! Prints the table, writes it as markdown to `target/bench-results.md`, and
@@ -13,17 +14,20 @@
 //! `target/bench-results-quick.md` and its charts to `target/` instead.
 //! See BENCHMARKS.md for what each benchmark does and how it is measured.
 //!
-//! Two benchmarks count rather than time: `echo-cost`, each echo server's
+//! Beside the micro benchmarks' wall times, their instructions per operation
+//! under cachegrind (`instr.rs`; skipped, saying so, without valgrind). Two
+//! benchmarks count rather than time: `echo-cost`, each echo server's
 //! instructions (valgrind) and syscalls (strace) per request, and
 //! `fd-waiters`, many tasks waiting on one socket.
 //!
 //! For profiling and development, these narrow a run (which then writes
-//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost,fd-waiters`,
-//! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
-//! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
-//! coroutines (the floor under the switch figure); `--tokio-variants`
-//! compares tokio setups (how the cheapest was chosen). `--memory-child`,
-//! `--echo-client` and `--echo-server` are this binary re-executing itself.
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,instructions,echo,echo-cost,fd-waiters`
+//! (a micro benchmark's name brings its instruction count along; `instructions`
+//! alone counts them all), `--servers multitask,tokio,mio`, `--reps N`,
+//! `--echo-conns 50,1000`, `--echo-depths 1,16`. `--tokio-variants` compares
+//! tokio setups (how the cheapest was chosen). `--memory-child`,
+//! `--micro-child`, `--echo-client` and `--echo-server` are this binary
+//! re-executing itself.
 
 #![feature(coroutines, coroutine_trait)]
 
