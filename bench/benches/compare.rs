@@ -220,9 +220,17 @@ fn micro_rows(plan: &Plan, start: Instant) -> (Vec<Row>, Vec<(usize, Row)>) {
     };
     let mut switch = Vec::new();
     if plan.wants("switch") {
-        for &n in &plan.switch_counts {
-            let mut row = Row::new(format!("switch, {n} tasks"), "ns/switch");
-            if n == 10 || n == 1_000 {
+        // The last row, for reference: tokio's own `yield_now` defers the wake
+        // past a driver poll, and costs more than the self-wake the other rows
+        // give tokio.
+        let runs = plan.switch_counts.iter().map(|&n| (n, false)).chain([(1_000, true)]);
+        for (n, yield_now) in runs {
+            let label = match yield_now {
+                false => format!("switch, {n} tasks"),
+                true => format!("switch, {n} tasks, tokio using yield_now"),
+            };
+            let mut row = Row::new(label, "ns/switch");
+            if (n == 10 || n == 1_000) && !yield_now {
                 row.target = Target::at_most(0.25);
                 row.floor_target = Target::at_most(2.0);
             }
@@ -231,81 +239,78 @@ fn micro_rows(plan: &Plan, start: Instant) -> (Vec<Row>, Vec<(usize, Row)>) {
                 plan,
                 &mut row,
                 || micro::switch_multitask(n, total),
-                || micro::switch_tokio(n, total, false),
+                || micro::switch_tokio(n, total, yield_now),
                 || floor::switch(n, total),
             );
             note(
                 start,
                 &format!(
-                    "switch {n}: multitask {:.1} ns, tokio {:.1} ns, floor {:.1} ns",
+                    "{}: multitask {:.1} ns, tokio {:.1} ns, floor {:.1} ns",
+                    row.name,
                     row.multitask.median(),
                     row.tokio.median(),
                     row.floor.as_ref().map_or(f64::NAN, Samples::median)
                 ),
             );
-            switch.push((n, row.clone()));
-            push(&mut rows, row, &format!("switch{n}"));
+            if yield_now {
+                rows.push(row);
+            } else {
+                switch.push((n, row.clone()));
+                push(&mut rows, row, &format!("switch{n}"));
+            }
         }
-        // For reference: tokio's own `yield_now` defers the wake past a driver
-        // poll, and costs more than the self-wake the rows above give tokio.
-        let n = 1_000;
-        let mut row = Row::new(format!("switch, {n} tasks, tokio using yield_now"), "ns/switch");
-        let total = plan.switch_total;
-        trio(
-            plan,
-            &mut row,
-            || micro::switch_multitask(n, total),
-            || micro::switch_tokio(n, total, true),
-            || floor::switch(n, total),
-        );
-        rows.push(row);
     }
-    if plan.wants("spawn") {
-        let n = plan.spawn_tasks;
-        let mut row = Row::new(format!("spawn + finish {n} tasks"), "ns/task");
-        row.target = Target::at_most(0.35);
-        row.floor_target = Target::at_most(1.6);
-        trio(
-            plan,
-            &mut row,
-            || micro::spawn_multitask(n),
-            || micro::spawn_tokio(n),
-            || floor::spawn(n),
-        );
-        note(start, "spawn done");
-        push(&mut rows, row, "spawn");
-    }
-    if plan.wants("pingpong") {
-        let n = plan.pingpong_trips;
-        let mut row = Row::new("ping-pong, two queues of size 1", "ns/round trip");
-        row.target = Target::at_most(0.6);
-        trio(
-            plan,
-            &mut row,
-            || micro::pingpong_multitask(n),
-            || micro::pingpong_tokio(n),
-            || floor::pingpong(n),
-        );
-        note(start, "ping-pong done");
-        push(&mut rows, row, "pingpong");
-    }
-    if plan.wants("sleepers") {
-        let n = plan.sleepers;
-        let mut row = Row::new(format!("sleepers, {n} × 0..100 ms: wall − 100 ms"), "ms overhead");
-        row.target = Target::at_most(0.75);
-        let plan = Plan {
-            reps: plan.sleeper_reps,
-            ..plan.clone()
-        };
-        trio(
-            &plan,
-            &mut row,
-            || micro::sleepers_multitask(n),
-            || micro::sleepers_tokio(n),
-            || floor::sleepers(micro::sleeps(n), micro::SLEEP_SPAN),
-        );
-        note(start, "sleepers done");
-        push(&mut rows, row, "sleepers");
+    type Run<'a> = Box<dyn FnMut() -> f64 + 'a>;
+    let (spawn_n, trips, sleepers) = (plan.spawn_tasks, plan.pingpong_trips, plan.sleepers);
+    // name, row label, unit, targets (tokio, floor), repetitions, the three runs
+    let timed: [(&str, String, &str, _, usize, [Run; 3]); 3] = [
+        (
+            "spawn",
+            format!("spawn + finish {spawn_n} tasks"),
+            "ns/task",
+            (Target::at_most(0.35), Target::at_most(1.6)),
+            plan.reps,
+            [
+                Box::new(|| micro::spawn_multitask(spawn_n)),
+                Box::new(|| micro::spawn_tokio(spawn_n)),
+                Box::new(|| floor::spawn(spawn_n)),
+            ],
+        ),
+        (
+            "pingpong",
+            "ping-pong, two queues of size 1".to_string(),
+            "ns/round trip",
+            (Target::at_most(0.6), None),
+            plan.reps,
+            [
+                Box::new(|| micro::pingpong_multitask(trips)),
+                Box::new(|| micro::pingpong_tokio(trips)),
+                Box::new(|| floor::pingpong(trips)),
+            ],
+        ),
+        (
+            "sleepers",
+            format!("sleepers, {sleepers} × 0..100 ms: wall − 100 ms"),
+            "ms overhead",
+            (Target::at_most(0.75), None),
+            plan.sleeper_reps,
+            [
+                Box::new(|| micro::sleepers_multitask(sleepers)),
+                Box::new(|| micro::sleepers_tokio(sleepers)),
+                Box::new(|| floor::sleepers(micro::sleeps(sleepers), micro::SLEEP_SPAN)),
+            ],
+        ),
+    ];
+    for (name, label, unit, (target, floor_target), reps, [m, t, f]) in timed {
+        if !plan.wants(name) {
+            continue;
+        }
+        let mut row = Row::new(label, unit);
+        (row.target, row.floor_target) = (target, floor_target);
+        let plan = Plan { reps, ..plan.clone() };
+        trio(&plan, &mut row, m, t, f);
+        note(start, &format!("{name} done"));
+        push(&mut rows, row, name);
     }
     if plan.wants("memory") {
         let n = plan.memory_tasks;

@@ -65,61 +65,41 @@ trait Set {
     fn pop(&mut self, now: Instant) -> Option<u32>;
 }
 
+/// `Set` for a structure whose methods have the names and types of the
+/// library's `Timers`; `$pop` turns what its `pop_expired` gives into the timer.
+macro_rules! set_by_name {
+    ($pop:expr) => {
+        fn make() -> Self {
+            Self::new()
+        }
+        fn set(&mut self, deadline: Instant, what: u32) -> Self::Key {
+            self.insert(deadline, what)
+        }
+        fn unset(&mut self, key: Self::Key) -> Option<u32> {
+            self.cancel(key)
+        }
+        fn next(&self) -> Option<Instant> {
+            self.earliest()
+        }
+        fn pop(&mut self, now: Instant) -> Option<u32> {
+            ($pop)(self.pop_expired(now))
+        }
+    };
+}
+
 impl Set for time::Timers<u32> {
     type Key = time::TimerKey;
-    fn make() -> Self {
-        time::Timers::new()
-    }
-    fn set(&mut self, deadline: Instant, what: u32) -> Self::Key {
-        self.insert(deadline, what)
-    }
-    fn unset(&mut self, key: Self::Key) -> Option<u32> {
-        self.cancel(key)
-    }
-    fn next(&self) -> Option<Instant> {
-        self.earliest()
-    }
-    fn pop(&mut self, now: Instant) -> Option<u32> {
-        self.pop_expired(now).map(|(_, what)| what)
-    }
+    set_by_name!(|popped: Option<(time::TimerKey, u32)>| popped.map(|(_, what)| what));
 }
 
 impl Set for btree::Timers<u32> {
     type Key = btree::Key;
-    fn make() -> Self {
-        btree::Timers::new()
-    }
-    fn set(&mut self, deadline: Instant, what: u32) -> Self::Key {
-        self.insert(deadline, what)
-    }
-    fn unset(&mut self, key: Self::Key) -> Option<u32> {
-        self.cancel(key)
-    }
-    fn next(&self) -> Option<Instant> {
-        self.earliest()
-    }
-    fn pop(&mut self, now: Instant) -> Option<u32> {
-        self.pop_expired(now)
-    }
+    set_by_name!(|popped| popped);
 }
 
 impl<const EXACT: bool> Set for wheel::Wheel<u32, EXACT> {
     type Key = wheel::Key;
-    fn make() -> Self {
-        wheel::Wheel::new()
-    }
-    fn set(&mut self, deadline: Instant, what: u32) -> Self::Key {
-        self.insert(deadline, what)
-    }
-    fn unset(&mut self, key: Self::Key) -> Option<u32> {
-        self.cancel(key)
-    }
-    fn next(&self) -> Option<Instant> {
-        self.earliest()
-    }
-    fn pop(&mut self, now: Instant) -> Option<u32> {
-        self.pop_expired(now)
-    }
+    set_by_name!(|popped| popped);
 }
 
 /// xorshift64*: the same draws for every structure.

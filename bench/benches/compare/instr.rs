@@ -22,42 +22,50 @@ pub struct Counted {
 /// The benchmarks counted, in the order of the table.
 pub fn benches() -> Vec<Counted> {
     let at_most = Target::at_most;
+    let counted = |bench, label, unit, sizes, targets| Counted {
+        bench,
+        label,
+        unit,
+        sizes,
+        targets,
+    };
+    let switch = (at_most(0.25), at_most(2.0));
     vec![
-        Counted {
-            bench: "switch10",
-            label: "switch, 10 tasks: instructions",
-            unit: "instr/switch",
-            sizes: (30_000, 90_000),
-            targets: (at_most(0.25), at_most(2.0)),
-        },
-        Counted {
-            bench: "switch1000",
-            label: "switch, 1000 tasks: instructions",
-            unit: "instr/switch",
-            sizes: (30_000, 90_000),
-            targets: (at_most(0.25), at_most(2.0)),
-        },
-        Counted {
-            bench: "spawn",
-            label: "spawn + finish: instructions",
-            unit: "instr/task",
-            sizes: (10_000, 30_000),
-            targets: (at_most(0.35), at_most(1.6)),
-        },
-        Counted {
-            bench: "pingpong",
-            label: "ping-pong, two queues of size 1: instructions",
-            unit: "instr/round trip",
-            sizes: (5_000, 15_000),
-            targets: (at_most(0.6), None),
-        },
-        Counted {
-            bench: "sleepers",
-            label: "sleepers 0..100 ms: instructions (spawn, sleep, wake, end)",
-            unit: "instr/sleeper",
-            sizes: (10_000, 30_000),
-            targets: (None, None),
-        },
+        counted(
+            "switch10",
+            "switch, 10 tasks: instructions",
+            "instr/switch",
+            (30_000, 90_000),
+            switch,
+        ),
+        counted(
+            "switch1000",
+            "switch, 1000 tasks: instructions",
+            "instr/switch",
+            (30_000, 90_000),
+            switch,
+        ),
+        counted(
+            "spawn",
+            "spawn + finish: instructions",
+            "instr/task",
+            (10_000, 30_000),
+            (at_most(0.35), at_most(1.6)),
+        ),
+        counted(
+            "pingpong",
+            "ping-pong, two queues of size 1: instructions",
+            "instr/round trip",
+            (5_000, 15_000),
+            (at_most(0.6), None),
+        ),
+        counted(
+            "sleepers",
+            "sleepers 0..100 ms: instructions (spawn, sleep, wake, end)",
+            "instr/sleeper",
+            (10_000, 30_000),
+            (None, None),
+        ),
     ]
 }
 
