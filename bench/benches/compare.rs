@@ -89,6 +89,7 @@ struct Plan {
 }
 
 impl Plan {
+    /// The sizes and repetitions of a full or a `--quick` run.
     fn new(quick: bool, only: Option<Vec<String>>) -> Plan {
         if quick {
             Plan {
@@ -350,6 +351,7 @@ struct EchoRows {
     responses: [u64; 3],
 }
 
+/// Runs every echo configuration of `plan`, the three servers interleaved.
 fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
     let mut out = Vec::new();
     for &depth in &plan.echo_depths {
@@ -434,6 +436,7 @@ fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
     out
 }
 
+/// The machine in one line: cores, CPU model, kernel, compiler.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -453,12 +456,14 @@ fn machine() -> String {
     format!("nproc {nproc}, CPU \"{model}\", Linux {}, {rustc}", kernel.trim())
 }
 
+/// The 1, 5 and 15 minute load averages.
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
+/// The date and time in UTC, to the minute.
 fn date() -> String {
     std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
@@ -484,6 +489,7 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
+/// A chart point at `x`: the median and spread of `s`.
 fn point(x: usize, s: &Samples) -> chart::Point {
     chart::Point {
         x: x as f64,
@@ -572,6 +578,8 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
     chart::render(&grid, note)
 }
 
+/// Runs the benchmarks (or the child process it was re-executed as), prints
+/// the table and writes the results and charts.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--memory-child") {

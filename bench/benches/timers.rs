@@ -58,10 +58,15 @@ use std::time::{Duration, Instant};
 /// The operations the workloads use, on every structure.
 trait Set {
     type Key: Copy;
+    /// An empty set.
     fn make() -> Self;
+    /// Sets a timer.
     fn set(&mut self, deadline: Instant, what: u32) -> Self::Key;
+    /// Cancels a timer.
     fn unset(&mut self, key: Self::Key) -> Option<u32>;
+    /// The earliest deadline (the wheel: a lower bound).
     fn next(&self) -> Option<Instant>;
+    /// Takes the earliest timer if it is due at `now`.
     fn pop(&mut self, now: Instant) -> Option<u32>;
 }
 
@@ -186,6 +191,8 @@ fn spread(mut v: Vec<f64>) -> (f64, f64, f64) {
     (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
+/// Runs every workload on every structure and prints the figures (or,
+/// with `--child`, one workload once, for cachegrind).
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {

@@ -1,5 +1,6 @@
 //! The charts, drawn with `plotters` (its SVG backend only): a grid of
-//! panels, each with a log-scale x axis and a linear y axis from 0, one line
+//! panels, each with a log-scale x axis and a linear y axis from 0 (with room
+//! above the data for the legend), one line
 //! per series through its medians, min–max error bars, and a legend; a note
 //! (command, date, machine) above the grid.
 
@@ -34,6 +35,8 @@ pub struct Chart {
 
 const PANEL_W: u32 = 480;
 const PANEL_H: u32 = 340;
+/// The narrowest a chart is, so that the note fits on its lines.
+const MIN_W: u32 = 800;
 /// The height of one line of the note.
 const NOTE_LINE: u32 = 18;
 
@@ -41,6 +44,19 @@ const NOTE_LINE: u32 = 18;
 fn color(hex: &str) -> RGBColor {
     let byte = |i: usize| u8::from_str_radix(hex.get(i..i + 2).unwrap_or("00"), 16).unwrap_or(0);
     RGBColor(byte(1), byte(3), byte(5))
+}
+
+/// An axis tick: `1.5M`, `80k`, `250`, `2.5`.
+fn tick(v: f64) -> String {
+    let trim = |x: f64| {
+        let t = format!("{x:.1}");
+        t.strip_suffix(".0").map(str::to_string).unwrap_or(t)
+    };
+    match v.abs() {
+        a if a >= 1e6 => format!("{}M", trim(v / 1e6)),
+        a if a >= 1e4 => format!("{}k", trim(v / 1e3)),
+        _ => trim(v),
+    }
 }
 
 /// A median as a label: about three significant digits.
@@ -67,7 +83,7 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, cha
         .map(|p| p.max.max(p.median))
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max)
-        * 1.15;
+        * 1.4;
     let top = if top > 0.0 { top } else { 1.0 };
     let mut c = ChartBuilder::on(area)
         .caption(&chart.title, ("sans-serif", 16))
@@ -80,6 +96,7 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, cha
         .x_desc(chart.x_label.as_str())
         .y_desc(chart.y_label.as_str())
         .x_label_formatter(&|x| format!("{x:.0}"))
+        .y_label_formatter(&|y| tick(*y))
         .draw()
         .map_err(|e| e.to_string())?;
     for s in &chart.series {
@@ -120,7 +137,10 @@ fn panel<DB: DrawingBackend>(area: &DrawingArea<DB, plotters::coord::Shift>, cha
 pub fn render(rows: &[Vec<Chart>], note: &[String]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(1).max(1);
     let head = NOTE_LINE * note.len() as u32 + 8;
-    let size = (PANEL_W * cols as u32, head + PANEL_H * rows.len().max(1) as u32);
+    let size = (
+        (PANEL_W * cols as u32).max(MIN_W),
+        head + PANEL_H * rows.len().max(1) as u32,
+    );
     let mut out = String::new();
     let drawn = (|| -> Result<(), String> {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();

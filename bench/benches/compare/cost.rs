@@ -73,6 +73,7 @@ pub struct Tools {
 }
 
 impl Tools {
+    /// Which of the tools run here.
     pub fn find() -> Tools {
         let works = |tool: &str| {
             Command::new(tool)
@@ -101,10 +102,12 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Syscalls per request, all names.
     fn total_syscalls(&self) -> Option<f64> {
         self.syscalls.as_ref().map(|m| m.values().sum())
     }
 
+    /// Calls per request of one syscall.
     fn syscall(&self, name: &str) -> Option<f64> {
         self.syscalls.as_ref().map(|m| m.get(name).copied().unwrap_or(0.0))
     }
@@ -141,6 +144,7 @@ enum Tool {
     Strace,
 }
 
+/// Starts `server` under `tool` for `requests` requests; its output goes to `dir`.
 fn start(tool: Tool, server: Server, requests: u64, dir: &Path) -> Result<Traced, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let output = dir.join(format!("{}-{:?}-{requests}.txt", server.name(), tool).to_lowercase());
@@ -337,6 +341,7 @@ fn ratio(costs: &[Cost], c: &Cost, server: Server) -> Option<f64> {
     Some(c.instructions? / other.instructions?)
 }
 
+/// A figure to `digits` decimals, `-` when missing.
 fn cell(v: Option<f64>, digits: usize) -> String {
     // A difference of counts can come out a hair below zero: that is zero.
     let zero = 0.5 * 10f64.powi(-(digits as i32));
@@ -388,6 +393,7 @@ const HEADER: [&str; 11] = [
     "instr. multitask/tokio",
 ];
 
+/// The table as aligned plain text.
 pub fn text_table(costs: &[Cost]) -> String {
     if costs.is_empty() {
         return "(nothing measured)\n".to_string();
@@ -419,6 +425,7 @@ pub fn text_table(costs: &[Cost]) -> String {
     out
 }
 
+/// The table as markdown.
 pub fn markdown_table(costs: &[Cost]) -> String {
     if costs.is_empty() {
         return "(nothing measured)\n".to_string();

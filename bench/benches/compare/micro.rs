@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 use multitask::{sleep, wait, Queue, Task, TaskManager};
 use tokio::task::LocalSet;
 
+/// A `current_thread` runtime with no driver.
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("tokio runtime")
 }
 
+/// `elapsed` in ns per one of `count` operations.
 fn ns_per(elapsed: Duration, count: usize) -> f64 {
     elapsed.as_nanos() as f64 / count as f64
 }
@@ -228,10 +230,12 @@ pub fn pingpong_tokio_unbounded(round_trips: usize) -> f64 {
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator from `seed` (zero is taken as one).
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
 
+    /// The next draw.
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;

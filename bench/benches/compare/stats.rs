@@ -7,20 +7,24 @@ use std::fmt::Write as _;
 pub struct Samples(pub Vec<f64>);
 
 impl Samples {
+    /// Adds one measurement.
     pub fn push(&mut self, value: f64) {
         self.0.push(value);
     }
 
+    /// True if there is no measurement but NaN (failed runs).
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(|v| v.is_nan())
     }
 
+    /// The measurements, NaN left out, ascending.
     fn sorted(&self) -> Vec<f64> {
         let mut v: Vec<f64> = self.0.iter().copied().filter(|v| !v.is_nan()).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         v
     }
 
+    /// The median (NaN when empty).
     pub fn median(&self) -> f64 {
         let v = self.sorted();
         match v.len() {
@@ -30,10 +34,12 @@ impl Samples {
         }
     }
 
+    /// The smallest measurement (NaN when empty).
     pub fn min(&self) -> f64 {
         self.sorted().first().copied().unwrap_or(f64::NAN)
     }
 
+    /// The largest measurement (NaN when empty).
     pub fn max(&self) -> f64 {
         self.sorted().last().copied().unwrap_or(f64::NAN)
     }
@@ -54,6 +60,7 @@ pub struct Target {
 }
 
 impl Target {
+    /// A cost target: the ratio must be at most `bound`.
     pub fn at_most(bound: f64) -> Option<Target> {
         Some(Target {
             better: Better::Lower,
@@ -61,6 +68,7 @@ impl Target {
         })
     }
 
+    /// A throughput target: the ratio must be at least `bound`.
     pub fn at_least(bound: f64) -> Option<Target> {
         Some(Target {
             better: Better::Higher,
@@ -68,6 +76,7 @@ impl Target {
         })
     }
 
+    /// True if `ratio` meets the target.
     pub fn met(&self, ratio: f64) -> bool {
         match self.better {
             Better::Lower => ratio <= self.bound,
@@ -75,6 +84,7 @@ impl Target {
         }
     }
 
+    /// `≤ x` or `≥ x`.
     fn text(&self) -> String {
         match self.better {
             Better::Lower => format!("≤ {}", self.bound),
@@ -99,6 +109,7 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row with no measurements and no targets.
     pub fn new(name: impl Into<String>, unit: impl Into<String>) -> Row {
         Row {
             name: name.into(),
@@ -111,10 +122,12 @@ impl Row {
         }
     }
 
+    /// multitask / tokio, of the medians.
     pub fn ratio(&self) -> f64 {
         self.multitask.median() / self.tokio.median()
     }
 
+    /// multitask / floor, of the medians, if the row has a floor.
     pub fn floor_ratio(&self) -> Option<f64> {
         self.floor.as_ref().map(|m| self.multitask.median() / m.median())
     }
@@ -203,13 +216,14 @@ const HEADER: [&str; 9] = [
     "unit",
     "multitask median (min–max)",
     "tokio median (min–max)",
-    "floor median (min–max)",
+    "floor (echo: bare mio) median (min–max)",
     "multitask/tokio",
     "target",
     "multitask/floor",
     "target (floor)",
 ];
 
+/// The cells of one row, in the order of `HEADER`.
 fn cells(row: &Row) -> [String; 9] {
     let ratio = row.ratio();
     let floor_ratio = row.floor_ratio().unwrap_or(f64::NAN);
