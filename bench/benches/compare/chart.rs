@@ -1,8 +1,8 @@
 //! The charts, drawn with `plotters` (its SVG backend only): a grid of
 //! panels, each with a log-scale x axis and a linear y axis from 0 (with room
-//! above the data for the legend), one line
-//! per series through its medians, min–max error bars, and a legend; a note
-//! (command, date, machine) above the grid.
+//! above the data for the legend), one line per series through its medians,
+//! min–max error bars, and a legend; a note (command, date, machine) above
+//! the grid.
 
 use plotters::prelude::*;
 
