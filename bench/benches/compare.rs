@@ -4,8 +4,8 @@
 //! in the same run, interleaved, with the median and the min–max spread.
 //!
 //! ```text
-//! cargo bench -p multitask-bench --bench compare               # the full run (6–8 minutes)
-//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about 2 minutes (or MULTITASK_BENCH_QUICK=1)
+//! cargo bench -p multitask-bench --bench compare               # the full run (about 5 minutes)
+//! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about a minute (or MULTITASK_BENCH_QUICK=1)
 //! ```
 //!
 //! Prints the table, writes it as markdown to `target/bench-results.md`, and
