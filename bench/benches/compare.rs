@@ -1,9 +1,10 @@
 //! The comparison benchmarks: multitask against tokio's `current_thread`
-//! runtime (and, for echo, a bare mio event loop), every figure for both in
-//! the same run, interleaved, with the median and the min–max spread.
+//! runtime and a floor (for the micro benchmarks, a bare run queue of boxed
+//! coroutines; for echo, a bare mio event loop), every figure for all three
+//! in the same run, interleaved, with the median and the min–max spread.
 //!
 //! ```text
-//! cargo bench -p multitask-bench --bench compare               # the full run (5–7 minutes)
+//! cargo bench -p multitask-bench --bench compare               # the full run (about 5 minutes)
 //! cargo bench -p multitask-bench --bench compare -- --quick    # a short run, about a minute (or MULTITASK_BENCH_QUICK=1)
 //! ```
 //!
@@ -13,24 +14,35 @@
 //! `target/bench-results-quick.md` and its charts to `target/` instead.
 //! See BENCHMARKS.md for what each benchmark does and how it is measured.
 //!
-//! Two benchmarks count rather than time: `echo-cost`, each echo server's
+//! Beside the micro benchmarks' wall times, their instructions per operation
+//! under cachegrind (`instr.rs`; skipped, saying so, without valgrind). Two
+//! benchmarks count rather than time: `echo-cost`, each echo server's
 //! instructions (valgrind) and syscalls (strace) per request, and
 //! `fd-waiters`, many tasks waiting on one socket.
 //!
 //! For profiling and development, these narrow a run (which then writes
-//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,echo,echo-cost,fd-waiters,run-in-thread,echo-threads`,
-//! `--servers multitask,tokio,mio`, `--reps N`, `--echo-conns 50,1000`,
-//! `--echo-depths 1,16`. `--floor` measures a bare run queue of boxed
-//! coroutines (the floor under the switch figure); `--tokio-variants`
-//! compares tokio setups (how the cheapest was chosen). `--memory-child`,
-//! `--echo-client` and `--echo-server` are this binary re-executing itself.
+//! `target/*-partial.*` only): `--only switch,spawn,pingpong,sleepers,memory,instructions,echo,echo-cost,fd-waiters,run-in-thread,echo-threads`
+//! (a micro benchmark's name brings its instruction count along; `instructions`
+//! alone counts them all), `--servers multitask,tokio,mio`, `--reps N`,
+//! `--echo-conns 50,1000`, `--echo-depths 1,16`. `--tokio-variants` compares
+//! tokio setups (how the cheapest was chosen). `--memory-child`,
+//! `--micro-child`, `--echo-client` and `--echo-server` are this binary
+//! re-executing itself.
 
 #![feature(coroutines, coroutine_trait)]
 
+#[path = "compare/cachegrind.rs"]
+mod cachegrind;
+#[path = "compare/chart.rs"]
+mod chart;
 #[path = "compare/cost.rs"]
 mod cost;
 #[path = "compare/echo.rs"]
 mod echo;
+#[path = "compare/floor.rs"]
+mod floor;
+#[path = "compare/instr.rs"]
+mod instr;
 #[path = "compare/memory.rs"]
 mod memory;
 #[path = "compare/micro.rs"]
@@ -39,8 +51,6 @@ mod micro;
 mod perf;
 #[path = "compare/stats.rs"]
 mod stats;
-#[path = "compare/svg.rs"]
-mod svg;
 #[path = "compare/threads.rs"]
 mod threads;
 #[path = "compare/waiters.rs"]
@@ -81,6 +91,7 @@ struct Plan {
 }
 
 impl Plan {
+    /// The sizes and repetitions of a full or a `--quick` run.
     fn new(quick: bool, only: Option<Vec<String>>) -> Plan {
         if quick {
             Plan {
@@ -131,8 +142,19 @@ impl Plan {
         }
     }
 
+    /// True if `--only` (when given) names `name`.
     fn wants(&self, name: &str) -> bool {
         self.only.as_ref().is_none_or(|o| o.iter().any(|n| n == name))
+    }
+
+    /// True if the instruction count of the micro benchmark `bench`
+    /// (`switch10`, `spawn`, ...) is wanted: `--only` is not given, or names
+    /// `instructions`, or names the benchmark (`switch` for both switches).
+    fn wants_counted(&self, bench: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| {
+            only.iter()
+                .any(|n| n == "instructions" || bench.starts_with(n.as_str()))
+        })
     }
 }
 
@@ -141,9 +163,17 @@ fn note(start: Instant, text: &str) {
     eprintln!("[{:6.1}s] {text}", start.elapsed().as_secs_f64());
 }
 
-/// Runs `m` and `t` `reps` times each, interleaved, into `row` (only the
-/// runtimes `--servers` names, when given).
-fn pair(plan: &Plan, row: &mut Row, mut m: impl FnMut() -> f64, mut t: impl FnMut() -> f64) {
+/// Runs `m`, `t` and `f` (multitask, tokio, the floor) `reps` times each,
+/// interleaved, into `row` (only the runtimes `--servers` names, when given;
+/// the floor runs when multitask does).
+fn trio(
+    plan: &Plan,
+    row: &mut Row,
+    mut m: impl FnMut() -> f64,
+    mut t: impl FnMut() -> f64,
+    mut f: impl FnMut() -> f64,
+) {
+    let mut floor = Samples::default();
     for _ in 0..plan.reps {
         if plan.servers.contains(&Server::Multitask) {
             row.multitask.push(m());
@@ -151,7 +181,165 @@ fn pair(plan: &Plan, row: &mut Row, mut m: impl FnMut() -> f64, mut t: impl FnMu
         if plan.servers.contains(&Server::Tokio) {
             row.tokio.push(t());
         }
+        if plan.servers.contains(&Server::Multitask) {
+            floor.push(f());
+        }
     }
+    row.floor = Some(floor);
+}
+
+/// The micro benchmarks' rows, each instruction row right after its
+/// wall-time row, and the switch rows again for the chart.
+fn micro_rows(plan: &Plan, start: Instant) -> (Vec<Row>, Vec<(usize, Row)>) {
+    let mut counted: Vec<(String, Row)> = Vec::new();
+    let benches: Vec<instr::Counted> = instr::benches()
+        .into_iter()
+        .filter(|c| plan.wants_counted(c.bench))
+        .collect();
+    if !benches.is_empty() {
+        if cachegrind::available() {
+            let dir = target_dir().join("micro-instructions");
+            let _ = std::fs::create_dir_all(&dir);
+            let runtimes = ["multitask", "tokio", "floor"];
+            for c in &benches {
+                counted.push((
+                    c.bench.to_string(),
+                    instr::row(c, &runtimes, &dir, &|t: &str| note(start, t)),
+                ));
+            }
+        } else {
+            note(
+                start,
+                "valgrind not found: no instruction counts for the micro benchmarks (wall times only)",
+            );
+        }
+    }
+    let mut rows = Vec::new();
+    let mut push = |rows: &mut Vec<Row>, row: Row, bench: &str| {
+        rows.push(row);
+        if let Some(i) = counted.iter().position(|(b, _)| b == bench) {
+            rows.push(counted.remove(i).1);
+        }
+    };
+    let mut switch = Vec::new();
+    if plan.wants("switch") {
+        // The last row, for reference: tokio's own `yield_now` defers the wake
+        // past a driver poll, and costs more than the self-wake the other rows
+        // give tokio.
+        let runs = plan.switch_counts.iter().map(|&n| (n, false)).chain([(1_000, true)]);
+        for (n, yield_now) in runs {
+            let label = match yield_now {
+                false => format!("switch, {n} tasks"),
+                true => format!("switch, {n} tasks, tokio using yield_now"),
+            };
+            let mut row = Row::new(label, "ns/switch");
+            if (n == 10 || n == 1_000) && !yield_now {
+                row.target = Target::at_most(0.25);
+                row.floor_target = Target::at_most(2.0);
+            }
+            let total = plan.switch_total;
+            trio(
+                plan,
+                &mut row,
+                || micro::switch_multitask(n, total),
+                || micro::switch_tokio(n, total, yield_now),
+                || floor::switch(n, total),
+            );
+            note(
+                start,
+                &format!(
+                    "{}: multitask {:.1} ns, tokio {:.1} ns, floor {:.1} ns",
+                    row.name,
+                    row.multitask.median(),
+                    row.tokio.median(),
+                    row.floor.as_ref().map_or(f64::NAN, Samples::median)
+                ),
+            );
+            if yield_now {
+                rows.push(row);
+            } else {
+                switch.push((n, row.clone()));
+                push(&mut rows, row, &format!("switch{n}"));
+            }
+        }
+    }
+    type Run<'a> = Box<dyn FnMut() -> f64 + 'a>;
+    let (spawn_n, trips, sleepers) = (plan.spawn_tasks, plan.pingpong_trips, plan.sleepers);
+    // name, row label, unit, targets (tokio, floor), repetitions, the three runs
+    let timed: [(&str, String, &str, _, usize, [Run; 3]); 3] = [
+        (
+            "spawn",
+            format!("spawn + finish {spawn_n} tasks"),
+            "ns/task",
+            (Target::at_most(0.35), Target::at_most(1.6)),
+            plan.reps,
+            [
+                Box::new(|| micro::spawn_multitask(spawn_n)),
+                Box::new(|| micro::spawn_tokio(spawn_n)),
+                Box::new(|| floor::spawn(spawn_n)),
+            ],
+        ),
+        (
+            "pingpong",
+            "ping-pong, two queues of size 1".to_string(),
+            "ns/round trip",
+            (Target::at_most(0.6), None),
+            plan.reps,
+            [
+                Box::new(|| micro::pingpong_multitask(trips)),
+                Box::new(|| micro::pingpong_tokio(trips)),
+                Box::new(|| floor::pingpong(trips)),
+            ],
+        ),
+        (
+            "sleepers",
+            format!("sleepers, {sleepers} × 0..100 ms: wall − 100 ms"),
+            "ms overhead",
+            (Target::at_most(0.75), None),
+            plan.sleeper_reps,
+            [
+                Box::new(|| micro::sleepers_multitask(sleepers)),
+                Box::new(|| micro::sleepers_tokio(sleepers)),
+                Box::new(|| floor::sleepers(micro::sleeps(sleepers), micro::SLEEP_SPAN)),
+            ],
+        ),
+    ];
+    for (name, label, unit, (target, floor_target), reps, [m, t, f]) in timed {
+        if !plan.wants(name) {
+            continue;
+        }
+        let mut row = Row::new(label, unit);
+        (row.target, row.floor_target) = (target, floor_target);
+        let plan = Plan { reps, ..plan.clone() };
+        trio(&plan, &mut row, m, t, f);
+        note(start, &format!("{name} done"));
+        push(&mut rows, row, name);
+    }
+    if plan.wants("memory") {
+        let n = plan.memory_tasks;
+        let plan = Plan {
+            reps: plan.memory_reps,
+            ..plan.clone()
+        };
+        for (variant, what, target) in [
+            ("own", "each on a queue of its own (tokio: a oneshot each)", 0.6),
+            ("shared", "all on one shared queue", 0.5),
+        ] {
+            let mut row = Row::new(format!("memory, {n} idle tasks, {what}"), "bytes RSS/task");
+            row.target = Target::at_most(target);
+            trio(
+                &plan,
+                &mut row,
+                || memory::measure("multitask", variant, n),
+                || memory::measure("tokio", variant, n),
+                || memory::measure("floor", variant, n),
+            );
+            rows.push(row);
+        }
+        note(start, "memory done");
+    }
+    rows.extend(counted.into_iter().map(|(_, row)| row));
+    (rows, switch)
 }
 
 /// The echo figures of one configuration: rps, user CPU and total CPU rows.
@@ -165,6 +353,7 @@ struct EchoRows {
     responses: [u64; 3],
 }
 
+/// Runs every echo configuration of `plan`, the three servers interleaved.
 fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
     let mut out = Vec::new();
     for &depth in &plan.echo_depths {
@@ -185,7 +374,7 @@ fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
             };
             rows.rps.target = Target::at_least(1.0);
             rows.user.target = Target::at_most(0.6);
-            rows.user.mio_target = Target::at_most(1.5);
+            rows.user.floor_target = Target::at_most(1.5);
             let mut mio = [Samples::default(), Samples::default(), Samples::default()];
             if !echo::client_in_process(conns, nofile) {
                 note(
@@ -240,15 +429,16 @@ fn echo_rows(plan: &Plan, start: Instant, nofile: u64) -> Vec<EchoRows> {
                 }
             }
             let [m0, m1, m2] = mio;
-            rows.rps.mio = Some(m0);
-            rows.user.mio = Some(m1);
-            rows.total.mio = Some(m2);
+            rows.rps.floor = Some(m0);
+            rows.user.floor = Some(m1);
+            rows.total.floor = Some(m2);
             out.push(rows);
         }
     }
     out
 }
 
+/// The machine in one line: cores, CPU model, kernel, compiler.
 fn machine() -> String {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
@@ -268,12 +458,14 @@ fn machine() -> String {
     format!("nproc {nproc}, CPU \"{model}\", Linux {}, {rustc}", kernel.trim())
 }
 
+/// The 1, 5 and 15 minute load averages.
 fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
 }
 
+/// The date and time in UTC, to the minute.
 fn date() -> String {
     std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
@@ -299,8 +491,9 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo_root().join("target"))
 }
 
-fn point(x: usize, s: &Samples) -> svg::Point {
-    svg::Point {
+/// A chart point at `x`: the median and spread of `s`.
+fn point(x: usize, s: &Samples) -> chart::Point {
+    chart::Point {
         x: x as f64,
         median: s.median(),
         min: s.min(),
@@ -312,26 +505,32 @@ const MULTITASK_COLOR: &str = "#1f77b4";
 const TOKIO_COLOR: &str = "#d62728";
 const MIO_COLOR: &str = "#2ca02c";
 
+/// The chart of the switch rows: multitask, tokio and the floor by task count.
 fn switch_svg(switch: &[(usize, Row)], note: &[String]) -> String {
-    let series = |name: &str, color, pick: fn(&Row) -> &Samples| svg::Series {
+    let series = |name: &str, color, pick: fn(&Row) -> Option<&Samples>| chart::Series {
         name: name.to_string(),
         color,
-        dashed: false,
-        points: switch.iter().map(|(n, row)| point(*n, pick(row))).collect(),
+        points: switch
+            .iter()
+            .filter_map(|(n, row)| pick(row).map(|s| point(*n, s)))
+            .collect(),
     };
-    let chart = svg::Chart {
+    let chart = chart::Chart {
         title: "Task switch: one yield and resume".into(),
         x_label: "tasks yielding in turn (log scale)".into(),
         y_label: "ns per switch".into(),
         series: vec![
-            series("multitask", MULTITASK_COLOR, |r| &r.multitask),
-            series("tokio", TOKIO_COLOR, |r| &r.tokio),
+            series("multitask", MULTITASK_COLOR, |r| Some(&r.multitask)),
+            series("tokio", TOKIO_COLOR, |r| Some(&r.tokio)),
+            series("floor (bare run queue)", MIO_COLOR, |r| r.floor.as_ref()),
         ],
         labels: true,
     };
-    svg::render(&[vec![chart]], note)
+    chart::render(&[vec![chart]], note)
 }
 
+/// The echo charts: throughput, user CPU and total CPU by connection count,
+/// one row of panels per pipelining depth.
 fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
     type Pick = fn(&EchoRows) -> &Row;
     let picks: [(&str, &str, Pick); 3] = [
@@ -343,7 +542,7 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
     let tracks: [Track; 3] = [
         ("multitask", MULTITASK_COLOR, |r| Some(&r.multitask)),
         ("tokio", TOKIO_COLOR, |r| Some(&r.tokio)),
-        ("bare mio", MIO_COLOR, |r| r.mio.as_ref()),
+        ("bare mio", MIO_COLOR, |r| r.floor.as_ref()),
     ];
     let mut depths: Vec<usize> = echo.iter().map(|e| e.depth).collect();
     depths.dedup();
@@ -359,17 +558,16 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
         for (title, y_label, pick) in picks {
             let series = tracks
                 .iter()
-                .map(|(name, color, samples)| svg::Series {
+                .map(|(name, color, samples)| chart::Series {
                     name: name.to_string(),
                     color,
-                    dashed: false,
                     points: rows
                         .iter()
                         .filter_map(|e| samples(pick(e)).map(|s| point(e.conns, s)))
                         .collect(),
                 })
                 .collect();
-            panels.push(svg::Chart {
+            panels.push(chart::Chart {
                 title: format!("{mode}: {title}"),
                 x_label: "connections (log scale)".into(),
                 y_label: y_label.into(),
@@ -379,18 +577,22 @@ fn echo_svg(echo: &[EchoRows], note: &[String]) -> String {
         }
         grid.push(panels);
     }
-    svg::render(&grid, note)
+    chart::render(&grid, note)
 }
 
+/// Runs the benchmarks (or the child process it was re-executed as), prints
+/// the table and writes the results and charts.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(i) = args.iter().position(|a| a == "--memory-child") {
-        let runtime = args.get(i + 1).expect("--memory-child RUNTIME N");
-        let n = args
-            .get(i + 2)
-            .and_then(|n| n.parse().ok())
-            .expect("--memory-child RUNTIME N");
-        memory::child(runtime, n);
+        let usage = "--memory-child RUNTIME VARIANT N";
+        let arg = |k: usize| args.get(i + k).expect(usage);
+        memory::child(arg(1), arg(2), arg(3).parse().expect(usage));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--micro-child") {
+        let usage = "--micro-child BENCH RUNTIME SIZE";
+        let arg = |k: usize| args.get(i + k).expect(usage);
+        instr::child(arg(1), arg(2), arg(3).parse().expect(usage));
     }
     if let Some(i) = args.iter().position(|a| a == "--echo-client") {
         let arg = |k: usize| args.get(i + k).expect("--echo-client ADDR CONNS DEPTH");
@@ -407,10 +609,6 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .expect(usage);
         echo::server_process(name, requests);
-    }
-    if args.iter().any(|a| a == "--floor") {
-        micro::floor();
-        return;
     }
     if args.iter().any(|a| a == "--tokio-variants") {
         micro::tokio_variants();
@@ -458,98 +656,7 @@ fn main() {
     let nofile = echo::raise_nofile(65_536);
     note(start, &format!("{}; open-file limit {nofile}", machine()));
 
-    let mut rows: Vec<Row> = Vec::new();
-    let mut switch: Vec<(usize, Row)> = Vec::new();
-    if plan.wants("switch") {
-        for &n in &plan.switch_counts {
-            let mut row = Row::new(format!("switch, {n} tasks"), "ns/switch");
-            row.target = Target::at_most(0.25);
-            let total = plan.switch_total;
-            pair(
-                &plan,
-                &mut row,
-                || micro::switch_multitask(n, total),
-                || micro::switch_tokio(n, total, false),
-            );
-            note(
-                start,
-                &format!(
-                    "switch {n}: multitask {:.1} ns, tokio {:.1} ns",
-                    row.multitask.median(),
-                    row.tokio.median()
-                ),
-            );
-            switch.push((n, row.clone()));
-            rows.push(row);
-        }
-        // For reference: tokio's own `yield_now` defers the wake past a driver
-        // poll, and costs more than the self-wake the rows above give tokio.
-        let n = 1_000;
-        let mut row = Row::new(format!("switch, {n} tasks, tokio using yield_now"), "ns/switch");
-        let total = plan.switch_total;
-        pair(
-            &plan,
-            &mut row,
-            || micro::switch_multitask(n, total),
-            || micro::switch_tokio(n, total, true),
-        );
-        rows.push(row);
-    }
-    if plan.wants("spawn") {
-        let n = plan.spawn_tasks;
-        let mut row = Row::new(format!("spawn + finish {n} tasks"), "ns/task");
-        row.target = Target::at_most(0.5);
-        pair(&plan, &mut row, || micro::spawn_multitask(n), || micro::spawn_tokio(n));
-        note(start, "spawn done");
-        rows.push(row);
-    }
-    if plan.wants("pingpong") {
-        let n = plan.pingpong_trips;
-        let mut row = Row::new("queue ping-pong (Queue vs mpsc)", "ns/round trip");
-        row.target = Target::at_most(0.5);
-        pair(
-            &plan,
-            &mut row,
-            || micro::pingpong_multitask(n),
-            || micro::pingpong_tokio(n),
-        );
-        note(start, "ping-pong done");
-        rows.push(row);
-    }
-    if plan.wants("sleepers") {
-        let n = plan.sleepers;
-        let mut row = Row::new(format!("sleepers, {n} × 1..=100 ms"), "ms overhead");
-        row.target = Target::at_most(0.75);
-        let plan = Plan {
-            reps: plan.sleeper_reps,
-            ..plan.clone()
-        };
-        pair(
-            &plan,
-            &mut row,
-            || micro::sleepers_multitask(n),
-            || micro::sleepers_tokio(n),
-        );
-        note(start, "sleepers done");
-        rows.push(row);
-    }
-    if plan.wants("memory") {
-        let n = plan.memory_tasks;
-        let mut row = Row::new(format!("memory, {n} idle tasks"), "bytes RSS/task");
-        row.target = Target::at_most(0.5);
-        let plan = Plan {
-            reps: plan.memory_reps,
-            ..plan.clone()
-        };
-        pair(
-            &plan,
-            &mut row,
-            || memory::measure("multitask", n),
-            || memory::measure("tokio", n),
-        );
-        note(start, "memory done");
-        rows.push(row);
-    }
+    let (mut rows, switch) = micro_rows(&plan, start);
     let echo = if plan.wants("echo") {
         echo_rows(&plan, start, nofile)
     } else {

@@ -606,10 +606,10 @@ impl Reactor {
     /// without re-arming its fd: a new edge will wake it (on an owned fd the
     /// direction is no longer known ready).
     fn repark(&mut self, s: &mut State, mut call: Call) {
-        let timeout = call.task.take_timer().map(|timer| {
-            s.timers.cancel(timer);
-            timer.0.saturating_duration_since(s.clock.now())
-        });
+        let timeout = call
+            .task
+            .take_timer()
+            .and_then(|timer| s.timers.cancel_remaining(timer, s.clock.now()));
         let Some(entry) = self.entries.get_mut(call.fd as usize).filter(|e| e.registered != 0) else {
             // Not in epoll: a regular file (always ready: waiting would be for
             // ever), or an fd closed while its action was being called.

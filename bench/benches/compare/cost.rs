@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::cachegrind;
 use crate::echo::{self, Server};
 use crate::stats::thousands;
 
@@ -72,6 +73,7 @@ pub struct Tools {
 }
 
 impl Tools {
+    /// Which of the tools run here.
     pub fn find() -> Tools {
         let works = |tool: &str| {
             Command::new(tool)
@@ -82,7 +84,7 @@ impl Tools {
                 .is_ok_and(|s| s.success())
         };
         Tools {
-            valgrind: works("valgrind"),
+            valgrind: cachegrind::available(),
             strace: works("strace"),
         }
     }
@@ -100,10 +102,12 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// Syscalls per request, all names.
     fn total_syscalls(&self) -> Option<f64> {
         self.syscalls.as_ref().map(|m| m.values().sum())
     }
 
+    /// Calls per request of one syscall.
     fn syscall(&self, name: &str) -> Option<f64> {
         self.syscalls.as_ref().map(|m| m.get(name).copied().unwrap_or(0.0))
     }
@@ -140,17 +144,13 @@ enum Tool {
     Strace,
 }
 
+/// Starts `server` under `tool` for `requests` requests; its output goes to `dir`.
 fn start(tool: Tool, server: Server, requests: u64, dir: &Path) -> Result<Traced, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let output = dir.join(format!("{}-{:?}-{requests}.txt", server.name(), tool).to_lowercase());
     let _ = std::fs::remove_file(&output);
     let mut command = match tool {
-        Tool::Valgrind => {
-            let mut c = Command::new("valgrind");
-            c.args(["--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"])
-                .arg(format!("--log-file={}", output.display()));
-            c
-        }
+        Tool::Valgrind => cachegrind::command(&output),
         Tool::Strace => {
             let mut c = Command::new("strace");
             c.args(["-f", "-c", "-o"]).arg(&output).arg("--");
@@ -221,14 +221,6 @@ fn run_once(tool: Tool, server: Server, scenario: Scenario, requests: u64, dir: 
     std::fs::read_to_string(&traced.output).map_err(|e| format!("{}: {e}", traced.output.display()))
 }
 
-/// `I refs` in a cachegrind log.
-fn instructions(log: &str) -> Option<u64> {
-    log.lines().find_map(|l| {
-        let (_, rest) = l.split_once("I   refs:").or_else(|| l.split_once("I refs:"))?;
-        rest.trim().replace(',', "").parse().ok()
-    })
-}
-
 /// Calls per syscall name in an `strace -c` summary.
 fn syscalls(summary: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
@@ -264,8 +256,9 @@ fn measure(scenario: Scenario, server: Server, tools: Tools, dir: &Path, note: &
     if tools.valgrind {
         let runs = [small, large].map(|n| {
             let started = Instant::now();
-            let out = run_once(Tool::Valgrind, server, scenario, n, dir)
-                .and_then(|log| instructions(&log).ok_or_else(|| "no `I refs` line in the valgrind log".to_string()));
+            let out = run_once(Tool::Valgrind, server, scenario, n, dir).and_then(|log| {
+                cachegrind::instructions(&log).ok_or_else(|| "no `I refs` line in the valgrind log".to_string())
+            });
             note(&format!(
                 "{label}: valgrind, {n} requests: {} in {:.1} s",
                 match &out {
@@ -348,6 +341,7 @@ fn ratio(costs: &[Cost], c: &Cost, server: Server) -> Option<f64> {
     Some(c.instructions? / other.instructions?)
 }
 
+/// A figure to `digits` decimals, `-` when missing.
 fn cell(v: Option<f64>, digits: usize) -> String {
     // A difference of counts can come out a hair below zero: that is zero.
     let zero = 0.5 * 10f64.powi(-(digits as i32));
@@ -399,6 +393,7 @@ const HEADER: [&str; 11] = [
     "instr. multitask/tokio",
 ];
 
+/// The table as aligned plain text.
 pub fn text_table(costs: &[Cost]) -> String {
     if costs.is_empty() {
         return "(nothing measured)\n".to_string();
@@ -430,6 +425,7 @@ pub fn text_table(costs: &[Cost]) -> String {
     out
 }
 
+/// The table as markdown.
 pub fn markdown_table(costs: &[Cost]) -> String {
     if costs.is_empty() {
         return "(nothing measured)\n".to_string();

@@ -46,6 +46,7 @@ pub enum Server {
 }
 
 impl Server {
+    /// The server's name on the command line and in the table.
     pub fn name(self) -> &'static str {
         match self {
             Server::Multitask => "multitask",
@@ -133,6 +134,7 @@ enum Accepted {
     Stop,
 }
 
+/// A `timeval` as a `Duration`.
 fn timeval(tv: libc::timeval) -> Duration {
     Duration::from_secs(tv.tv_sec as u64) + Duration::from_micros(tv.tv_usec as u64)
 }
@@ -226,6 +228,7 @@ fn multitask_server(listener: TcpListener, control: Arc<Control>) {
     }
 }
 
+/// The multitask server's accept loop: a task per connection, and the control connections.
 fn multitask_listener(sock: Listener, tm: TaskManager, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
     Task::new(
         #[coroutine]
@@ -242,6 +245,7 @@ fn multitask_listener(sock: Listener, tm: TaskManager, bytes: Rc<Cell<u64>>, con
     )
 }
 
+/// The multitask server's task for one connection: `recv` and `send` back.
 fn client_handler<S: AsRawFd + 'static>(sock: S, bytes: Rc<Cell<u64>>, control: Arc<Control>) -> Task {
     Task::new(
         #[coroutine]
@@ -483,6 +487,7 @@ struct ClientReport {
 }
 
 impl ClientReport {
+    /// Every error the client counted.
     fn errors(&self) -> u64 {
         self.mismatches + self.eofs + self.io_errors + self.connect_errors
     }
@@ -502,6 +507,7 @@ struct ClientConn {
 }
 
 impl ClientConn {
+    /// Queues `count` more requests to send.
     fn queue(&mut self, count: usize) {
         for _ in 0..count {
             if self.sent == self.quota {
@@ -512,6 +518,7 @@ impl ClientConn {
         }
     }
 
+    /// Writes what is queued, as far as the socket takes it.
     fn flush(&mut self) -> io::Result<()> {
         let mut done = 0;
         while done < self.out.len() {
@@ -714,6 +721,7 @@ enum ClientHandle {
 }
 
 impl ClientHandle {
+    /// Starts the client, in a thread or in a child process.
     fn start(addr: SocketAddr, cfg: Config, in_process: bool) -> Result<ClientHandle, String> {
         let (conns, depth) = (cfg.conns, cfg.depth);
         if in_process {
@@ -799,6 +807,7 @@ impl ClientHandle {
 }
 
 impl ClientReport {
+    /// The report as one line, for a child client to print.
     fn line(&self) -> String {
         format!(
             "report {} {} {} {} {}",
@@ -806,6 +815,7 @@ impl ClientReport {
         )
     }
 
+    /// A report from the line a child client printed.
     fn parse(text: &str) -> Option<ClientReport> {
         let v: Vec<u64> = text.split_whitespace().map(|n| n.parse().ok()).collect::<Option<_>>()?;
         let [responses, mismatches, eofs, io_errors, connect_errors] = v[..] else {
@@ -853,6 +863,7 @@ pub fn client_process(addr: &str, conns: usize, depth: usize) -> ! {
 // ---------------------------------------------------------------- a server process
 
 impl Server {
+    /// The server of a name, if any.
     pub fn from_name(name: &str) -> Option<Server> {
         [Server::Multitask, Server::Tokio, Server::Mio]
             .into_iter()

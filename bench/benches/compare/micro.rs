@@ -17,12 +17,14 @@ use std::time::{Duration, Instant};
 use multitask::{sleep, wait, Queue, Task, TaskManager};
 use tokio::task::LocalSet;
 
+/// A `current_thread` runtime with no driver.
 fn tokio_rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("tokio runtime")
 }
 
+/// `elapsed` in ns per one of `count` operations.
 fn ns_per(elapsed: Duration, count: usize) -> f64 {
     elapsed.as_nanos() as f64 / count as f64
 }
@@ -139,11 +141,12 @@ pub fn spawn_tokio(n: usize) -> f64 {
     ns_per(t0.elapsed(), n)
 }
 
-/// ns per round trip: task A puts `i` on one queue and gets it back from
-/// another; task B gets from the first and puts on the second.
+/// ns per round trip over two bounded queues of size 1: task A puts `i` on
+/// one and gets it back from the other; task B gets from the first and puts
+/// on the second. Every queue operation costs a pass (DESIGN.md §2).
 pub fn pingpong_multitask(round_trips: usize) -> f64 {
     let tm = TaskManager::new();
-    let (ping, pong): (Queue<u64>, Queue<u64>) = (Queue::new(), Queue::new());
+    let (ping, pong): (Queue<u64>, Queue<u64>) = (Queue::with_maxsize(1), Queue::with_maxsize(1));
     let (ping2, pong2) = (ping.clone(), pong.clone());
     let n = round_trips as u64;
     tm.add(Task::new(
@@ -172,34 +175,8 @@ pub fn pingpong_multitask(round_trips: usize) -> f64 {
     ns_per(t0.elapsed(), round_trips)
 }
 
-/// The same with tokio's unbounded mpsc channels (cheaper than a bounded
-/// channel's `send().await`, and unbounded like the `Queue` here).
+/// The same with tokio: two `mpsc::channel(1)`, `send().await` and `recv().await`.
 pub fn pingpong_tokio(round_trips: usize) -> f64 {
-    let rt = tokio_rt();
-    let local = LocalSet::new();
-    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
-    let n = round_trips as u64;
-    local.spawn_local(async move {
-        for i in 0..n {
-            ping_tx.send(i).expect("send");
-            let back = pong_rx.recv().await.expect("recv");
-            assert_eq!(back, i);
-        }
-    });
-    local.spawn_local(async move {
-        for _ in 0..n {
-            let item = ping_rx.recv().await.expect("recv");
-            pong_tx.send(item).expect("send");
-        }
-    });
-    let t0 = Instant::now();
-    rt.block_on(local);
-    ns_per(t0.elapsed(), round_trips)
-}
-
-/// The same with a bounded tokio channel of capacity 1 (for comparison only).
-pub fn pingpong_tokio_bounded(round_trips: usize) -> f64 {
     let rt = tokio_rt();
     let local = LocalSet::new();
     let (ping_tx, mut ping_rx) = tokio::sync::mpsc::channel::<u64>(1);
@@ -223,15 +200,42 @@ pub fn pingpong_tokio_bounded(round_trips: usize) -> f64 {
     ns_per(t0.elapsed(), round_trips)
 }
 
+/// The same with tokio's unbounded channels (for `--tokio-variants` only).
+pub fn pingpong_tokio_unbounded(round_trips: usize) -> f64 {
+    let rt = tokio_rt();
+    let local = LocalSet::new();
+    let (ping_tx, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let (pong_tx, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
+    let n = round_trips as u64;
+    local.spawn_local(async move {
+        for i in 0..n {
+            ping_tx.send(i).expect("send");
+            let back = pong_rx.recv().await.expect("recv");
+            assert_eq!(back, i);
+        }
+    });
+    local.spawn_local(async move {
+        for _ in 0..n {
+            let item = ping_rx.recv().await.expect("recv");
+            pong_tx.send(item).expect("send");
+        }
+    });
+    let t0 = Instant::now();
+    rt.block_on(local);
+    ns_per(t0.elapsed(), round_trips)
+}
+
 /// A small deterministic generator (xorshift64*), so both runtimes get the
 /// same sleeps.
 pub struct Rng(u64);
 
 impl Rng {
+    /// A generator from `seed` (zero is taken as one).
     pub fn new(seed: u64) -> Rng {
         Rng(seed.max(1))
     }
 
+    /// The next draw.
     pub fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
@@ -240,23 +244,32 @@ impl Rng {
     }
 }
 
-/// The sleeps of the sleepers benchmark: 1..=100 ms each.
-fn sleeps(n: usize) -> (Vec<Duration>, Duration) {
+/// The longest sleep of the sleepers benchmark; the overhead is the wall
+/// time minus this.
+pub const SLEEP_SPAN: Duration = Duration::from_millis(100);
+
+/// The sleeps of the sleepers benchmark: uniform over 0..100 ms in 1 µs
+/// steps, never zero (multitask's `sleep` needs a positive time).
+pub fn sleeps(n: usize) -> Vec<Duration> {
     let mut rng = Rng::new(0x5eed);
-    let all: Vec<Duration> = (0..n)
-        .map(|_| Duration::from_millis(1 + rng.next_u64() % 100))
-        .collect();
-    let longest = all.iter().copied().max().unwrap_or_default();
-    (all, longest)
+    let span = SLEEP_SPAN.as_micros() as u64;
+    (0..n)
+        .map(|_| Duration::from_micros(1 + rng.next_u64() % span))
+        .collect()
 }
 
-/// Wall-clock overhead in ms: the time to start `n` tasks that each sleep a
-/// random 1..=100 ms and to see them all finish, minus the longest sleep.
+/// The overhead in ms of a sleepers run that started at `t0`.
+fn overhead_ms(t0: Instant) -> f64 {
+    (t0.elapsed().as_secs_f64() - SLEEP_SPAN.as_secs_f64()) * 1e3
+}
+
+/// Wall-clock overhead in ms: `n` tasks each sleep a random 0..100 ms, the
+/// deadline fixed when the sleep is yielded; the time from the first add
+/// until all are done, minus 100 ms.
 pub fn sleepers_multitask(n: usize) -> f64 {
-    let (all, longest) = sleeps(n);
     let tm = TaskManager::new();
     let t0 = Instant::now();
-    for d in all {
+    for d in sleeps(n) {
         tm.add(Task::new(
             #[coroutine]
             move |_| {
@@ -266,23 +279,24 @@ pub fn sleepers_multitask(n: usize) -> f64 {
         ));
     }
     tm.run().expect("sleepers");
-    (t0.elapsed() - longest).as_secs_f64() * 1e3
+    overhead_ms(t0)
 }
 
-/// The same with tokio (`current_thread` with the timer enabled, `tokio::time::sleep`).
+/// The same with tokio (`current_thread` with the timer enabled,
+/// `tokio::time::sleep` created and awaited in the task, so its deadline is
+/// fixed when the task first runs, as multitask's is when it yields).
 pub fn sleepers_tokio(n: usize) -> f64 {
-    let (all, longest) = sleeps(n);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .expect("tokio runtime");
     let local = LocalSet::new();
     let t0 = Instant::now();
-    for d in all {
+    for d in sleeps(n) {
         local.spawn_local(async move { tokio::time::sleep(d).await });
     }
     rt.block_on(local);
-    (t0.elapsed() - longest).as_secs_f64() * 1e3
+    overhead_ms(t0)
 }
 
 /// Variants of tokio measured once to pick its cheapest setup (`--tokio-variants`).
@@ -339,63 +353,9 @@ pub fn tokio_variants() {
             rt_spawn(100_000)
         );
         println!(
-            "ping-pong: unbounded {:.1}  bounded(1) {:.1}",
+            "ping-pong: bounded(1) {:.1}  unbounded {:.1}",
             pingpong_tokio(200_000),
-            pingpong_tokio_bounded(200_000)
+            pingpong_tokio_unbounded(200_000)
         );
-    }
-}
-
-/// The floor under the switch benchmark (`--floor`): a bare run queue of
-/// boxed coroutines (pop, resume, push back; nothing else), once with
-/// multitask's own yield and resume types and once with `()`.
-pub fn floor() {
-    use multitask::{Input, Operation};
-    use std::collections::VecDeque;
-    use std::ops::{Coroutine, CoroutineState};
-    type Typed = Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Input>>>;
-    type Plain = Pin<Box<dyn Coroutine<(), Yield = (), Return = ()>>>;
-    let (tasks, k) = (1000usize, 2000usize);
-    for _ in 0..3 {
-        let mut q: VecDeque<Typed> = (0..tasks)
-            .map(|_| -> Typed {
-                Box::pin(
-                    #[coroutine]
-                    move |_: Input| {
-                        for _ in 0..k {
-                            let _: Input = yield Operation::Yield;
-                        }
-                        Ok(multitask::Value::new(()))
-                    },
-                )
-            })
-            .collect();
-        let t0 = Instant::now();
-        while let Some(mut c) = q.pop_front() {
-            if let CoroutineState::Yielded(Operation::Yield) = c.as_mut().resume(Ok(multitask::Value::new(()))) {
-                q.push_back(c);
-            }
-        }
-        let typed = ns_per(t0.elapsed(), tasks * k);
-        let mut q: VecDeque<Plain> = (0..tasks)
-            .map(|_| -> Plain {
-                Box::pin(
-                    #[coroutine]
-                    move |_: ()| {
-                        for _ in 0..k {
-                            yield;
-                        }
-                    },
-                )
-            })
-            .collect();
-        let t0 = Instant::now();
-        while let Some(mut c) = q.pop_front() {
-            if let CoroutineState::Yielded(()) = c.as_mut().resume(()) {
-                q.push_back(c);
-            }
-        }
-        let plain = ns_per(t0.elapsed(), tasks * k);
-        println!("bare run queue, 1000 tasks: {typed:.1} ns/switch with Input/Operation, {plain:.1} ns with ()");
     }
 }

@@ -103,6 +103,7 @@ impl UserSampler {
         Ok(sampler)
     }
 
+    /// A field of the ring buffer's metadata page, by byte offset.
     fn meta(&self, offset: usize) -> *mut u64 {
         // SAFETY: offsets inside struct perf_event_mmap_page (the first page).
         unsafe { self.map.add(offset) as *mut u64 }

@@ -7,20 +7,24 @@ use std::fmt::Write as _;
 pub struct Samples(pub Vec<f64>);
 
 impl Samples {
+    /// Adds one measurement.
     pub fn push(&mut self, value: f64) {
         self.0.push(value);
     }
 
+    /// True if there is no measurement but NaN (failed runs).
     pub fn is_empty(&self) -> bool {
         self.0.iter().all(|v| v.is_nan())
     }
 
+    /// The measurements, NaN left out, ascending.
     fn sorted(&self) -> Vec<f64> {
         let mut v: Vec<f64> = self.0.iter().copied().filter(|v| !v.is_nan()).collect();
         v.sort_by(|a, b| a.total_cmp(b));
         v
     }
 
+    /// The median (NaN when empty).
     pub fn median(&self) -> f64 {
         let v = self.sorted();
         match v.len() {
@@ -30,10 +34,12 @@ impl Samples {
         }
     }
 
+    /// The smallest measurement (NaN when empty).
     pub fn min(&self) -> f64 {
         self.sorted().first().copied().unwrap_or(f64::NAN)
     }
 
+    /// The largest measurement (NaN when empty).
     pub fn max(&self) -> f64 {
         self.sorted().last().copied().unwrap_or(f64::NAN)
     }
@@ -54,6 +60,7 @@ pub struct Target {
 }
 
 impl Target {
+    /// A cost target: the ratio must be at most `bound`.
     pub fn at_most(bound: f64) -> Option<Target> {
         Some(Target {
             better: Better::Lower,
@@ -61,6 +68,7 @@ impl Target {
         })
     }
 
+    /// A throughput target: the ratio must be at least `bound`.
     pub fn at_least(bound: f64) -> Option<Target> {
         Some(Target {
             better: Better::Higher,
@@ -68,6 +76,7 @@ impl Target {
         })
     }
 
+    /// True if `ratio` meets the target.
     pub fn met(&self, ratio: f64) -> bool {
         match self.better {
             Better::Lower => ratio <= self.bound,
@@ -75,6 +84,7 @@ impl Target {
         }
     }
 
+    /// `≤ x` or `≥ x`.
     fn text(&self) -> String {
         match self.better {
             Better::Lower => format!("≤ {}", self.bound),
@@ -83,39 +93,43 @@ impl Target {
     }
 }
 
-/// One line of the table: a figure for multitask, tokio and (for echo) bare mio.
+/// One line of the table: a figure for multitask, tokio and the floor (a
+/// bare run queue of boxed coroutines; for echo, a bare mio loop).
 #[derive(Clone, Debug)]
 pub struct Row {
     pub name: String,
     pub unit: String,
     pub multitask: Samples,
     pub tokio: Samples,
-    pub mio: Option<Samples>,
+    pub floor: Option<Samples>,
     /// The target on multitask / tokio.
     pub target: Option<Target>,
-    /// The target on multitask / bare mio.
-    pub mio_target: Option<Target>,
+    /// The target on multitask / the floor.
+    pub floor_target: Option<Target>,
 }
 
 impl Row {
+    /// A row with no measurements and no targets.
     pub fn new(name: impl Into<String>, unit: impl Into<String>) -> Row {
         Row {
             name: name.into(),
             unit: unit.into(),
             multitask: Samples::default(),
             tokio: Samples::default(),
-            mio: None,
+            floor: None,
             target: None,
-            mio_target: None,
+            floor_target: None,
         }
     }
 
+    /// multitask / tokio, of the medians.
     pub fn ratio(&self) -> f64 {
         self.multitask.median() / self.tokio.median()
     }
 
-    pub fn mio_ratio(&self) -> Option<f64> {
-        self.mio.as_ref().map(|m| self.multitask.median() / m.median())
+    /// multitask / floor, of the medians, if the row has a floor.
+    pub fn floor_ratio(&self) -> Option<f64> {
+        self.floor.as_ref().map(|m| self.multitask.median() / m.median())
     }
 
     /// "met", "MISSED", or "" when the row has no target.
@@ -169,9 +183,13 @@ pub fn fmt_num(v: f64) -> String {
     }
 }
 
+/// A figure with its spread; a single measurement (an exact count) alone.
 fn fmt_samples(s: &Samples) -> String {
     if s.is_empty() {
         return "-".to_string();
+    }
+    if s.0.len() == 1 {
+        return fmt_num(s.median());
     }
     format!("{} ({}–{})", fmt_num(s.median()), fmt_num(s.min()), fmt_num(s.max()))
 }
@@ -198,22 +216,23 @@ const HEADER: [&str; 9] = [
     "unit",
     "multitask median (min–max)",
     "tokio median (min–max)",
-    "bare mio median (min–max)",
+    "floor (echo: bare mio) median (min–max)",
     "multitask/tokio",
     "target",
-    "multitask/mio",
-    "target (mio)",
+    "multitask/floor",
+    "target (floor)",
 ];
 
+/// The cells of one row, in the order of `HEADER`.
 fn cells(row: &Row) -> [String; 9] {
     let ratio = row.ratio();
-    let mio_ratio = row.mio_ratio().unwrap_or(f64::NAN);
+    let floor_ratio = row.floor_ratio().unwrap_or(f64::NAN);
     let target = match row.target {
         Some(t) => format!("{} {}", t.text(), Row::verdict(row.target, ratio)),
         None => String::new(),
     };
-    let mio_target = match row.mio_target {
-        Some(t) => format!("{} {}", t.text(), Row::verdict(row.mio_target, mio_ratio)),
+    let floor_target = match row.floor_target {
+        Some(t) => format!("{} {}", t.text(), Row::verdict(row.floor_target, floor_ratio)),
         None => String::new(),
     };
     [
@@ -221,13 +240,13 @@ fn cells(row: &Row) -> [String; 9] {
         row.unit.clone(),
         fmt_samples(&row.multitask),
         fmt_samples(&row.tokio),
-        row.mio.as_ref().map_or(String::new(), fmt_samples),
+        row.floor.as_ref().map_or(String::new(), fmt_samples),
         fmt_ratio(ratio, row.target),
         target,
-        row.mio
+        row.floor
             .as_ref()
-            .map_or(String::new(), |_| fmt_ratio(mio_ratio, row.mio_target)),
-        mio_target,
+            .map_or(String::new(), |_| fmt_ratio(floor_ratio, row.floor_target)),
+        floor_target,
     ]
 }
 
@@ -290,10 +309,10 @@ pub fn misses(rows: &[Row]) -> Vec<String> {
                 ));
             }
         }
-        if let (Some(t), Some(r)) = (row.mio_target, row.mio_ratio()) {
+        if let (Some(t), Some(r)) = (row.floor_target, row.floor_ratio()) {
             if !t.met(r) {
                 out.push(format!(
-                    "{} ({}): multitask/mio = {} (target {})",
+                    "{} ({}): multitask/floor = {} (target {})",
                     row.name,
                     row.unit,
                     fmt_ratio(r, Some(t)),

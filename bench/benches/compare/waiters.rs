@@ -43,6 +43,7 @@ impl Times {
     }
 }
 
+/// One run with `n` waiting tasks: the times of its phases.
 pub fn measure(n: usize) -> Result<Times, String> {
     let (mut peer, sock) = UnixStream::pair().map_err(|e| e.to_string())?;
     let sock = Rc::new(sock);
@@ -129,6 +130,7 @@ pub fn median(reps: &[Times]) -> Option<Times> {
     })
 }
 
+/// Seconds as ms, to three significant digits.
 fn ms(s: f64) -> String {
     crate::stats::fmt_num(s * 1e3)
 }
@@ -189,6 +191,7 @@ fn rows(times: &[Times]) -> Vec<[String; 6]> {
     out
 }
 
+/// The table as aligned plain text.
 pub fn text_table(times: &[Times]) -> String {
     let rows = rows(times);
     let mut widths: Vec<usize> = HEADER.iter().map(|h| h.chars().count()).collect();
@@ -217,6 +220,7 @@ pub fn text_table(times: &[Times]) -> String {
     out
 }
 
+/// The table as markdown.
 pub fn markdown_table(times: &[Times]) -> String {
     let mut out = format!("| {} |\n|{}\n", HEADER.join(" | "), "---|".repeat(HEADER.len()));
     for row in rows(times) {
