@@ -291,10 +291,12 @@ fn hand_off(
             }
         }
     }
-    let items = dead_putters
-        .into_iter()
-        .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>);
-    state.graveyard.extend(items);
+    if !dead_putters.is_empty() {
+        let items = dead_putters
+            .into_iter()
+            .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>);
+        state.graveyard.extend(items);
+    }
 }
 
 /// Whose the waiter `key` is. The thread's set of live managers is looked at
