@@ -540,8 +540,10 @@ impl TaskManager {
             match step {
                 // A bare yield goes straight to the back of the run queue, with
                 // no operation moved around (`resume` left `()` as its input).
-                // `running` is left as it is (see `State::running`).
-                Step::Yielded(Operation::Yield) => {
+                // `running` is left as it is (see `State::running`). The
+                // `Yield` holds nothing: forgetting it spares a drop-glue call.
+                Step::Yielded(operation @ Operation::Yield) => {
+                    std::mem::forget(operation);
                     stale = true;
                     self.with(|i| i.s.runq.push_back(stack));
                 }

@@ -397,7 +397,8 @@ pub fn sleep(seconds: impl IntoSeconds) -> Op<()> {
 #[macro_export]
 macro_rules! wait {
     () => {{
-        let _ = yield $crate::Operation::Yield;
+        let input = yield $crate::Operation::Yield;
+        $crate::Value::__discard(input);
     }};
     ($op:expr $(,)?) => {
         'wait: {

@@ -124,6 +124,18 @@ inline_values!(
 );
 
 impl Value {
+    /// Used by [`wait!()`](crate::wait): drops what a bare yield was resumed
+    /// with, `()` as a rule, without a call to the drop glue for it.
+    #[doc(hidden)]
+    #[inline(always)]
+    pub fn __discard(input: crate::Input) {
+        if matches!(input, Ok(Value(Repr::Unit))) {
+            std::mem::forget(input); // nothing to drop
+        } else {
+            drop(input);
+        }
+    }
+
     /// `()`: what a bare `yield` and most waits give back.
     pub(crate) fn unit() -> Value {
         Value(Repr::Unit)
