@@ -33,9 +33,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueSide, QueueWait};
-use crate::park::{self, Key};
+use crate::park::{self, Key, Parking};
 use crate::queue_state::{Class, Matcher, QueueState, Side};
-use crate::sched::{State, Waiting};
+use crate::sched::{Parked, State, Waiting};
 use crate::task::Stack;
 use crate::value::Value;
 
@@ -255,10 +255,11 @@ fn hand_off(
     // Waiters of managers dropped since they parked are let go of as they are
     // met (at the front, and before the waiter served): a long-lived queue
     // must not keep them, nor their items.
-    let (mut dead_getters, mut dead_putters) = (Vec::new(), Vec::new());
-    q.getters.drop_dead_front(|key| class(state, *key), &mut dead_getters);
+    // A dead getter holds nothing; a dead putter's item is the user's.
+    let (parked, graveyard) = (&state.parked, &mut state.graveyard);
+    q.getters.drop_dead_front(|key| class(parked, *key), drop);
     q.putters
-        .drop_dead_front(|(key, _)| class(state, *key), &mut dead_putters);
+        .drop_dead_front(|(key, _)| class(parked, *key), |(_, item)| graveyard.push(Box::new(item)));
     match item {
         None if q.items.is_empty() => {
             drop(q);
@@ -267,7 +268,10 @@ fn hand_off(
         None => {
             let item = q.items.pop_front().expect("checked non-empty");
             state.enqueue(stack, Ok(item));
-            let putter = q.putters.take_first(|(key, _)| class(state, *key), &mut dead_putters);
+            let (parked, graveyard) = (&state.parked, &mut state.graveyard);
+            let putter = q
+                .putters
+                .take_first(|(key, _)| class(parked, *key), |(_, item)| graveyard.push(Box::new(item)));
             if let Some((key, item)) = putter {
                 q.items.push_back(item);
                 let _ = state.wake(key, nothing());
@@ -283,7 +287,7 @@ fn hand_off(
         Some(item) => {
             q.items.push_back(item);
             state.enqueue(stack, nothing());
-            if let Some(key) = q.getters.take_first(|key| class(state, *key), &mut dead_getters) {
+            if let Some(key) = q.getters.take_first(|key| class(&state.parked, *key), drop) {
                 let head = q.items.pop_front().expect("an item was just put");
                 let _ = state.wake(key, Ok(head));
             } else if q.matchers.len() > 0 {
@@ -291,19 +295,13 @@ fn hand_off(
             }
         }
     }
-    if !dead_putters.is_empty() {
-        let items = dead_putters
-            .into_iter()
-            .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>);
-        state.graveyard.extend(items);
-    }
 }
 
 /// Whose the waiter `key` is. The thread's set of live managers is looked at
 /// only for a waiter that is not this manager's (the usual case is one slab
 /// lookup).
-fn class(state: &mut State, key: Key) -> Class {
-    if state.owns(key) {
+fn class(parked: &Parking<Parked>, key: Key) -> Class {
+    if parked.get(key).is_some() {
         Class::Mine
     } else if park::is_live(key) {
         Class::Other
@@ -354,7 +352,7 @@ pub(crate) fn matchers(core: &Rc<RefCell<QueueState>>, state: &mut State) -> Ask
     let mut mine = Vec::new();
     let mut dead = Vec::new();
     for (seq, (key, matcher)) in q.matchers.numbered() {
-        match class(state, *key) {
+        match class(&state.parked, *key) {
             Class::Mine => mine.push((seq, matcher.clone())),
             Class::Dead => dead.push(seq),
             Class::Other => {}
@@ -427,10 +425,11 @@ pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state:
     let rest: VecDeque<Value> = slots.into_iter().flatten().collect();
     let mut back = std::mem::replace(&mut q.items, rest);
     q.items.append(&mut back);
-    let mut dead = Vec::new();
     let mut moved = false;
     while handed > 0 && !q.is_full() {
-        let Some((key, item)) = q.putters.take_first(|(key, _)| class(state, *key), &mut dead) else {
+        let (parked, graveyard) = (&state.parked, &mut state.graveyard);
+        let dead = |(_, item): (Key, Value)| graveyard.push(Box::new(item));
+        let Some((key, item)) = q.putters.take_first(|(key, _)| class(parked, *key), dead) else {
             break;
         };
         q.items.push_back(item);
@@ -438,10 +437,6 @@ pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state:
         handed -= 1;
         moved = true;
     }
-    state.graveyard.extend(
-        dead.into_iter()
-            .map(|(_, item)| Box::new(item) as Box<dyn std::any::Any>),
-    );
     if moved && q.matchers.len() > 0 {
         state.to_match.push(core.clone());
     }

@@ -72,8 +72,8 @@ impl<W> Waiters<W> {
     }
 
     /// Takes out the first waiter that is `Mine`; the `Dead` ones met before
-    /// it are taken out too, into `dead`.
-    pub(crate) fn take_first(&mut self, mut class: impl FnMut(&W) -> Class, dead: &mut Vec<W>) -> Option<W> {
+    /// it are taken out too, and given to `dead`.
+    pub(crate) fn take_first(&mut self, mut class: impl FnMut(&W) -> Class, mut dead: impl FnMut(W)) -> Option<W> {
         let mut found = None;
         for i in 0..self.list.len() {
             match self.list[i].1.as_ref().map(&mut class) {
@@ -81,7 +81,11 @@ impl<W> Waiters<W> {
                     found = self.hole(i);
                     break;
                 }
-                Some(Class::Dead) => dead.extend(self.hole(i)),
+                Some(Class::Dead) => {
+                    if let Some(w) = self.hole(i) {
+                        dead(w);
+                    }
+                }
                 _ => {}
             }
         }
@@ -89,13 +93,15 @@ impl<W> Waiters<W> {
         found
     }
 
-    /// Takes out the `Dead` waiters at the front, into `dead`.
-    pub(crate) fn drop_dead_front(&mut self, mut class: impl FnMut(&W) -> Class, dead: &mut Vec<W>) {
+    /// Takes out the `Dead` waiters at the front, and gives them to `dead`.
+    pub(crate) fn drop_dead_front(&mut self, mut class: impl FnMut(&W) -> Class, mut dead: impl FnMut(W)) {
         while let Some((_, Some(w))) = self.list.front() {
             if class(w) != Class::Dead {
                 break;
             }
-            dead.extend(self.hole(0));
+            if let Some(w) = self.hole(0) {
+                dead(w);
+            }
             self.tidy();
         }
     }

@@ -268,11 +268,6 @@ impl State {
         self.enqueue(stack, input);
     }
 
-    /// True if `key` is a task parked in this manager.
-    pub(crate) fn owns(&mut self, key: Key) -> bool {
-        self.parked.get_mut(key).is_some()
-    }
-
     /// Moves a parked task to the run queue with `input`, cancelling its
     /// timeout. Gives `input` back if no such task is parked here.
     pub(crate) fn wake(&mut self, key: Key, input: Input) -> std::result::Result<(), Input> {
