@@ -39,7 +39,7 @@ use crate::error::Error;
 use crate::op::{nothing, Input};
 use crate::park::Key;
 use crate::reactor::Reactor;
-use crate::sched::{Parked, State};
+use crate::sched::{wake_anywhere, Expiry, Parked, State};
 use crate::task::{At, GroupCore, Stack, Status, TaskCell};
 
 /// Takes `cell`'s task out of wherever it is, withdrawn from what it waited
@@ -59,6 +59,9 @@ pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option
     let mut stack = found
         .or_else(|| {
             let i = s.runq.iter().position(|t| t.is(cell))?;
+            if i < s.due {
+                s.due -= 1; // it was to run in this pass: the others still are
+            }
             s.runq.remove(i)
         })
         .or_else(|| io.take_over(cell, &mut s.graveyard))?;
@@ -172,10 +175,15 @@ fn member_done(
         Err(error) if !cancelled => {
             let first = group.error.take();
             let is_first = first.is_none();
-            // The member's own handle gets the same text; the error itself is the group's.
+            // The member's own handle gets the same text; the error itself is
+            // the group's (so it is never the handle's to leave `run` with).
             let copy = Error::msg(error.to_string());
             group.error.set(Some(first.unwrap_or(error)));
-            deliver(s, cell, Err(copy), false, handles);
+            match cell.joiner.take() {
+                Some(key) => wake(s, key, Err(copy)),
+                None if handles > 0 => cell.result.set(Some(Err(copy))),
+                None => {}
+            }
             if is_first {
                 let rest: Vec<Rc<TaskCell>> = group.members.borrow().clone();
                 for member in &rest {
@@ -206,9 +214,22 @@ fn wake(s: &mut State, key: Key, input: Input) {
 /// A `timeout_after` deadline fired: the task is cut back to the parent of
 /// the child at `depth` (that child and its own children dropped, their
 /// deadlines cancelled), and the parent resumes with `Timeout`.
-pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &TaskCell, depth: usize) {
+pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &Rc<TaskCell>, depth: usize) {
     if !cell.is_pending() || (cell.depth.get() as usize) < depth {
         return; // over, or the child returned in the meantime
+    }
+    // A task whose wait is already over with a value (an item handed over,
+    // bytes received) is not cut off before it has seen it: that would lose
+    // the value. The deadline is checked again at the next step 2, by which
+    // time the task has used the value and waits again (or is done).
+    if let Some(stack) = s.runq.iter_mut().find(|t| t.is(cell)) {
+        if stack.holds_value() {
+            // Just after now: not again in this step 2's loop over expired timers.
+            let again = s.clock.now() + std::time::Duration::from_nanos(1);
+            let timer = s.timers.insert(again, Expiry::Deadline(Rc::downgrade(cell), depth));
+            stack.replace_deadline(depth, timer);
+            return;
+        }
     }
     let Some(mut stack) = locate(s, io, cell) else { return };
     for timer in stack.truncate(depth - 1, &mut s.graveyard) {
@@ -232,6 +253,25 @@ pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
         if Rc::strong_count(&cell) == 1 {
             if let Some(Err(error)) = cell.result.take() {
                 return Some(error);
+            }
+        }
+    }
+}
+
+/// A task dropped with its manager (dropped or cleared) is cancelled: its
+/// joiner, parked perhaps in another manager, gets `Cancelled`, and its group
+/// counts it off (waking the group's joiner if it was the last). Called once
+/// the manager's tasks are dropped, outside every borrow.
+pub(crate) fn dropped_with_manager(cell: &Rc<TaskCell>) {
+    if let Some(key) = cell.joiner.take() {
+        let _ = wake_anywhere(key, Err(Error::Cancelled));
+    }
+    if let Some(group) = cell.group.upgrade() {
+        group.members.borrow_mut().retain(|m| !Rc::ptr_eq(m, cell));
+        if group.members.borrow().is_empty() {
+            if let Some(key) = group.joiner.take() {
+                let outcome = group.error.take().map_or_else(nothing, Err);
+                let _ = wake_anywhere(key, outcome);
             }
         }
     }

@@ -17,9 +17,10 @@
 use std::rc::{Rc, Weak};
 
 use crate::error::{Error, Result};
-use crate::handle::TaskHandle;
-use crate::manager::{TaskManager, WeakManager};
+use crate::handle::{spawn, TaskHandle};
+use crate::manager::TaskManager;
 use crate::op::{Op, SyncKind, SyncWait};
+use crate::sched::manager_of;
 use crate::task::{GroupCore, Task};
 
 /// A set of tasks that succeed or fail together.
@@ -72,7 +73,8 @@ use crate::task::{GroupCore, Task};
 /// ```
 pub struct TaskGroup {
     core: Rc<GroupCore>,
-    manager: WeakManager,
+    /// Its manager, as `sched::manager_of` finds it (merges included).
+    home: u32,
 }
 
 impl TaskGroup {
@@ -85,14 +87,14 @@ impl TaskGroup {
     pub fn in_manager(manager: &TaskManager) -> TaskGroup {
         TaskGroup {
             core: Rc::default(),
-            manager: manager.downgrade(),
+            home: manager.home(),
         }
     }
 
     /// Adds `task` to the group's manager, as a member; it runs in the next
     /// pass, as any added task.
     pub fn add<T: 'static>(&self, task: Task<T>) -> TaskHandle<T> {
-        add_to(&self.core, &self.manager, task)
+        add_to(&self.core, self.home, task)
     }
 
     /// Yielded, resumes the task once every member has finished: with `()`,
@@ -117,9 +119,9 @@ impl TaskGroup {
     /// Cancels every member still running, in the order they were added.
     pub fn cancel(&self) {
         let members = self.core.members.borrow().clone();
-        if let Some(manager) = self.manager.upgrade() {
+        if let Some(manager) = manager_of(self.home) {
             for member in &members {
-                manager.cancel_cell(member);
+                manager.cancel(member);
             }
         }
     }
@@ -129,7 +131,7 @@ impl TaskGroup {
     pub fn spawner(&self) -> GroupSpawner {
         GroupSpawner {
             core: Rc::downgrade(&self.core),
-            manager: self.manager.clone(),
+            home: self.home,
         }
     }
 }
@@ -158,7 +160,7 @@ impl std::fmt::Debug for TaskGroup {
 #[derive(Clone)]
 pub struct GroupSpawner {
     core: Weak<GroupCore>,
-    manager: WeakManager,
+    home: u32,
 }
 
 impl GroupSpawner {
@@ -166,7 +168,7 @@ impl GroupSpawner {
     /// [`Error::InvalidArgument`] once the group is dropped.
     pub fn add<T: 'static>(&self, task: Task<T>) -> Result<TaskHandle<T>> {
         match self.core.upgrade() {
-            Some(core) => Ok(add_to(&core, &self.manager, task)),
+            Some(core) => Ok(add_to(&core, self.home, task)),
             None => Err(Error::invalid("the task group was dropped")),
         }
     }
@@ -180,9 +182,9 @@ impl std::fmt::Debug for GroupSpawner {
 
 /// Adds `task` to `manager` as a member of `core`. With the manager gone,
 /// the task is dropped at once: its handle says it was cancelled.
-fn add_to<T: 'static>(core: &Rc<GroupCore>, manager: &WeakManager, task: Task<T>) -> TaskHandle<T> {
-    match manager.upgrade() {
-        Some(manager) => manager.spawn(task, Some(core)),
-        None => TaskManager::new().spawn(task, None),
+fn add_to<T: 'static>(core: &Rc<GroupCore>, home: u32, task: Task<T>) -> TaskHandle<T> {
+    match manager_of(home) {
+        Some(manager) => spawn(&*manager, task, Some(core)),
+        None => TaskManager::new().add(task), // dropped with that manager, now
     }
 }

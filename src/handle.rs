@@ -7,15 +7,17 @@
 //! ends, the manager counts who still holds the cell, and with no handle left
 //! it does what it always did: drops the return value, or lets the error
 //! leave `run()`. Only a live handle keeps the outcome, for `join` (see
-//! `control.rs`). A handle holds its manager weakly: a task may keep handles
-//! to others (or to itself) without making the manager immortal.
+//! `control.rs`). A handle names its manager by the task's home segment,
+//! looked up in the thread's registry (`sched::manager_of`): it does not keep
+//! the manager alive (a task may hold handles to others, or to itself), and
+//! it still finds the manager after a `merge`.
 
 use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
 
 use crate::op::{Op, SyncKind, SyncWait};
 use crate::sched::Manager;
-use crate::task::{Status, TaskCell};
+use crate::task::{GroupCore, Stack, Status, Task, TaskCell};
 
 /// A handle to a task added to a manager: [`join`](TaskHandle::join) it,
 /// [`cancel`](TaskHandle::cancel) it, ask if it is finished.
@@ -55,19 +57,30 @@ use crate::task::{Status, TaskCell};
 /// ```
 pub struct TaskHandle<T = ()> {
     cell: Rc<TaskCell>,
-    manager: Weak<dyn Manager>,
     returns: PhantomData<fn() -> T>,
 }
 
-impl<T: 'static> TaskHandle<T> {
-    pub(crate) fn new(cell: Rc<TaskCell>, manager: Weak<dyn Manager>) -> TaskHandle<T> {
-        TaskHandle {
-            cell,
-            manager,
-            returns: PhantomData,
-        }
+/// Adds `task` to `manager` (as a member of `group`, if given) and gives its
+/// handle: what `TaskManager::add` and `TaskGroup::add` do.
+pub(crate) fn spawn<T: 'static>(manager: &dyn Manager, task: Task<T>, group: Option<&Rc<GroupCore>>) -> TaskHandle<T> {
+    let stack = Stack::new(
+        task.coro,
+        task.name,
+        group.map_or_else(Weak::new, Rc::downgrade),
+        manager.home(),
+    );
+    let cell = stack.cell().clone();
+    if let Some(group) = group {
+        group.members.borrow_mut().push(cell.clone());
     }
+    manager.enqueue(stack);
+    TaskHandle {
+        cell,
+        returns: PhantomData,
+    }
+}
 
+impl<T: 'static> TaskHandle<T> {
     /// The task's id: a small integer, unique on the thread (so in its manager).
     pub fn id(&self) -> u64 {
         self.cell.id
@@ -114,7 +127,7 @@ impl<T: 'static> TaskHandle<T> {
     /// Cancelling a finished task does nothing. A task that cancels itself
     /// (or the task it runs in as a child) ends at its next `yield`.
     pub fn cancel(&self) {
-        if let Some(manager) = self.manager.upgrade() {
+        if let Some(manager) = crate::sched::manager_of(self.cell.home) {
             manager.cancel(&self.cell);
         }
     }
@@ -124,7 +137,6 @@ impl<T> Clone for TaskHandle<T> {
     fn clone(&self) -> TaskHandle<T> {
         TaskHandle {
             cell: self.cell.clone(),
-            manager: self.manager.clone(),
             returns: PhantomData,
         }
     }

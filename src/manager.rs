@@ -49,7 +49,7 @@ use crate::op::{nothing, Input, Operation};
 use crate::park::Key;
 use crate::reactor::{Reactor, Woken};
 use crate::sched::{self, Expiry, Manager, Parked, State};
-use crate::task::{GroupCore, Stack, Step, Task, TaskCell};
+use crate::task::{Stack, Step, Task, TaskCell};
 use crate::time::Clock;
 
 /// Runs a set of cooperating tasks within one thread (Python's `TaskManager`).
@@ -292,6 +292,10 @@ impl Drop for Inner {
             Box::new(value)
         }
         sched::unregister(&self.s);
+        // The tasks' cells, to tell their joiners and groups once they are dropped.
+        let mut cells: Vec<Rc<TaskCell>> = self.s.runq.iter().map(|t| t.cell().clone()).collect();
+        cells.extend(self.s.parked.iter().map(|(_, p)| p.stack.cell().clone()));
+        cells.extend(self.io.waiters().map(|(t, _)| t.cell().clone()));
         let mut dead: Vec<Box<dyn Any>> = self.s.runq.drain(..).map(boxed).collect();
         for Parked { stack, waiting } in self.s.parked.drain() {
             dead.push(boxed(stack));
@@ -311,6 +315,9 @@ impl Drop for Inner {
             wakes: Vec::new(),
         }
         .finish();
+        for cell in &cells {
+            control::dropped_with_manager(cell);
+        }
     }
 }
 
@@ -337,9 +344,9 @@ impl TaskManager {
         self.with(|i| sched::register(&i.s, me));
     }
 
-    /// A handle that does not keep the manager alive.
-    pub(crate) fn downgrade(&self) -> WeakManager {
-        WeakManager(Rc::downgrade(&self.node))
+    /// How its tasks and groups name this manager (see `sched::Manager::home`).
+    pub(crate) fn home(&self) -> u32 {
+        self.node.home()
     }
 
     /// The clock this manager reads time from.
@@ -364,10 +371,7 @@ impl TaskManager {
 
     /// Runs `f` on the state. Never called while a task runs (see the invariants).
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
-        if let Node::Root(state) = &mut *self.node.borrow_mut() {
-            return f(state);
-        }
-        self.root().with(f)
+        with_node(&self.node, f)
     }
 
     /// Adds a new task to the back of the run queue. It runs in the next
@@ -380,31 +384,8 @@ impl TaskManager {
     /// outcome waits for its [`join`](TaskHandle::join); an error left
     /// unjoined when the last handle drops leaves `run` after all.
     pub fn add<T: 'static>(&self, task: Task<T>) -> TaskHandle<T> {
-        self.spawn(task, None)
-    }
-
-    /// Adds `task`, as a member of `group` if one is given.
-    pub(crate) fn spawn<T: 'static>(&self, task: Task<T>, group: Option<&Rc<GroupCore>>) -> TaskHandle<T> {
         trace!("task added");
-        let stack = Stack::new(task.coro, task.name, group.map_or_else(Weak::new, Rc::downgrade));
-        let cell = stack.cell().clone();
-        if let Some(group) = group {
-            group.members.borrow_mut().push(cell.clone());
-        }
-        self.with(|i| i.s.enqueue(stack, nothing()));
-        TaskHandle::new(cell, Rc::downgrade(&self.node) as Weak<RefCell<Node>>)
-    }
-
-    /// Cancels `cell`'s task (see [`TaskHandle::cancel`]); its coroutines
-    /// are dropped before this returns.
-    pub(crate) fn cancel_cell(&self, cell: &Rc<TaskCell>) {
-        let leftovers = self.with(|i| {
-            control::cancel(&mut i.s, &mut i.io, cell);
-            i.leftovers()
-        });
-        if let Some(leftovers) = leftovers {
-            leftovers.finish();
-        }
+        crate::handle::spawn(&*self.node, task, None)
     }
 
     /// A snapshot of every task of the manager, by id: what each is doing,
@@ -512,18 +493,22 @@ impl TaskManager {
         if let Some(error) = unjoined {
             return Err(error);
         }
-        let left = self.with(|i| {
+        self.with(|i| {
             if i.s.has_runnable() {
                 i.io.note_activity();
             }
-            i.s.runq.len()
+            i.s.due = i.s.runq.len();
         });
         // True while `State::running` still names the last task resumed (a
         // bare yield, or the fast path of a finished task, which frees it):
         // cleared before the pass returns.
         let mut stale = false;
-        for _ in 0..left {
+        loop {
             let popped = self.with(|i| {
+                if i.s.due == 0 {
+                    return None;
+                }
+                i.s.due -= 1;
                 let stack = i.s.runq.pop_front()?;
                 i.s.running = Rc::as_ptr(stack.cell());
                 Some(stack)
@@ -573,19 +558,17 @@ impl TaskManager {
                     // A task finished that nothing else holds (no handle, no
                     // group: every Python port): its error leaves `run`.
                     (false, _) if Rc::strong_count(stack.cell()) == 1 => {
-                        stale = true;
+                        // The task is about to be freed: `running` must not
+                        // name it while its `Drop`s run (they may call `tasks()`).
+                        self.with(|i| i.s.running = std::ptr::null());
                         if let Err(error) = result {
                             debug!("task failed: {error}");
-                            self.with(|i| i.s.running = std::ptr::null());
                             return Err(error);
                         }
                         trace!("task finished");
                         // The return value and the finished coroutine are the
                         // user's: a panic in their `Drop` is the task's error.
-                        if let Err(error) = drop_caught((result, stack)) {
-                            self.with(|i| i.s.running = std::ptr::null());
-                            return Err(error);
-                        }
+                        drop_caught((result, stack))?;
                     }
                     (false, _) => {
                         let (escaped, leftovers) = self.with(|i| {
@@ -678,6 +661,9 @@ impl TaskManager {
         if let Node::Root(state) = taken {
             into.with(|i| i.absorb(state));
         }
+        // The merged segments are the root's now: their keys, and the
+        // handles and groups that name them, reach it directly.
+        into.register();
     }
 
     /// Drops every task of this manager (runnable, waiting, sleeping), running
@@ -705,11 +691,12 @@ impl TaskManager {
     /// assert_eq!(format!("{tm:?}"), "TaskManager { runnable: 0, waiting: 0, timeouts: 0 }");
     /// ```
     pub fn clear(&self) {
-        let old = self.with(|i| {
+        let root = self.root();
+        let old = root.with(|i| {
             let clock = i.s.clock.clone();
             std::mem::replace(i, Inner::new(clock))
         });
-        self.register();
+        root.register();
         drop(old); // outside the borrow (see `Inner`'s `Drop`): the tasks' destructors may use the manager
     }
 
@@ -717,16 +704,6 @@ impl TaskManager {
     #[doc(hidden)]
     pub fn __counts(&self) -> (usize, usize, usize) {
         self.with(|i| (i.s.runq.len(), i.s.parked.len() + i.io.tasks(), i.s.timers.len()))
-    }
-}
-
-/// A manager's handle that does not keep it alive (held by groups).
-#[derive(Clone)]
-pub(crate) struct WeakManager(Weak<RefCell<Node>>);
-
-impl WeakManager {
-    pub(crate) fn upgrade(&self) -> Option<TaskManager> {
-        self.0.upgrade().map(|node| TaskManager { node })
     }
 }
 
@@ -755,27 +732,33 @@ impl Manager for RefCell<Node> {
         }
     }
 
+    fn enqueue(&self, stack: Stack) {
+        with_node(self, |i| i.s.enqueue(stack, nothing()));
+    }
+
+    fn home(&self) -> u32 {
+        with_node(self, |i| i.s.parked.segment_ids().next().expect("a lot has a segment"))
+    }
+
     fn cancel(&self, cell: &Rc<TaskCell>) {
-        let root = match &*self.borrow() {
-            Node::Root(_) => None,
-            Node::Merged(into) => Some(into.clone()),
-        };
-        match root {
-            Some(into) => into.cancel_cell(cell),
-            None => {
-                let leftovers = match &mut *self.borrow_mut() {
-                    Node::Root(i) => {
-                        control::cancel(&mut i.s, &mut i.io, cell);
-                        i.leftovers()
-                    }
-                    Node::Merged(_) => None,
-                };
-                if let Some(leftovers) = leftovers {
-                    leftovers.finish();
-                }
-            }
+        let leftovers = with_node(self, |i| {
+            control::cancel(&mut i.s, &mut i.io, cell);
+            i.leftovers()
+        });
+        if let Some(leftovers) = leftovers {
+            leftovers.finish();
         }
     }
+}
+
+/// Runs `f` on the state `node` holds, or forwards to the manager it was
+/// merged into.
+fn with_node<R>(node: &RefCell<Node>, f: impl FnOnce(&mut Inner) -> R) -> R {
+    let into = match &mut *node.borrow_mut() {
+        Node::Root(state) => return f(state),
+        Node::Merged(into) => into.clone(),
+    };
+    into.with(f)
 }
 
 /// Drops `value`; a panic in its `Drop` becomes `Error::Panic` instead of

@@ -143,7 +143,9 @@ impl<T> Parking<T> {
     pub(crate) fn get(&self, key: Key) -> Option<&T> {
         let segment = self.segments.iter().find(|s| s.id == key.segment)?;
         let slot = segment.slots.get(key.index as usize)?;
-        (slot.generation == key.generation).then_some(slot.entry.as_ref()).flatten()
+        (slot.generation == key.generation)
+            .then_some(slot.entry.as_ref())
+            .flatten()
     }
 
     pub(crate) fn get_mut(&mut self, key: Key) -> Option<&mut T> {

@@ -258,8 +258,10 @@ fn hand_off(
     // A dead getter holds nothing; a dead putter's item is the user's.
     let (parked, graveyard) = (&state.parked, &mut state.graveyard);
     q.getters.drop_dead_front(|key| class(parked, *key), drop);
-    q.putters
-        .drop_dead_front(|(key, _)| class(parked, *key), |(_, item)| graveyard.push(Box::new(item)));
+    q.putters.drop_dead_front(
+        |(key, _)| class(parked, *key),
+        |(_, item)| graveyard.push(Box::new(item)),
+    );
     match item {
         None if q.items.is_empty() => {
             drop(q);
@@ -269,9 +271,10 @@ fn hand_off(
             let item = q.items.pop_front().expect("checked non-empty");
             state.enqueue(stack, Ok(item));
             let (parked, graveyard) = (&state.parked, &mut state.graveyard);
-            let putter = q
-                .putters
-                .take_first(|(key, _)| class(parked, *key), |(_, item)| graveyard.push(Box::new(item)));
+            let putter = q.putters.take_first(
+                |(key, _)| class(parked, *key),
+                |(_, item)| graveyard.push(Box::new(item)),
+            );
             if let Some((key, item)) = putter {
                 q.items.push_back(item);
                 let _ = state.wake(key, nothing());
@@ -375,14 +378,18 @@ pub(crate) type Picked = Vec<(u64, std::result::Result<usize, String>)>;
 /// Step two (no manager borrowed): asks each matcher, in order, for the
 /// first item it accepts among those no earlier matcher took.
 pub(crate) fn pick(core: &Rc<RefCell<QueueState>>, asked: Asked) -> Picked {
-    let q = core.borrow();
-    let mut taken = vec![false; q.items.len()];
+    // The items are lent out while the predicates run, so that the queue is
+    // not borrowed: a predicate may cancel a task waiting on this very queue
+    // (its wait is withdrawn from the queue's lists). Meanwhile the queue
+    // reads as empty; nothing can put an item without yielding.
+    let items = std::mem::take(&mut core.borrow_mut().items);
+    let mut taken = vec![false; items.len()];
     let mut picked = Vec::new();
     for (seq, matcher) in asked {
         let Ok(mut predicate) = matcher.try_borrow_mut() else {
             continue;
         };
-        for (i, item) in q.items.iter().enumerate().filter(|(i, _)| !taken[*i]) {
+        for (i, item) in items.iter().enumerate().filter(|(i, _)| !taken[*i]) {
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predicate(item))) {
                 Ok(false) => continue,
                 Ok(true) => {
@@ -394,6 +401,11 @@ pub(crate) fn pick(core: &Rc<RefCell<QueueState>>, asked: Asked) -> Picked {
             break;
         }
     }
+    let mut q = core.borrow_mut();
+    let mut items = items;
+    items.append(&mut q.items);
+    q.items = items;
+    drop(q);
     picked
 }
 

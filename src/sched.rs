@@ -152,6 +152,10 @@ pub(crate) struct State {
     pub(crate) clock: Clock,
     /// Runnable tasks, each holding what its `yield` evaluates to.
     pub(crate) runq: VecDeque<Stack>,
+    /// How many tasks at the front of `runq` step 3 has still to run in this
+    /// pass (DESIGN.md §2: those queued when it began). A cancel that takes
+    /// one of them out of the queue counts it off (`control::locate`).
+    pub(crate) due: usize,
     /// Sleepers, queue waiters, joiners, event and semaphore waiters.
     pub(crate) parked: Parking<Parked>,
     pub(crate) timers: Timers<Expiry>,
@@ -185,6 +189,7 @@ impl State {
         State {
             clock,
             runq: VecDeque::new(),
+            due: 0,
             parked: Parking::new(),
             timers: Timers::new(),
             graveyard: Vec::new(),
@@ -330,6 +335,12 @@ pub(crate) trait Manager {
     fn wake(&self, key: Key, input: Input) -> std::result::Result<(), Input>;
     /// Cancels `cell`'s task (see `control.rs`).
     fn cancel(&self, cell: &Rc<TaskCell>);
+    /// Adds a new task to the back of the run queue.
+    fn enqueue(&self, stack: Stack);
+    /// The id of the manager's first parking segment: how its tasks, handles
+    /// and groups name it (through [`manager_of`]), so that they still find it
+    /// after it is merged into another (`register` moves the id over).
+    fn home(&self) -> u32;
 }
 
 thread_local! {
@@ -338,7 +349,9 @@ thread_local! {
     static MANAGERS: RefCell<std::collections::HashMap<u32, Weak<dyn Manager>>> = RefCell::default();
 }
 
-/// Records that the keys of `state`'s segments are `manager`'s to wake.
+/// Records that the keys of `state`'s segments are `manager`'s to wake (and
+/// its tasks' and groups' to reach): at a manager's start, after a `clear`,
+/// and for the root after a `merge` (the merged segments move to it).
 pub(crate) fn register(state: &State, manager: Weak<dyn Manager>) {
     let _ = MANAGERS.try_with(|m| {
         let mut m = m.borrow_mut();
@@ -358,15 +371,19 @@ pub(crate) fn unregister(state: &State) {
     });
 }
 
+/// The manager that owns the parking segment `home` now, if it is alive.
+pub(crate) fn manager_of(home: u32) -> Option<Rc<dyn Manager>> {
+    MANAGERS
+        .try_with(|m| m.borrow().get(&home).and_then(Weak::upgrade))
+        .ok()
+        .flatten()
+}
+
 /// Wakes the parked task `key` in whichever manager of this thread parked
 /// it. Called outside every manager's borrow (by user-facing code: an event
 /// set, a permit dropped, the end of a borrow that woke a joiner elsewhere).
 pub(crate) fn wake_anywhere(key: Key, input: Input) -> std::result::Result<(), Input> {
-    let manager = MANAGERS
-        .try_with(|m| m.borrow().get(&key.segment).and_then(Weak::upgrade))
-        .ok()
-        .flatten();
-    match manager {
+    match manager_of(key.segment) {
         Some(manager) => manager.wake(key, input),
         None => Err(input),
     }

@@ -268,6 +268,9 @@ pub(crate) enum Status {
 /// the manager read and write the header's `Cell`s only, so a task that
 /// calls its own handle while it runs touches no memory its resume borrows.
 pub(crate) struct TaskCell {
+    /// First, so that it is dropped first: the header is still whole while
+    /// the coroutines' destructors run.
+    frames: UnsafeCell<Frames>,
     /// Unique on the thread (so per manager, merged or not), from 1.
     pub(crate) id: u64,
     /// Given with [`Task::named`].
@@ -283,11 +286,12 @@ pub(crate) struct TaskCell {
     pub(crate) cancel_requested: Cell<bool>,
     /// The group the task belongs to.
     pub(crate) group: Weak<GroupCore>,
+    /// Its manager, by its first parking segment (`sched::manager_of`).
+    pub(crate) home: u32,
     /// How many times the task has been resumed (for `tasks()`).
     pub(crate) resumed: Cell<u64>,
     /// How many coroutines deep its stack is (for `tasks()`).
     pub(crate) depth: Cell<u32>,
-    frames: UnsafeCell<Frames>,
 }
 
 impl TaskCell {
@@ -360,13 +364,20 @@ struct Frames {
 }
 
 impl Stack {
-    pub(crate) fn new(coro: Coro, name: Option<Box<str>>, group: Weak<GroupCore>) -> Stack {
+    pub(crate) fn new(coro: Coro, name: Option<Box<str>>, group: Weak<GroupCore>, home: u32) -> Stack {
         let id = NEXT_ID.with(|n| {
             let id = n.get();
             n.set(id + 1);
             id
         });
         Stack(Rc::new(TaskCell {
+            frames: UnsafeCell::new(Frames {
+                top: coro,
+                parents: None,
+                input: nothing(),
+                timer: None,
+                deadlines: None,
+            }),
             id,
             name,
             status: Cell::new(Status::Pending),
@@ -375,15 +386,9 @@ impl Stack {
             at: Cell::new(At::Elsewhere),
             cancel_requested: Cell::new(false),
             group,
+            home,
             resumed: Cell::new(0),
             depth: Cell::new(1),
-            frames: UnsafeCell::new(Frames {
-                top: coro,
-                parents: None,
-                input: nothing(),
-                timer: None,
-                deadlines: None,
-            }),
         }))
     }
 
@@ -479,6 +484,25 @@ impl Stack {
     #[inline]
     pub(crate) fn take_timer(&mut self) -> Option<TimerKey> {
         self.frames().timer.take()
+    }
+
+    /// True if the task is to be resumed with a value other than `()`: what
+    /// a wait that is over handed it.
+    pub(crate) fn holds_value(&mut self) -> bool {
+        matches!(&self.frames().input, Ok(value) if !value.is::<()>())
+    }
+
+    /// Puts `timer` in place of the timer of the deadline guarding depth
+    /// `depth` (it fired and was set again).
+    pub(crate) fn replace_deadline(&mut self, depth: usize, timer: TimerKey) {
+        if let Some(deadline) = self
+            .frames()
+            .deadlines
+            .as_mut()
+            .and_then(|d| d.iter_mut().find(|d| d.0 == depth))
+        {
+            deadline.1 = timer;
+        }
     }
 
     /// Records the deadline `timer` of the child now on top (`timeout_after`).

@@ -2,7 +2,7 @@
 //! groups, `timeout_after`, `tasks()`, `Event`, `Semaphore`, `get_matching`.
 //! Every test checks exact orders and values; time is a manual clock where
 //! sleeps matter, so nothing depends on the machine's speed.
-#![feature(coroutines)]
+#![feature(coroutines, coroutine_trait)]
 
 mod common;
 
@@ -1143,4 +1143,250 @@ fn cancel_and_tasks_see_a_task_waiting_on_another_thread() {
     assert!(tm.tasks().is_empty());
     tx.send(()).unwrap(); // the worker finishes; its result is dropped
     tm.run().unwrap();
+}
+
+// ---------------------------------------------------------------------------
+// Regressions found in review
+// ---------------------------------------------------------------------------
+
+/// A hand-written coroutine that completes at once, holding `T` until dropped.
+struct Once<T>(#[allow(dead_code)] T);
+
+impl<T> std::ops::Coroutine<Input> for Once<T> {
+    type Yield = Operation;
+    type Return = multitask::Result<()>;
+    fn resume(self: std::pin::Pin<&mut Self>, _: Input) -> std::ops::CoroutineState<Operation, multitask::Result<()>> {
+        std::ops::CoroutineState::Complete(Ok(()))
+    }
+}
+
+impl<T> Unpin for Once<T> {}
+
+/// Calls `tasks()` when dropped, and records what it saw.
+struct Peek(TaskManager, Log);
+
+impl Drop for Peek {
+    fn drop(&mut self) {
+        let names: Vec<String> = self
+            .0
+            .tasks()
+            .iter()
+            .map(|t| format!("{} {}", t.name, t.state))
+            .collect();
+        push(&self.1, format!("{names:?}"));
+    }
+}
+
+#[test]
+fn tasks_called_from_the_drop_of_a_finished_task_sees_no_freed_task() {
+    let tm = TaskManager::new();
+    let log = log();
+    tm.add(Task::new(Once(Peek(tm.clone(), log.clone()))).named("a name on the heap, long enough"));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["[]"]);
+}
+
+#[test]
+fn a_task_cancelled_in_its_pass_is_not_replaced_by_a_new_task_or_a_second_run() {
+    let tm = TaskManager::new();
+    let log = log();
+    let victims: Rc<RefCell<Vec<TaskHandle>>> = Rc::default();
+    let (l, v, tm2) = (log.clone(), victims.clone(), tm.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            push(&l, "A1");
+            for h in v.borrow().iter() {
+                h.cancel();
+            }
+            let l3 = l.clone();
+            tm2.add(Task::new(
+                #[coroutine]
+                move |_| {
+                    push(&l3, "new task");
+                    Ok(())
+                },
+            ));
+            wait!();
+            push(&l, "A2");
+            Ok(())
+        },
+    ));
+    for _ in 0..2 {
+        victims.borrow_mut().push(tm.add(Task::new(
+            #[coroutine]
+            |_| {
+                wait!();
+                Ok(())
+            },
+        )));
+    }
+    tm.run_next(None).unwrap();
+    assert_eq!(lines(&log), ["A1"]);
+    tm.run_next(None).unwrap();
+    assert_eq!(lines(&log), ["A1", "new task", "A2"]);
+}
+
+#[test]
+fn handles_and_waiters_of_a_merged_manager_reach_it_after_its_handle_is_dropped() {
+    let a = TaskManager::new();
+    let b = TaskManager::new();
+    let log = log();
+    let ev = Event::new();
+    let (ev2, l) = (ev.clone(), log.clone());
+    a.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(ev2.wait())?;
+            push(&l, "event waiter woken");
+            Ok(())
+        },
+    ));
+    let sleeper = a.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(3600))?;
+            Ok(())
+        },
+    ));
+    a.run_next(None).unwrap();
+    b.merge(&a);
+    drop(a);
+    sleeper.cancel();
+    assert!(sleeper.is_cancelled());
+    assert!(!b.has_timeouts());
+    ev.set();
+    b.run().unwrap();
+    assert_eq!(lines(&log), ["event waiter woken"]);
+}
+
+#[test]
+fn a_deadline_passing_after_the_child_was_handed_an_item_lets_it_have_the_item() {
+    let tm = manual();
+    let q: Queue<u32> = Queue::new();
+    let (q1, q2) = (q.clone(), q.clone());
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let child = Task::new(
+                #[coroutine]
+                move |_| {
+                    let x = wait!(q1.get())?;
+                    Ok(x)
+                },
+            );
+            let got = wait!(timeout_after(5, child));
+            push(&l, format!("consumer got {got:?}"));
+            Ok(())
+        },
+    ));
+    let clock = tm.clock();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(sleep(1))?;
+            clock.advance(Duration::from_secs(10)); // past the child's deadline
+            wait!(q2.put(7))?; // handed to the waiting getter at once
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["consumer got Ok(7)"]);
+    assert_eq!(q.len(), 0);
+    assert!(!tm.has_timeouts());
+}
+
+#[test]
+fn a_predicate_may_cancel_a_task_waiting_on_its_own_queue() {
+    let tm = TaskManager::new();
+    let q: Queue<u32> = Queue::with_contents([1], 1); // full
+    let group = TaskGroup::in_manager(&tm);
+    let log = log();
+    let (qp, l) = (q.clone(), log.clone());
+    let putter = group.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _n = Noisy("putter", l.clone());
+            wait!(qp.put(2))?;
+            Ok(())
+        },
+    ));
+    tm.run_next(None).unwrap(); // the putter parks: the queue is full
+    let (qm, l, victim) = (q.clone(), log.clone(), putter.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let victim = victim.clone();
+            let got = wait!(qm.get_matching(move |n: &u32| {
+                victim.cancel();
+                *n == 1
+            }))?;
+            push(&l, format!("matcher got {got}"));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["drop putter", "matcher got 1"]);
+    assert!(putter.is_cancelled());
+    assert!(group.is_empty());
+    assert_eq!(q.len(), 0); // the cancelled putter's item never went in
+}
+
+#[test]
+fn a_group_members_error_joined_through_the_group_does_not_leave_run() {
+    let tm = TaskManager::new();
+    let tm2 = tm.clone();
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        static move |_| {
+            let group = TaskGroup::in_manager(&tm2);
+            let member = group.add(Task::<()>::new(
+                #[coroutine]
+                |_| {
+                    wait!();
+                    Err(Error::msg("member failed"))
+                },
+            ));
+            let got = wait!(group.join());
+            push(&l, got.unwrap_err().to_string());
+            drop(member); // never joined: the group reported the error already
+            wait!();
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["member failed"]);
+}
+
+#[test]
+fn a_joiner_in_another_manager_hears_of_a_task_dropped_with_its_manager() {
+    let m1 = TaskManager::new();
+    let m2 = TaskManager::new();
+    let handle = m1.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(3600))?;
+            Ok(())
+        },
+    ));
+    m1.run_next(None).unwrap();
+    let log = log();
+    let l = log.clone();
+    m2.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(handle.join());
+            push(&l, format!("joiner got {got:?}"));
+            Ok(())
+        },
+    ));
+    m2.run_next(None).unwrap(); // the joiner parks in m2
+    m1.clear(); // the joined task is dropped: cancelled
+    m2.run().unwrap();
+    assert_eq!(lines(&log), ["joiner got Err(Cancelled)"]);
+    assert!(m2.tasks().is_empty());
 }
