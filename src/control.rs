@@ -148,7 +148,7 @@ fn deliver(s: &mut State, cell: &Rc<TaskCell>, outcome: Input, cancelled: bool, 
             if outcome.is_err() {
                 s.unjoined.push(cell.clone());
             }
-            cell.result.set(Some(outcome));
+            cell.result.set(Some(Box::new(outcome)));
             None
         }
         Ok(value) => {
@@ -181,7 +181,7 @@ fn member_done(
             group.error.set(Some(first.unwrap_or(error)));
             match cell.joiner.take() {
                 Some(key) => wake(s, key, Err(copy)),
-                None if handles > 0 => cell.result.set(Some(Err(copy))),
+                None if handles > 0 => cell.result.set(Some(Box::new(Err(copy)))),
                 None => {}
             }
             if is_first {
@@ -251,7 +251,7 @@ pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
             .position(|cell| Rc::strong_count(cell) == 1 || cell.result_is_taken())?;
         let cell = s.unjoined.swap_remove(i);
         if Rc::strong_count(&cell) == 1 {
-            if let Some(Err(error)) = cell.result.take() {
+            if let Some(Err(error)) = cell.result.take().map(|r| *r) {
                 return Some(error);
             }
         }

@@ -273,11 +273,14 @@ pub(crate) struct TaskCell {
     frames: UnsafeCell<Frames>,
     /// Unique on the thread (so per manager, merged or not), from 1.
     pub(crate) id: u64,
-    /// Given with [`Task::named`].
-    pub(crate) name: Option<Box<str>>,
+    /// Given with [`Task::named`]; boxed twice to take one word here.
+    #[allow(clippy::box_collection)]
+    pub(crate) name: Option<Box<Box<str>>>,
     pub(crate) status: Cell<Status>,
-    /// The outcome of a finished task, until a `join` takes it.
-    pub(crate) result: Cell<Option<Input>>,
+    /// The outcome of a finished task, until a `join` takes it. Boxed: only
+    /// a task with a live handle keeps one, and an idle task should be small.
+    #[allow(clippy::box_collection)]
+    pub(crate) result: Cell<Option<Box<Input>>>,
     /// The task parked on `join` of this one.
     pub(crate) joiner: Cell<Option<Key>>,
     pub(crate) at: Cell<At>,
@@ -311,7 +314,7 @@ impl TaskCell {
     /// A name to show: the given one, or `task-<id>`.
     pub(crate) fn display_name(&self) -> String {
         match &self.name {
-            Some(name) => name.to_string(),
+            Some(name) => name.as_ref().to_string(),
             None => format!("task-{}", self.id),
         }
     }
@@ -365,6 +368,7 @@ struct Frames {
 
 impl Stack {
     pub(crate) fn new(coro: Coro, name: Option<Box<str>>, group: Weak<GroupCore>, home: u32) -> Stack {
+        let name = name.map(Box::new);
         let id = NEXT_ID.with(|n| {
             let id = n.get();
             n.set(id + 1);

@@ -82,7 +82,7 @@ fn join(target: Rc<TaskCell>, s: &mut State, stack: Stack, timeout: Option<std::
             let outcome = target
                 .result
                 .take()
-                .unwrap_or_else(|| Err(Error::invalid("the task was joined already")));
+                .map_or_else(|| Err(Error::invalid("the task was joined already")), |r| *r);
             s.enqueue(stack, outcome);
         }
         Status::Cancelled => s.enqueue(stack, Err(Error::Cancelled)),
