@@ -125,7 +125,9 @@ impl<T: 'static> TaskHandle<T> {
     /// [`Error::Cancelled`](crate::Error::Cancelled).
     ///
     /// Cancelling a finished task does nothing. A task that cancels itself
-    /// (or the task it runs in as a child) ends at its next `yield`.
+    /// (or the task it runs in as a child) ends at its next `yield`. A task
+    /// whose wait was over but that had not resumed yet never sees what the
+    /// wait gave it (an item, bytes): that is dropped with it.
     pub fn cancel(&self) {
         if let Some(manager) = crate::sched::manager_of(self.cell.home) {
             manager.cancel(&self.cell);
