@@ -234,6 +234,18 @@ impl Inner {
         }
     }
 
+    /// Step 3's next task, if any is still due in this pass; it becomes the
+    /// running one (`State::running`).
+    fn pop_due(&mut self) -> Option<Stack> {
+        if self.s.due == 0 {
+            return None;
+        }
+        self.s.due -= 1;
+        let stack = self.s.runq.pop_front()?;
+        self.s.running = Rc::as_ptr(stack.cell());
+        Some(stack)
+    }
+
     /// Handles what a task yielded (step 3).
     fn perform(&mut self, mut stack: Stack, operation: Operation) {
         let s = &mut self.s;
@@ -503,34 +515,33 @@ impl TaskManager {
         // bare yield, or the fast path of a finished task, which frees it):
         // cleared before the pass returns.
         let mut stale = false;
-        loop {
-            let popped = self.with(|i| {
-                if i.s.due == 0 {
-                    return None;
-                }
-                i.s.due -= 1;
-                let stack = i.s.runq.pop_front()?;
-                i.s.running = Rc::as_ptr(stack.cell());
-                Some(stack)
-            });
-            let Some(mut stack) = popped else {
-                break;
-            };
+        // The next task due, popped in the same borrow that put the last one
+        // away where it can be (a bare yield, a child's end): one borrow per
+        // switch on the hot path. Where user code runs between the two (a
+        // leftover's `Drop`, a predicate, a finished task's destructors), the
+        // pop is a borrow of its own, after it.
+        let mut next = self.with(Inner::pop_due);
+        while let Some(mut stack) = next.take() {
             stale = false;
             let step = stack.resume();
             if stack.cell().cancel_requested.get() && !(matches!(step, Step::Done(_)) && stack.depth() == 1) {
                 self.end_cancelled(stack, step);
+                next = self.with(Inner::pop_due);
                 continue;
             }
             match step {
                 // A bare yield goes straight to the back of the run queue, with
                 // no operation moved around (`resume` left `()` as its input).
-                // `running` is left as it is (see `State::running`). The
-                // `Yield` holds nothing: forgetting it spares a drop-glue call.
+                // `running` is left as it is, or names the next task (see
+                // `State::running`). The `Yield` holds nothing: forgetting it
+                // spares a drop-glue call.
                 Step::Yielded(operation @ Operation::Yield) => {
                     std::mem::forget(operation);
                     stale = true;
-                    self.with(|i| i.s.runq.push_back(stack));
+                    next = self.with(|i| {
+                        i.s.runq.push_back(stack);
+                        i.pop_due()
+                    });
                 }
                 Step::Yielded(operation) => {
                     let (leftovers, matching) = self.with(|i| {
@@ -544,17 +555,21 @@ impl TaskManager {
                     if matching {
                         self.serve_matchers();
                     }
+                    next = self.with(Inner::pop_due);
                 }
                 Step::Done(result) => match stack.pop() {
                     // A child finished: its parent resumes with the result,
                     // one pass later (its deadline, if it had one, is off).
-                    (true, deadline) => self.with(|i| {
-                        i.s.running = std::ptr::null();
-                        if let Some(timer) = deadline {
-                            i.s.timers.cancel(timer);
-                        }
-                        i.s.enqueue(stack, result);
-                    }),
+                    (true, deadline) => {
+                        next = self.with(|i| {
+                            i.s.running = std::ptr::null();
+                            if let Some(timer) = deadline {
+                                i.s.timers.cancel(timer);
+                            }
+                            i.s.enqueue(stack, result);
+                            i.pop_due()
+                        });
+                    }
                     // A task finished that nothing else holds (no handle, no
                     // group: every Python port): its error leaves `run`.
                     (false, _) if Rc::strong_count(stack.cell()) == 1 => {
@@ -569,6 +584,7 @@ impl TaskManager {
                         // The return value and the finished coroutine are the
                         // user's: a panic in their `Drop` is the task's error.
                         drop_caught((result, stack))?;
+                        next = self.with(Inner::pop_due);
                     }
                     (false, _) => {
                         let (escaped, leftovers) = self.with(|i| {
@@ -583,6 +599,7 @@ impl TaskManager {
                             debug!("task failed: {error}");
                             return Err(error);
                         }
+                        next = self.with(Inner::pop_due);
                     }
                 },
             }
