@@ -544,18 +544,24 @@ impl TaskManager {
                     });
                 }
                 Step::Yielded(operation) => {
-                    let (leftovers, matching) = self.with(|i| {
+                    let (leftovers, matching, popped) = self.with(|i| {
                         i.s.running = std::ptr::null();
                         i.perform(stack, operation);
-                        (i.leftovers(), !i.s.to_match.is_empty())
+                        let (leftovers, matching) = (i.leftovers(), !i.s.to_match.is_empty());
+                        // Nothing to do between the two: pop the next one now.
+                        let popped = if leftovers.is_none() && !matching { i.pop_due() } else { None };
+                        (leftovers, matching, popped)
                     });
-                    if let Some(leftovers) = leftovers {
-                        leftovers.finish();
+                    next = popped;
+                    if leftovers.is_some() || matching {
+                        if let Some(leftovers) = leftovers {
+                            leftovers.finish();
+                        }
+                        if matching {
+                            self.serve_matchers();
+                        }
+                        next = self.with(Inner::pop_due);
                     }
-                    if matching {
-                        self.serve_matchers();
-                    }
-                    next = self.with(Inner::pop_due);
                 }
                 Step::Done(result) => match stack.pop() {
                     // A child finished: its parent resumes with the result,
