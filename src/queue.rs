@@ -255,13 +255,20 @@ fn hand_off(
     // Waiters of managers dropped since they parked are let go of as they are
     // met (at the front, and before the waiter served): a long-lived queue
     // must not keep them, nor their items.
-    // A dead getter holds nothing; a dead putter's item is the user's.
+    // A dead getter holds nothing; a dead putter's item is the user's. The
+    // list a waiter is served from below is cleaned by that `take_first`.
+    let serves_putter = item.is_none() && !q.items.is_empty();
+    let serves_getter = item.is_some() && !q.is_full();
     let (parked, graveyard) = (&state.parked, &mut state.graveyard);
-    q.getters.drop_dead_front(|key| class(parked, *key), drop);
-    q.putters.drop_dead_front(
-        |(key, _)| class(parked, *key),
-        |(_, item)| graveyard.push(Box::new(item)),
-    );
+    if !serves_getter {
+        q.getters.drop_dead_front(|key| class(parked, *key), drop);
+    }
+    if !serves_putter {
+        q.putters.drop_dead_front(
+            |(key, _)| class(parked, *key),
+            |(_, item)| graveyard.push(Box::new(item)),
+        );
+    }
     match item {
         None if q.items.is_empty() => {
             drop(q);
