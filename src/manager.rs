@@ -13,13 +13,21 @@
 //!    one, earliest first: a sleeper with `()`, any other waiter with `Timeout`.
 //! 3. **Tasks** — run exactly the tasks queued when this step starts, each until
 //!    its next `yield`; whatever they enqueue runs in the next `run_next`.
+//!    (`State::due` counts them; a cancel that takes one out counts it off.)
+//!
+//! With nothing waiting on an fd or a timer, steps 1 and 2 cost nothing: one
+//! borrow counts the tasks due and step 3 starts. In step 3 the borrow that
+//! puts a task away (a bare yield, an operation with nothing left to drop)
+//! also pops the next one, so a switch borrows the state once.
 //!
 //! # Invariants
 //!
 //! - A task is in exactly one place: the run queue (runnable), the parking lot
-//!   (sleeping or waiting on a queue; `sched.rs`), the reactor (waiting on an
-//!   fd, or its wait already over; `reactor.rs`), or being resumed by step 3
-//!   (then it is in none). All of them belong to the manager.
+//!   (sleeping, waiting on a queue, a join, an event or a semaphore;
+//!   `sched.rs`), the reactor (waiting on an fd or another thread, or its wait
+//!   already over; `reactor/`), or being resumed by step 3 (then it is in
+//!   none). All of them belong to the manager; `control.rs` finds a task in
+//!   them to cancel it or to cut it back to a deadline.
 //! - The manager's state is never borrowed while a task runs, so a task may
 //!   call `add`, `merge` or `has_*` on any manager handle. A panic in a task is
 //!   caught around `resume` and becomes that task's error (`task.rs`).
