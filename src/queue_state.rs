@@ -66,6 +66,11 @@ impl<W> Waiters<W> {
             n.set(seq + 1);
             seq
         });
+        if self.list.capacity() == 0 {
+            // A queue of one task's own (a reply slot) has one waiter at a
+            // time: room for one, not the four a first push would make.
+            self.list.reserve_exact(1);
+        }
         self.list.push_back((seq, Some(waiter)));
         self.live += 1;
         seq
