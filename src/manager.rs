@@ -110,6 +110,14 @@ struct Inner {
     notes: Vec<Note>,
 }
 
+/// What steps 1 and 2 leave for after their borrow (`Inner::io_and_timeouts`).
+struct Rest {
+    polled: Result<()>,
+    calls: Option<Vec<Woken>>,
+    unjoined: Option<Error>,
+    dead: Option<Leftovers>,
+}
+
 /// A scheduler event to log. A logger is user code, and may call the
 /// manager: records are kept while the state is borrowed and emitted after.
 enum Note {
@@ -240,6 +248,50 @@ impl Inner {
                 self.s.enqueue(task, input);
             }
         }
+    }
+
+    /// Steps 1 and 2 of `run_next` (see the top of this file), under one
+    /// borrow. With nothing left for after the borrow, it counts the tasks
+    /// due in step 3 too and gives `None`.
+    fn io_and_timeouts(&mut self, timeout: Option<Duration>) -> Option<Box<Rest>> {
+        if !self.io.has_waits() && self.s.timers.is_empty() && self.s.unjoined.is_empty() {
+            self.s.due = self.s.runq.len();
+            return None;
+        }
+        let unjoined = if self.s.unjoined.is_empty() {
+            None
+        } else {
+            control::unjoined_error(&mut self.s)
+        };
+        let (polled, calls) = if self.io.has_waits() {
+            self.io.poll(&mut self.s, timeout)
+        } else {
+            (Ok(()), None)
+        };
+        if calls.is_none() && !self.s.timers.is_empty() {
+            self.handle_timeouts(timeout);
+        }
+        let dead = self.leftovers();
+        if polled.is_ok() && calls.is_none() && unjoined.is_none() && dead.is_none() {
+            self.count_due();
+            return None;
+        }
+        // Boxed: the usual pass returns `None`, and should not pay for a
+        // large return value.
+        Some(Box::new(Rest {
+            polled,
+            calls,
+            unjoined,
+            dead,
+        }))
+    }
+
+    /// Counts the tasks due in step 3: those queued now.
+    fn count_due(&mut self) {
+        if self.s.has_runnable() {
+            self.io.note_activity();
+        }
+        self.s.due = self.s.runq.len();
     }
 
     /// Step 3's next task, if any is still due in this pass; it becomes the
@@ -464,40 +516,25 @@ impl TaskManager {
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
-        // With no fd waits, no timers and no error kept for an unjoined
-        // handle, steps 1 and 2 have nothing to do: one borrow starts step 3.
-        let quiet = self.with(|i| {
-            let quiet = !i.io.has_waits() && i.s.timers.is_empty() && i.s.unjoined.is_empty();
-            if quiet {
-                i.s.due = i.s.runq.len();
-            }
-            quiet
-        });
-        if !quiet {
-            self.io_and_timeouts(timeout)?;
+        // Steps 1 and 2 in one borrow; when they leave nothing to do outside
+        // it (no user code to call, nothing to drop, no error), that borrow
+        // also counts the tasks due, and step 3 starts.
+        if let Some(rest) = self.with(|i| i.io_and_timeouts(timeout)) {
+            self.after_io_and_timeouts(rest, timeout)?;
         }
         self.run_due()
     }
 
-    /// Steps 1 and 2 of `run_next` (see the top of this file); then counts
-    /// the tasks due in step 3.
-    fn io_and_timeouts(&self, timeout: Option<Duration>) -> Result<()> {
-        let (polled, calls, unjoined, dead) = self.with(|i| {
-            let unjoined = if i.s.unjoined.is_empty() {
-                None
-            } else {
-                control::unjoined_error(&mut i.s)
-            };
-            let (polled, calls) = if i.io.has_waits() {
-                i.io.poll(&mut i.s, timeout)
-            } else {
-                (Ok(()), None)
-            };
-            if calls.is_none() && !i.s.timers.is_empty() {
-                i.handle_timeouts(timeout);
-            }
-            (polled, calls, unjoined, i.leftovers())
-        });
+    /// What steps 1 and 2 left to do once their borrow ended (see
+    /// [`Inner::io_and_timeouts`]): callers' `fd_action`s to call, values to
+    /// drop, an error to return; then it counts the tasks due in step 3.
+    fn after_io_and_timeouts(&self, rest: Box<Rest>, timeout: Option<Duration>) -> Result<()> {
+        let Rest {
+            polled,
+            calls,
+            unjoined,
+            dead,
+        } = *rest;
         if let Some(leftovers) = dead {
             leftovers.finish();
         }
@@ -531,12 +568,7 @@ impl TaskManager {
         if let Some(error) = unjoined {
             return Err(error);
         }
-        self.with(|i| {
-            if i.s.has_runnable() {
-                i.io.note_activity();
-            }
-            i.s.due = i.s.runq.len();
-        });
+        self.with(Inner::count_due);
         Ok(())
     }
 
@@ -580,7 +612,11 @@ impl TaskManager {
                         i.perform(stack, operation);
                         let (leftovers, matching) = (i.leftovers(), !i.s.to_match.is_empty());
                         // Nothing to do between the two: pop the next one now.
-                        let popped = if leftovers.is_none() && !matching { i.pop_due() } else { None };
+                        let popped = if leftovers.is_none() && !matching {
+                            i.pop_due()
+                        } else {
+                            None
+                        };
                         (leftovers, matching, popped)
                     });
                     next = popped;
