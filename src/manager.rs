@@ -520,7 +520,7 @@ impl TaskManager {
         // it (no user code to call, nothing to drop, no error), that borrow
         // also counts the tasks due, and step 3 starts.
         if let Some(rest) = self.with(|i| i.io_and_timeouts(timeout)) {
-            self.after_io_and_timeouts(rest, timeout)?;
+            self.after_io_and_timeouts(*rest, timeout)?;
         }
         self.run_due()
     }
@@ -528,13 +528,13 @@ impl TaskManager {
     /// What steps 1 and 2 left to do once their borrow ended (see
     /// [`Inner::io_and_timeouts`]): callers' `fd_action`s to call, values to
     /// drop, an error to return; then it counts the tasks due in step 3.
-    fn after_io_and_timeouts(&self, rest: Box<Rest>, timeout: Option<Duration>) -> Result<()> {
+    fn after_io_and_timeouts(&self, rest: Rest, timeout: Option<Duration>) -> Result<()> {
         let Rest {
             polled,
             calls,
             unjoined,
             dead,
-        } = *rest;
+        } = rest;
         if let Some(leftovers) = dead {
             leftovers.finish();
         }
