@@ -116,16 +116,24 @@ pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: In
     if cell.cancel_requested.replace(false) {
         s.flagged.retain(|c| !Rc::ptr_eq(c, &cell));
     }
-    // The stack's and `cell`'s references aside, who still holds the task.
     s.graveyard.push(Box::new(stack));
-    let holders = Rc::strong_count(&cell) - 2;
     match cell.group.upgrade() {
         Some(group) => {
-            member_done(s, io, &group, &cell, outcome, cancelled, holders - 1);
+            member_done(s, io, &group, &cell, outcome, cancelled);
             None
         }
-        None => deliver(s, &cell, outcome, cancelled, holders),
+        None => {
+            let handles = handles(&cell);
+            deliver(s, &cell, outcome, cancelled, handles)
+        }
     }
+}
+
+/// How many handles (or pending joins) still hold the task of `cell`, once
+/// its stack is in the graveyard and it is off its group's list: the stack's
+/// reference and the caller's `cell` aside.
+fn handles(cell: &Rc<TaskCell>) -> usize {
+    Rc::strong_count(cell).saturating_sub(2)
 }
 
 /// Gives a task's outcome to its joiner or its handle; gives back an error
@@ -168,9 +176,9 @@ fn member_done(
     cell: &Rc<TaskCell>,
     outcome: Input,
     cancelled: bool,
-    handles: usize,
 ) {
     group.members.borrow_mut().retain(|m| !Rc::ptr_eq(m, cell));
+    let handles = handles(cell);
     match outcome {
         Err(error) if !cancelled => {
             let first = group.error.take();
@@ -195,12 +203,18 @@ fn member_done(
             deliver(s, cell, outcome, cancelled, handles);
         }
     }
-    if group.members.borrow().is_empty() {
-        if let Some(key) = group.joiner.take() {
-            let outcome = group.error.take().map_or_else(nothing, Err);
-            wake(s, key, outcome);
-        }
+    if let Some((key, outcome)) = group_done(group) {
+        wake(s, key, outcome);
     }
+}
+
+/// The group's joiner and what it gets, once no member is left.
+fn group_done(group: &GroupCore) -> Option<(Key, Input)> {
+    if !group.members.borrow().is_empty() {
+        return None;
+    }
+    let key = group.joiner.take()?;
+    Some((key, group.error.take().map_or_else(nothing, Err)))
 }
 
 /// Wakes the parked task `key` here, or, if it is another manager's, once
@@ -268,11 +282,8 @@ pub(crate) fn dropped_with_manager(cell: &Rc<TaskCell>) {
     }
     if let Some(group) = cell.group.upgrade() {
         group.members.borrow_mut().retain(|m| !Rc::ptr_eq(m, cell));
-        if group.members.borrow().is_empty() {
-            if let Some(key) = group.joiner.take() {
-                let outcome = group.error.take().map_or_else(nothing, Err);
-                let _ = wake_anywhere(key, outcome);
-            }
+        if let Some((key, outcome)) = group_done(&group) {
+            let _ = wake_anywhere(key, outcome);
         }
     }
 }

@@ -35,14 +35,8 @@ pub(crate) fn perform(wait: SyncWait, s: &mut State, stack: Stack) {
         SyncKind::Event => match on.downcast::<EventCore>() {
             Ok(event) if event.set.get() => s.enqueue(stack, nothing()),
             Ok(event) => {
-                s.park_timed(
-                    stack,
-                    |key| {
-                        let seq = event.waiters.borrow_mut().push(key);
-                        Waiting::Event(event, seq)
-                    },
-                    timeout,
-                );
+                let waiters = &event.waiters;
+                park_listed(s, stack, waiters, timeout, |seq| Waiting::Event(event.clone(), seq));
             }
             Err(_) => unreachable_kind(s, stack),
         },
@@ -52,18 +46,24 @@ pub(crate) fn perform(wait: SyncWait, s: &mut State, stack: Stack) {
                 s.enqueue(stack, Ok(Value::new(Permit::new(sem))));
             }
             Ok(sem) => {
-                s.park_timed(
-                    stack,
-                    |key| {
-                        let seq = sem.waiters.borrow_mut().push(key);
-                        Waiting::Acquire(sem, seq)
-                    },
-                    timeout,
-                );
+                let waiters = &sem.waiters;
+                park_listed(s, stack, waiters, timeout, |seq| Waiting::Acquire(sem.clone(), seq));
             }
             Err(_) => unreachable_kind(s, stack),
         },
     }
+}
+
+/// Parks the task at the back of `waiters` (an event's or a semaphore's
+/// FIFO), with its timeout if any; `waiting` records its place.
+fn park_listed(
+    s: &mut State,
+    stack: Stack,
+    waiters: &std::cell::RefCell<crate::queue_state::Waiters<crate::park::Key>>,
+    timeout: Option<std::time::Duration>,
+    waiting: impl FnOnce(u64) -> Waiting,
+) {
+    s.park_timed(stack, |key| waiting(waiters.borrow_mut().push(key)), timeout);
 }
 
 /// A `SyncWait` whose object is not of its kind: only this crate builds
