@@ -442,6 +442,7 @@ impl TaskManager {
     }
 
     /// Runs `f` on the state. Never called while a task runs (see the invariants).
+    #[inline]
     fn with<R>(&self, f: impl FnOnce(&mut Inner) -> R) -> R {
         with_node(&self.node, f)
     }
@@ -586,26 +587,26 @@ impl TaskManager {
         let mut next = self.with(Inner::pop_due);
         while let Some(mut stack) = next.take() {
             stale = false;
-            let step = stack.resume();
-            if stack.cell().cancel_requested.get() && !(matches!(step, Step::Done(_)) && stack.depth() == 1) {
-                self.end_cancelled(stack, step);
+            let mut out = None;
+            stack.resume(&mut out);
+            if stack.cell().cancel_requested.get() && !(matches!(out, Some(Step::Done(_))) && stack.depth() == 1) {
+                self.end_cancelled(stack, out);
                 next = self.with(Inner::pop_due);
                 continue;
             }
+            // A bare yield goes straight to the back of the run queue, with
+            // no operation moved around (`resume` left `()` as its input).
+            // `running` is left as it is, or names the next task (see
+            // `State::running`).
+            let Some(step) = out else {
+                stale = true;
+                next = self.with(|i| {
+                    i.s.runq.push_back(stack);
+                    i.pop_due()
+                });
+                continue;
+            };
             match step {
-                // A bare yield goes straight to the back of the run queue, with
-                // no operation moved around (`resume` left `()` as its input).
-                // `running` is left as it is, or names the next task (see
-                // `State::running`). The `Yield` holds nothing: forgetting it
-                // spares a drop-glue call.
-                Step::Yielded(operation @ Operation::Yield) => {
-                    std::mem::forget(operation);
-                    stale = true;
-                    next = self.with(|i| {
-                        i.s.runq.push_back(stack);
-                        i.pop_due()
-                    });
-                }
                 Step::Yielded(operation) => {
                     let (leftovers, matching, popped) = self.with(|i| {
                         i.s.running = std::ptr::null();
@@ -711,10 +712,12 @@ impl TaskManager {
 
     /// Ends a task that was cancelled while it ran, now that it has yielded
     /// (or a child of it returned): what it yielded is dropped with it.
-    fn end_cancelled(&self, stack: Stack, step: Step) {
+    fn end_cancelled(&self, stack: Stack, step: Option<Step>) {
         let leftovers = self.with(|i| {
             i.s.running = std::ptr::null();
-            i.s.graveyard.push(Box::new(step));
+            if let Some(step) = step {
+                i.s.graveyard.push(Box::new(step));
+            }
             control::end(&mut i.s, &mut i.io, stack, Err(Error::Cancelled), true);
             i.leftovers()
         });
@@ -842,12 +845,22 @@ impl Manager for RefCell<Node> {
 }
 
 /// Runs `f` on the state `node` holds, or forwards to the manager it was
-/// merged into.
+/// merged into. Inlined: every switch borrows the state once, and the call
+/// would cost a third of the borrow; the forwarding, which recurses, is
+/// kept out of line.
+#[inline]
 fn with_node<R>(node: &RefCell<Node>, f: impl FnOnce(&mut Inner) -> R) -> R {
     let into = match &mut *node.borrow_mut() {
         Node::Root(state) => return f(state),
         Node::Merged(into) => into.clone(),
     };
+    forward(into, f)
+}
+
+/// [`with_node`] on the manager a merged one forwards to.
+#[cold]
+#[inline(never)]
+fn forward<R>(into: TaskManager, f: impl FnOnce(&mut Inner) -> R) -> R {
     into.with(f)
 }
 

@@ -21,7 +21,6 @@
 use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
-use std::ops::Coroutine;
 use std::os::fd::RawFd;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -41,7 +40,7 @@ use crate::value::Value;
 pub type Input = Result<Value>;
 
 /// The one coroutine type the manager runs (see `task.rs`).
-pub(crate) type Coro = Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Input>>>;
+pub(crate) type Coro = Pin<Box<dyn crate::task::Body>>;
 
 /// The input of a task that is started, or resumed after a bare `yield`: `()`.
 pub(crate) fn nothing() -> Input {

@@ -195,28 +195,47 @@ impl<T> std::fmt::Debug for Task<T> {
     }
 }
 
-/// Adapts a coroutine returning `Result<T>` to the erased return type.
+/// The one coroutine type the manager runs, with its type erased.
+///
+/// # Why not `dyn Coroutine`
+///
+/// A bare `yield` is the commonest switch and carries nothing, yet a
+/// `CoroutineState<Operation, Input>` returned by value is 72 bytes, copied
+/// out of the coroutine, through `catch_unwind`'s result and into the
+/// scheduler's match. So the erased body reports what came of a resume in
+/// `out` instead, and leaves it `None` for a bare yield: that switch then
+/// moves no bytes at all, and an operation is written once, where the
+/// scheduler reads it.
+pub(crate) trait Body {
+    /// Resumes the coroutine with `input`. Writes what it yielded or
+    /// returned into `out`, which is `None` on entry; leaves it `None` if
+    /// the coroutine made a bare `yield`.
+    fn resume(self: Pin<&mut Self>, input: Input, out: &mut Option<Step>);
+}
+
+/// Adapts a coroutine returning `Result<T>` to the erased [`Body`].
 struct Erase<C>(C);
 
-impl<C, T> Coroutine<Input> for Erase<C>
+impl<C, T> Body for Erase<C>
 where
     C: Coroutine<Input, Yield = Operation, Return = Result<T>>,
     T: 'static,
 {
-    type Yield = Operation;
-    type Return = Input;
-
-    fn resume(self: Pin<&mut Self>, input: Input) -> CoroutineState<Operation, Input> {
+    #[inline]
+    fn resume(self: Pin<&mut Self>, input: Input, out: &mut Option<Step>) {
         // SAFETY: structural pinning: `Erase` never moves its only field.
         let inner = unsafe { self.map_unchecked_mut(|e| &mut e.0) };
         match inner.resume(input) {
-            CoroutineState::Yielded(op) => CoroutineState::Yielded(op),
-            CoroutineState::Complete(done) => CoroutineState::Complete(done.map(Value::new)),
+            // Holds nothing: nothing to write, and forgetting it spares a
+            // call of `Operation`'s drop glue.
+            CoroutineState::Yielded(op @ Operation::Yield) => std::mem::forget(op),
+            CoroutineState::Yielded(op) => *out = Some(Step::Yielded(op)),
+            CoroutineState::Complete(done) => *out = Some(Step::Done(done.map(Value::new))),
         }
     }
 }
 
-/// What came of resuming a stack's top once.
+/// What came of resuming a stack's top once, other than a bare `yield`.
 pub(crate) enum Step {
     /// The top yielded this operation.
     Yielded(Operation),
@@ -427,19 +446,19 @@ impl Stack {
         std::mem::replace(&mut self.frames().input, input)
     }
 
-    /// Resumes the top with its input. A panic is caught here and becomes
-    /// `Error::Panic`: the manager's state is never touched while a task
-    /// runs, so it cannot be left half-changed.
+    /// Resumes the top with its input; `out` (`None` on entry) gets what
+    /// it yielded or returned, and stays `None` after a bare `yield` (see
+    /// [`Body`]). A panic is caught here and becomes `Error::Panic`: the
+    /// manager's state is never touched while a task runs, so it cannot be
+    /// left half-changed.
     #[inline]
-    pub(crate) fn resume(&mut self) -> Step {
+    pub(crate) fn resume(&mut self, out: &mut Option<Step>) {
         self.0.resumed.set(self.0.resumed.get() + 1);
         let frames = self.frames();
         let input = std::mem::replace(&mut frames.input, nothing());
         let top = frames.top.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| top.resume(input))) {
-            Ok(CoroutineState::Yielded(op)) => Step::Yielded(op),
-            Ok(CoroutineState::Complete(done)) => Step::Done(done),
-            Err(panic) => Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))),
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| top.resume(input, &mut *out))) {
+            *out = Some(Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))));
         }
     }
 
@@ -576,12 +595,9 @@ impl Drop for Stack {
 /// so putting it in allocates nothing.
 struct Finished;
 
-impl Coroutine<Input> for Finished {
-    type Yield = Operation;
-    type Return = Input;
-
-    fn resume(self: Pin<&mut Self>, _: Input) -> CoroutineState<Operation, Input> {
-        CoroutineState::Complete(Err(Error::invalid("a finished task was resumed")))
+impl Body for Finished {
+    fn resume(self: Pin<&mut Self>, _: Input, out: &mut Option<Step>) {
+        *out = Some(Step::Done(Err(Error::invalid("a finished task was resumed"))));
     }
 }
 
