@@ -264,13 +264,11 @@ impl<T: 'static> Op<T> {
     }
 
     /// Turns the value a `yield` gave back into this operation's result type.
+    #[inline]
     pub fn output(input: Input) -> Result<T> {
         match input?.downcast::<T>() {
             Ok(value) => Ok(value),
-            Err(_) => Err(Error::invalid(format!(
-                "the task was resumed with a value that is not a {}",
-                std::any::type_name::<T>()
-            ))),
+            Err(_) => Err(not_a(std::any::type_name::<T>())),
         }
     }
 
@@ -291,6 +289,15 @@ impl<T: 'static> Op<T> {
     }
 }
 
+/// The error of a task resumed with a value of another type than its
+/// operation's (a raw `yield` of something else, given back): out of line,
+/// so that the conversion every `wait!` makes stays small enough to inline.
+#[cold]
+#[inline(never)]
+fn not_a(type_name: &str) -> Error {
+    Error::invalid(format!("the task was resumed with a value that is not a {type_name}"))
+}
+
 /// Used by [`wait!`]: turns an [`Input`] into the `T` an [`Op<T>`] promised.
 /// Zero-sized, so it costs a waiting task nothing.
 #[doc(hidden)]
@@ -298,6 +305,7 @@ pub struct Output<T>(PhantomData<fn() -> T>);
 
 impl<T: 'static> Output<T> {
     #[doc(hidden)]
+    #[inline]
     pub fn take(self, input: Input) -> Result<T> {
         Op::<T>::output(input)
     }

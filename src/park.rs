@@ -153,6 +153,7 @@ impl<T> Parking<T> {
     }
 
     /// Takes the entry out; `None` if the key is not (or no longer) here.
+    #[inline]
     pub(crate) fn unpark(&mut self, key: Key) -> Option<T> {
         let segment = self.segments.iter_mut().find(|s| s.id == key.segment)?;
         let slot = segment

@@ -202,6 +202,7 @@ impl State {
     }
 
     /// Appends a task to the run queue.
+    #[inline]
     pub(crate) fn enqueue(&mut self, mut stack: Stack, input: Input) {
         stack.set_input(input);
         self.runq.push_back(stack);
@@ -266,6 +267,7 @@ impl State {
     }
 
     /// Enqueues a task whose wait is over, cancelling its timeout.
+    #[inline]
     pub(crate) fn ready(&mut self, mut stack: Stack, input: Input) {
         if let Some(timer) = stack.take_timer() {
             self.timers.cancel(timer);
@@ -275,6 +277,7 @@ impl State {
 
     /// Moves a parked task to the run queue with `input`, cancelling its
     /// timeout. Gives `input` back if no such task is parked here.
+    #[inline]
     pub(crate) fn wake(&mut self, key: Key, input: Input) -> std::result::Result<(), Input> {
         match self.parked.unpark(key) {
             Some(Parked { stack, waiting }) => {

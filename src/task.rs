@@ -433,10 +433,11 @@ impl Stack {
         std::ptr::eq(Rc::as_ptr(&self.0), cell)
     }
 
-    /// Sets what the top is resumed with next.
+    /// Sets what the top is resumed with next. What it replaces is `()` as
+    /// a rule (`resume` leaves it), dropped without a call to the drop glue.
     #[inline]
     pub(crate) fn set_input(&mut self, input: Input) {
-        self.frames().input = input;
+        Value::__discard(std::mem::replace(&mut self.frames().input, input));
     }
 
     /// Sets what the top is resumed with next; gives back what it was to be

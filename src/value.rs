@@ -68,6 +68,7 @@ macro_rules! inline_values {
             }
 
             /// The value as a `T`, or the `Value` back if it is not one.
+            #[inline]
             pub fn downcast<T: 'static>(self) -> Result<T, Value> {
                 match self.0 {
                     Repr::Unit => cast::<(), T>(()).map_err(|()| Value(Repr::Unit)),
