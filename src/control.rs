@@ -40,7 +40,7 @@ use crate::op::{nothing, Input};
 use crate::park::Key;
 use crate::reactor::Reactor;
 use crate::sched::{wake_anywhere, Expiry, Parked, State};
-use crate::task::{At, GroupCore, Stack, Status, TaskCell};
+use crate::task::{At, GroupCore, Stack, Status, TaskCell, TaskRef};
 
 /// Takes `cell`'s task out of wherever it is, withdrawn from what it waited
 /// on, its wait's timer cancelled; `None` if it is running or between borrows.
@@ -66,8 +66,8 @@ pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option
         })
         .or_else(|| io.take_over(cell, &mut s.graveyard))?;
     debug_assert!(stack.is(cell));
-    if std::ptr::eq(s.running, cell) {
-        s.running = std::ptr::null(); // it may be dropped now (`State::running`)
+    if s.running.is_some_and(|p| std::ptr::addr_eq(p.as_ptr(), cell)) {
+        s.running = None; // it may be dropped now (`State::running`)
     }
     if let Some(timer) = stack.take_timer() {
         s.timers.cancel(timer);
@@ -78,7 +78,7 @@ pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option
 /// Cancels `cell`'s task: taken out wherever it waits and ended with
 /// `Cancelled` (its coroutines go to the graveyard); a running one is
 /// flagged, and ended at its next yield. Nothing for a task already over.
-pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &Rc<TaskCell>) {
+pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &TaskRef) {
     if !cell.is_pending() {
         return;
     }
@@ -114,7 +114,7 @@ pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: In
     cell.status
         .set(if cancelled { Status::Cancelled } else { Status::Finished });
     if cell.cancel_requested.replace(false) {
-        s.flagged.retain(|c| !Rc::ptr_eq(c, &cell));
+        s.flagged.retain(|c| !TaskRef::ptr_eq(c, &cell));
     }
     s.graveyard.push(Box::new(stack));
     match cell.group.upgrade() {
@@ -132,13 +132,13 @@ pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: In
 /// How many handles (or pending joins) still hold the task of `cell`, once
 /// its stack is in the graveyard and it is off its group's list: the stack's
 /// reference and the caller's `cell` aside.
-fn handles(cell: &Rc<TaskCell>) -> usize {
-    Rc::strong_count(cell).saturating_sub(2)
+fn handles(cell: &TaskRef) -> usize {
+    TaskRef::strong_count(cell).saturating_sub(2)
 }
 
 /// Gives a task's outcome to its joiner or its handle; gives back an error
 /// no one holds the task to receive.
-fn deliver(s: &mut State, cell: &Rc<TaskCell>, outcome: Input, cancelled: bool, handles: usize) -> Option<Error> {
+fn deliver(s: &mut State, cell: &TaskRef, outcome: Input, cancelled: bool, handles: usize) -> Option<Error> {
     let outcome = if cancelled {
         s.graveyard.push(Box::new(outcome));
         Err(Error::Cancelled)
@@ -173,11 +173,11 @@ fn member_done(
     s: &mut State,
     io: &mut Reactor,
     group: &Rc<GroupCore>,
-    cell: &Rc<TaskCell>,
+    cell: &TaskRef,
     outcome: Input,
     cancelled: bool,
 ) {
-    group.members.borrow_mut().retain(|m| !Rc::ptr_eq(m, cell));
+    group.members.borrow_mut().retain(|m| !TaskRef::ptr_eq(m, cell));
     let handles = handles(cell);
     match outcome {
         Err(error) if !cancelled => {
@@ -193,7 +193,7 @@ fn member_done(
                 None => {}
             }
             if is_first {
-                let rest: Vec<Rc<TaskCell>> = group.members.borrow().clone();
+                let rest: Vec<TaskRef> = group.members.borrow().clone();
                 for member in &rest {
                     cancel(s, io, member);
                 }
@@ -228,7 +228,7 @@ fn wake(s: &mut State, key: Key, input: Input) {
 /// A `timeout_after` deadline fired: the task is cut back to the parent of
 /// the child at `depth` (that child and its own children dropped, their
 /// deadlines cancelled), and the parent resumes with `Timeout`.
-pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &Rc<TaskCell>, depth: usize) {
+pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &TaskRef, depth: usize) {
     if !cell.is_pending() || (cell.depth.get() as usize) < depth {
         return; // over, or the child returned in the meantime
     }
@@ -240,7 +240,9 @@ pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &Rc<TaskCell>, depth
         if stack.holds_value() {
             // Just after now: not again in this step 2's loop over expired timers.
             let again = s.clock.now() + std::time::Duration::from_nanos(1);
-            let timer = s.timers.insert(again, Expiry::Deadline(Rc::downgrade(cell), depth));
+            let timer = s
+                .timers
+                .insert(again, Expiry::Deadline(TaskRef::downgrade(cell), depth));
             stack.replace_deadline(depth, timer);
             return;
         }
@@ -262,9 +264,9 @@ pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
         let i = s
             .unjoined
             .iter()
-            .position(|cell| Rc::strong_count(cell) == 1 || cell.result_is_taken())?;
+            .position(|cell| TaskRef::strong_count(cell) == 1 || cell.result_is_taken())?;
         let cell = s.unjoined.swap_remove(i);
-        if Rc::strong_count(&cell) == 1 {
+        if TaskRef::strong_count(&cell) == 1 {
             if let Some(Err(error)) = cell.result.take().map(|r| *r) {
                 return Some(error);
             }
@@ -276,12 +278,12 @@ pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
 /// joiner, parked perhaps in another manager, gets `Cancelled`, and its group
 /// counts it off (waking the group's joiner if it was the last). Called once
 /// the manager's tasks are dropped, outside every borrow.
-pub(crate) fn dropped_with_manager(cell: &Rc<TaskCell>) {
+pub(crate) fn dropped_with_manager(cell: &TaskRef) {
     if let Some(key) = cell.joiner.take() {
         let _ = wake_anywhere(key, Err(Error::Cancelled));
     }
     if let Some(group) = cell.group.upgrade() {
-        group.members.borrow_mut().retain(|m| !Rc::ptr_eq(m, cell));
+        group.members.borrow_mut().retain(|m| !TaskRef::ptr_eq(m, cell));
         if let Some((key, outcome)) = group_done(&group) {
             let _ = wake_anywhere(key, outcome);
         }

@@ -12,7 +12,7 @@
 
 use std::rc::Rc;
 
-use crate::op::{nothing, Op, SyncKind, SyncWait};
+use crate::op::{nothing, Op, SyncOn, SyncWait};
 use crate::sched::wake_anywhere;
 use crate::sync_state::EventCore;
 
@@ -90,7 +90,7 @@ impl Event {
     /// Yielded, resumes the task once the flag is set (at once, one pass
     /// later, if it is set already). Takes a [`timeout`](Op::timeout).
     pub fn wait(&self) -> Op<()> {
-        SyncWait::op(SyncKind::Event, self.core.clone())
+        SyncWait::op(SyncOn::Event(self.core.clone()))
     }
 }
 

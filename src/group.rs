@@ -19,7 +19,7 @@ use std::rc::{Rc, Weak};
 use crate::error::{Error, Result};
 use crate::handle::{spawn, TaskHandle};
 use crate::manager::TaskManager;
-use crate::op::{Op, SyncKind, SyncWait};
+use crate::op::{Op, SyncOn, SyncWait};
 use crate::sched::manager_of;
 use crate::task::{GroupCore, Task};
 
@@ -103,7 +103,7 @@ impl TaskGroup {
     /// running). A member joining its own group is an
     /// [`Error::InvalidArgument`].
     pub fn join(&self) -> Op<()> {
-        SyncWait::op(SyncKind::GroupJoin, self.core.clone())
+        SyncWait::op(SyncOn::GroupJoin(self.core.clone()))
     }
 
     /// How many members have not finished yet.

@@ -3,7 +3,7 @@
 //! # Why ignoring it changes nothing
 //!
 //! Every Python port writes `multitask.add(task)` and drops the result. The
-//! handle is a second reference to the task's cell (`task.rs`); when a task
+//! handle is a second reference to the task's cell (`cell.rs`); when a task
 //! ends, the manager counts who still holds the cell, and with no handle left
 //! it does what it always did: drops the return value, or lets the error
 //! leave `run()`. Only a live handle keeps the outcome, for `join` (see
@@ -15,9 +15,9 @@
 use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
 
-use crate::op::{Op, SyncKind, SyncWait};
+use crate::op::{Op, SyncOn, SyncWait};
 use crate::sched::Manager;
-use crate::task::{GroupCore, Stack, Status, Task, TaskCell};
+use crate::task::{GroupCore, Stack, Status, Task, TaskRef};
 
 /// A handle to a task added to a manager: [`join`](TaskHandle::join) it,
 /// [`cancel`](TaskHandle::cancel) it, ask if it is finished.
@@ -56,19 +56,14 @@ use crate::task::{GroupCore, Stack, Status, Task, TaskCell};
 /// tm.run().unwrap(); // returns at once: the sleeper is gone
 /// ```
 pub struct TaskHandle<T = ()> {
-    cell: Rc<TaskCell>,
+    cell: TaskRef,
     returns: PhantomData<fn() -> T>,
 }
 
 /// Adds `task` to `manager` (as a member of `group`, if given) and gives its
 /// handle: what `TaskManager::add` and `TaskGroup::add` do.
 pub(crate) fn spawn<T: 'static>(manager: &dyn Manager, task: Task<T>, group: Option<&Rc<GroupCore>>) -> TaskHandle<T> {
-    let stack = Stack::new(
-        task.coro,
-        task.name,
-        group.map_or_else(Weak::new, Rc::downgrade),
-        manager.home(),
-    );
+    let stack = Stack::new(task, group.map_or_else(Weak::new, Rc::downgrade), manager.home());
     let cell = stack.cell().clone();
     if let Some(group) = group {
         group.members.borrow_mut().push(cell.clone());
@@ -114,7 +109,7 @@ impl<T: 'static> TaskHandle<T> {
     /// `Error::Message` with its error's text: the error itself is the
     /// group's. Takes a [`timeout`](Op::timeout) (the task keeps running).
     pub fn join(&self) -> Op<T> {
-        SyncWait::op(SyncKind::Join, self.cell.clone())
+        SyncWait::op(SyncOn::Join(self.cell.clone()))
     }
 
     /// Ends the task wherever it is: runnable, sleeping, waiting on a queue,

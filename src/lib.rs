@@ -449,12 +449,13 @@
 //! tm.run().unwrap();
 //! ```
 
-#![feature(coroutine_trait, coroutines)]
+#![feature(coroutine_trait, coroutines, ptr_metadata)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 mod action;
 pub mod blocking;
+mod cell;
 mod control;
 pub mod cores;
 mod error;

@@ -53,11 +53,12 @@ use crate::control;
 use crate::error::{Error, Result};
 use crate::handle::TaskHandle;
 use crate::monitor::{self, TaskInfo};
+use crate::op::Step;
 use crate::op::{nothing, Input, Operation};
 use crate::park::Key;
 use crate::reactor::{Reactor, Woken};
 use crate::sched::{self, Expiry, Manager, Parked, State};
-use crate::task::{Stack, Step, Task, TaskCell};
+use crate::task::{Stack, Task, TaskRef};
 use crate::time::Clock;
 
 /// Runs a set of cooperating tasks within one thread (Python's `TaskManager`).
@@ -302,7 +303,7 @@ impl Inner {
         }
         self.s.due -= 1;
         let stack = self.s.runq.pop_front()?;
-        self.s.running = Rc::as_ptr(stack.cell());
+        self.s.running = Some(std::ptr::NonNull::from(&**stack.cell()));
         Some(stack)
     }
 
@@ -314,7 +315,7 @@ impl Inner {
             Operation::Yield => s.runq.push_back(stack),
             Operation::Value(value) => s.enqueue(stack, Ok(value)),
             Operation::Child(child) => {
-                stack.push(child.0);
+                stack.push(child);
                 let depth = stack.depth();
                 s.enqueue(stack, nothing());
                 self.note(Note::ChildStarted(depth), log::Level::Trace);
@@ -332,8 +333,8 @@ impl Inner {
             Operation::FdReady(wait) | Operation::FdAction(wait) => crate::reactor::wait(&mut self.io, s, stack, wait),
             Operation::Invalid(error) => s.enqueue(stack, Err(error)),
             Operation::Deadline(child, span) => {
-                stack.push(child.0);
-                let expiry = Expiry::Deadline(Rc::downgrade(stack.cell()), stack.depth());
+                stack.push(child);
+                let expiry = Expiry::Deadline(TaskRef::downgrade(stack.cell()), stack.depth());
                 stack.push_deadline(s.set_timer(span, expiry));
                 s.enqueue(stack, nothing());
             }
@@ -365,7 +366,7 @@ impl Drop for Inner {
         }
         sched::unregister(&self.s);
         // The tasks' cells, to tell their joiners and groups once they are dropped.
-        let mut cells: Vec<Rc<TaskCell>> = self.s.runq.iter().map(|t| t.cell().clone()).collect();
+        let mut cells: Vec<TaskRef> = self.s.runq.iter().map(|t| t.cell().clone()).collect();
         cells.extend(self.s.parked.iter().map(|(_, p)| p.stack.cell().clone()));
         cells.extend(self.io.waiters().map(|(t, _)| t.cell().clone()));
         let mut dead: Vec<Box<dyn Any>> = self.s.runq.drain(..).map(boxed).collect();
@@ -609,7 +610,7 @@ impl TaskManager {
             match step {
                 Step::Yielded(operation) => {
                     let (leftovers, matching, popped) = self.with(|i| {
-                        i.s.running = std::ptr::null();
+                        i.s.running = None;
                         i.perform(stack, operation);
                         let (leftovers, matching) = (i.leftovers(), !i.s.to_match.is_empty());
                         // Nothing to do between the two: pop the next one now.
@@ -636,7 +637,7 @@ impl TaskManager {
                     // one pass later (its deadline, if it had one, is off).
                     (true, deadline) => {
                         next = self.with(|i| {
-                            i.s.running = std::ptr::null();
+                            i.s.running = None;
                             if let Some(timer) = deadline {
                                 i.s.timers.cancel(timer);
                             }
@@ -646,10 +647,10 @@ impl TaskManager {
                     }
                     // A task finished that nothing else holds (no handle, no
                     // group: every Python port): its error leaves `run`.
-                    (false, _) if Rc::strong_count(stack.cell()) == 1 => {
+                    (false, _) if TaskRef::strong_count(stack.cell()) == 1 => {
                         // The task is about to be freed: `running` must not
                         // name it while its `Drop`s run (they may call `tasks()`).
-                        self.with(|i| i.s.running = std::ptr::null());
+                        self.with(|i| i.s.running = None);
                         if let Err(error) = result {
                             debug!("task failed: {error}");
                             return Err(error);
@@ -662,7 +663,7 @@ impl TaskManager {
                     }
                     (false, _) => {
                         let (escaped, leftovers) = self.with(|i| {
-                            i.s.running = std::ptr::null();
+                            i.s.running = None;
                             let escaped = control::end(&mut i.s, &mut i.io, stack, result, false);
                             (escaped, i.leftovers())
                         });
@@ -679,7 +680,7 @@ impl TaskManager {
             }
         }
         if stale {
-            self.with(|i| i.s.running = std::ptr::null());
+            self.with(|i| i.s.running = None);
         }
         Ok(())
     }
@@ -714,7 +715,7 @@ impl TaskManager {
     /// (or a child of it returned): what it yielded is dropped with it.
     fn end_cancelled(&self, stack: Stack, step: Option<Step>) {
         let leftovers = self.with(|i| {
-            i.s.running = std::ptr::null();
+            i.s.running = None;
             if let Some(step) = step {
                 i.s.graveyard.push(Box::new(step));
             }
@@ -833,7 +834,7 @@ impl Manager for RefCell<Node> {
         with_node(self, |i| i.s.parked.segment_ids().next().expect("a lot has a segment"))
     }
 
-    fn cancel(&self, cell: &Rc<TaskCell>) {
+    fn cancel(&self, cell: &TaskRef) {
         let leftovers = with_node(self, |i| {
             control::cancel(&mut i.s, &mut i.io, cell);
             i.leftovers()

@@ -159,8 +159,8 @@ pub(crate) fn snapshot(s: &State, io: &Reactor) -> Vec<TaskInfo> {
         let state = wait.map_or(TaskState::Runnable, |(fd, flags, action)| fd_state(fd, flags, action));
         info(t.cell(), state)
     }));
-    // SAFETY: `running` is null or a live task (the invariant at `State::running`).
-    if let Some(running) = unsafe { s.running.as_ref() } {
+    // SAFETY: `running` is `None` or a live task (the invariant at `State::running`).
+    if let Some(running) = s.running.map(|p| unsafe { p.as_ref() }) {
         if !all.iter().any(|t| t.id == running.id) {
             all.push(info(running, TaskState::Running));
         }

@@ -26,9 +26,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::Duration;
 
+use crate::cell::{GroupCore, TaskRef};
 use crate::error::{Error, Result};
 use crate::fd::Flags;
 use crate::queue_state::{Matcher, QueueState};
+use crate::sync_state::{EventCore, SemaphoreCore};
 use crate::time::IntoSeconds;
 use crate::value::Value;
 
@@ -38,9 +40,6 @@ use crate::value::Value;
 /// (`let input: Input = yield op;`); [`wait!`](crate::wait) turns it into the
 /// operation's typed result.
 pub type Input = Result<Value>;
-
-/// The one coroutine type the manager runs (see `task.rs`).
-pub(crate) type Coro = Pin<Box<dyn crate::task::Body>>;
 
 /// The input of a task that is started, or resumed after a bare `yield`: `()`.
 pub(crate) fn nothing() -> Input {
@@ -96,11 +95,11 @@ impl std::fmt::Debug for Operation {
             Operation::FdAction(_) => "FdAction",
             Operation::Invalid(e) => return write!(f, "Invalid({e})"),
             Operation::Deadline(..) => "Deadline",
-            Operation::Wait(w) => match w.kind {
-                SyncKind::Join => "Join",
-                SyncKind::GroupJoin => "GroupJoin",
-                SyncKind::Event => "EventWait",
-                SyncKind::Acquire => "Acquire",
+            Operation::Wait(w) => match w.on {
+                SyncOn::Join(_) => "Join",
+                SyncOn::GroupJoin(_) => "GroupJoin",
+                SyncOn::Event(_) => "EventWait",
+                SyncOn::Acquire(_) => "Acquire",
             },
             Operation::Remote(_) => "Remote",
         };
@@ -108,8 +107,34 @@ impl std::fmt::Debug for Operation {
     }
 }
 
-/// A child task inside [`Operation::Child`].
-pub struct Child(pub(crate) Coro);
+/// A child task inside [`Operation::Child`]: its cell, with its body.
+pub struct Child(pub(crate) TaskRef<dyn Body>);
+
+/// The one coroutine type the manager runs, with its type erased.
+///
+/// # Why not `dyn Coroutine`
+///
+/// A bare `yield` is the commonest switch and carries nothing, yet a
+/// `CoroutineState<Operation, Input>` returned by value is 72 bytes, copied
+/// out of the coroutine, through `catch_unwind`'s result and into the
+/// scheduler's match. So the erased body reports what came of a resume in
+/// `out` instead, and leaves it `None` for a bare yield: that switch then
+/// moves no bytes at all, and an operation is written once, where the
+/// scheduler reads it.
+pub(crate) trait Body {
+    /// Resumes the coroutine with `input`. Writes what it yielded or
+    /// returned into `out`, which is `None` on entry; leaves it `None` if
+    /// the coroutine made a bare `yield`.
+    fn resume(self: Pin<&mut Self>, input: Input, out: &mut Option<Step>);
+}
+
+/// What came of resuming a stack's top once, other than a bare `yield`.
+pub(crate) enum Step {
+    /// The top yielded this operation.
+    Yielded(Operation),
+    /// The top returned or failed (a panic counts as failing); it is gone.
+    Done(Input),
+}
 
 /// The I/O a manager performs for a task once its fd is ready (`action.rs`
 /// does it). The library's commonest actions are variants, so building one
@@ -166,36 +191,26 @@ pub(crate) enum QueueSide {
 
 /// A wait inside [`Operation::Wait`]: on a task's end, a group's, an
 /// event, or a semaphore's permit.
-///
-/// What it waits on is held erased (`Rc<dyn Any>`): this file sits below
-/// the tasks, groups and events it could name, and `wait.rs`, above them
-/// all, turns it back by its kind.
 pub struct SyncWait {
-    pub(crate) kind: SyncKind,
-    pub(crate) on: Rc<dyn std::any::Any>,
+    pub(crate) on: SyncOn,
     pub(crate) timeout: Option<Duration>,
 }
 
 /// What a [`SyncWait`] waits for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum SyncKind {
-    /// A task's end (`on` is its `TaskCell`).
-    Join,
-    /// A group's end (`GroupCore`).
-    GroupJoin,
-    /// An event's set (`EventCore`).
-    Event,
-    /// A semaphore's permit (`SemaphoreCore`).
-    Acquire,
+pub(crate) enum SyncOn {
+    /// A task's end.
+    Join(TaskRef<dyn Body>),
+    /// A group's end.
+    GroupJoin(Rc<GroupCore<dyn Body>>),
+    /// An event's set.
+    Event(Rc<EventCore>),
+    /// A semaphore's permit.
+    Acquire(Rc<SemaphoreCore>),
 }
 
 impl SyncWait {
-    pub(crate) fn op<T: 'static>(kind: SyncKind, on: Rc<dyn std::any::Any>) -> Op<T> {
-        Op::new(Operation::Wait(SyncWait {
-            kind,
-            on,
-            timeout: None,
-        }))
+    pub(crate) fn op<T: 'static>(on: SyncOn) -> Op<T> {
+        Op::new(Operation::Wait(SyncWait { on, timeout: None }))
     }
 }
 

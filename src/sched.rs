@@ -29,7 +29,7 @@ use crate::op::Input;
 use crate::park::{Key, Parking};
 use crate::queue_state::{QueueState, Side};
 use crate::sync_state::{EventCore, SemaphoreCore};
-use crate::task::{At, GroupCore, Stack, TaskCell};
+use crate::task::{At, GroupCore, Stack, TaskCell, TaskRef, TaskWeak};
 use crate::time::{Clock, TimerKey, Timers};
 
 /// What to do when a timer fires.
@@ -43,7 +43,7 @@ pub(crate) enum Expiry {
     Io(RawFd, u64),
     /// A `timeout_after` deadline: cut the task back below the child at
     /// this depth, resume its parent with `Timeout`.
-    Deadline(Weak<TaskCell>, usize),
+    Deadline(TaskWeak, usize),
 }
 
 /// What a parked task waits for: enough to withdraw it from the list it is
@@ -58,7 +58,7 @@ pub(crate) enum Waiting {
         side: Side,
     },
     /// Joining a task.
-    Join(Weak<TaskCell>),
+    Join(TaskWeak),
     /// Joining a group.
     Group(Weak<GroupCore>),
     /// Waiting for an event, number `seq` in its list.
@@ -166,14 +166,14 @@ pub(crate) struct State {
     pub(crate) elsewhere: Vec<(Key, Input)>,
     /// Tasks cancelled while they ran, or while they sat in a list between
     /// two borrows: ended at their next yield, or when the list is enqueued.
-    pub(crate) flagged: Vec<Rc<TaskCell>>,
+    pub(crate) flagged: Vec<TaskRef>,
     /// Finished tasks that failed while a handle was alive: if the handle
     /// is dropped unjoined, the error leaves `run_next` after all.
-    pub(crate) unjoined: Vec<Rc<TaskCell>>,
+    pub(crate) unjoined: Vec<TaskRef>,
     /// Queues that now have items a waiting `get_matching` may take: its
     /// predicate is called once the borrow ends (`queue::pick`).
     pub(crate) to_match: Vec<Rc<RefCell<QueueState>>>,
-    /// The task being resumed, for `tasks()`. Invariant: null, or a live
+    /// The task being resumed, for `tasks()`. Invariant: `None`, or a live
     /// task: the one being resumed, or the last one resumed if it then made
     /// a bare yield, within the same pass (it is in the run queue; the next
     /// pop or the end of the pass overwrites this, and a cancel that takes
@@ -181,7 +181,7 @@ pub(crate) struct State {
     /// clears it in the borrow that follows, so a bare yield, the hot path,
     /// pays one store. `tasks()` reports it as running only if it is in no
     /// other place.
-    pub(crate) running: *const TaskCell,
+    pub(crate) running: Option<std::ptr::NonNull<TaskCell>>,
 }
 
 impl State {
@@ -197,7 +197,7 @@ impl State {
             flagged: Vec::new(),
             unjoined: Vec::new(),
             to_match: Vec::new(),
-            running: std::ptr::null(),
+            running: None,
         }
     }
 
@@ -337,7 +337,7 @@ pub(crate) trait Manager {
     /// `input` back if no such task is parked there.
     fn wake(&self, key: Key, input: Input) -> std::result::Result<(), Input>;
     /// Cancels `cell`'s task (see `control.rs`).
-    fn cancel(&self, cell: &Rc<TaskCell>);
+    fn cancel(&self, cell: &TaskRef);
     /// Adds a new task to the back of the run queue.
     fn enqueue(&self, stack: Stack);
     /// The id of the manager's first parking segment: how its tasks, handles

@@ -13,7 +13,7 @@
 
 use std::rc::Rc;
 
-use crate::op::{Op, SyncKind, SyncWait};
+use crate::op::{Op, SyncOn, SyncWait};
 use crate::queue_state::Waiters;
 use crate::sched::wake_anywhere;
 use crate::sync_state::SemaphoreCore;
@@ -75,7 +75,7 @@ impl Semaphore {
     /// Yielded, resumes the task with a [`Permit`] once one is free. Takes
     /// a [`timeout`](Op::timeout).
     pub fn acquire(&self) -> Op<Permit> {
-        SyncWait::op(SyncKind::Acquire, self.core.clone())
+        SyncWait::op(SyncOn::Acquire(self.core.clone()))
     }
 }
 

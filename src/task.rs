@@ -3,13 +3,14 @@
 //! # Why one erased type
 //!
 //! Python's manager holds generators of any kind; the Rust manager holds one
-//! type, `Pin<Box<dyn Coroutine<Input, Yield = Operation, Return = Result<Value>>>>`.
-//! A [`Task<T>`] keeps the type its coroutine returns as a marker only, so a
-//! parent that yields it gets a `T` back (the [`wait!`](crate::wait) macro does the
-//! downcast), while the manager sees every task, parent or child, alike. The
-//! erasure happens once, in [`Task::new`]; after that a switch is one virtual
-//! call to `resume`, and values travel as a [`Value`], which for `()` and
-//! other zero-sized values allocates nothing.
+//! type, a task's cell with its coroutine erased to a `dyn Body` (`op.rs`,
+//! `cell.rs`). A [`Task<T>`] keeps the type its coroutine returns as a marker
+//! only, so a parent that yields it gets a `T` back (the [`wait!`](crate::wait)
+//! macro does the downcast), while the manager sees every task, parent or
+//! child, alike. The erasure happens once, in [`Task::new`], which makes the
+//! task's one allocation; after that a switch is one virtual call to
+//! `resume`, and values travel as a [`Value`], which for `()` and other
+//! zero-sized values allocates nothing.
 //!
 //! # The trampoline stack
 //!
@@ -17,21 +18,21 @@
 //! the parents it was yielded by below. Only the top is ever resumed. A child
 //! yielded by the top is pushed; a top that returns or fails is popped and its
 //! result becomes the input of the parent below. The nesting lives in a `Vec`,
-//! not on the thread's stack, so 100,000 nested children cost 100,000 boxes and
+//! not on the thread's stack, so 100,000 nested children cost 100,000 cells and
 //! no recursion.
 
 use std::any::Any;
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::Cell;
 use std::marker::PhantomData;
 use std::ops::{Coroutine, CoroutineState};
-use std::os::fd::RawFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::rc::{Rc, Weak};
+use std::rc::Weak;
 
+use crate::cell::{self, Frames};
+pub(crate) use crate::cell::{At, Status};
 use crate::error::{Error, Result};
-use crate::op::{nothing, Child, Coro, Input, IntoOp, Op, Operation};
-use crate::park::Key;
+use crate::op::{nothing, Body, Child, Input, IntoOp, Op, Operation, Step};
 use crate::time::TimerKey;
 use crate::value::Value;
 
@@ -80,8 +81,9 @@ use crate::value::Value;
 /// ```
 #[must_use = "a task does nothing until it is added to a manager or yielded"]
 pub struct Task<T = ()> {
-    pub(crate) coro: Coro,
-    pub(crate) name: Option<Box<str>>,
+    /// The task's cell, its coroutine inside: the one allocation a task costs.
+    /// Unique until the task is added or yielded.
+    pub(crate) cell: TaskRef,
     returns: PhantomData<fn() -> T>,
 }
 
@@ -92,8 +94,7 @@ impl<T: 'static> Task<T> {
         C: Coroutine<Input, Yield = Operation, Return = Result<T>> + 'static,
     {
         Task {
-            coro: Box::pin(Erase(coroutine)),
-            name: None,
+            cell: TaskRef::new(Erase(coroutine), |body| body as *mut dyn Body),
             returns: PhantomData,
         }
     }
@@ -114,7 +115,7 @@ impl<T: 'static> Task<T> {
     /// tm.run().unwrap();
     /// ```
     pub fn named(mut self, name: impl Into<String>) -> Task<T> {
-        self.name = Some(name.into().into_boxed_str());
+        fresh(&mut self.cell).name = Some(Box::new(name.into().into_boxed_str()));
         self
     }
 
@@ -178,7 +179,7 @@ impl<T> Coroutine<Input> for Ready<T> {
 
 impl<T: 'static> From<Task<T>> for Operation {
     fn from(task: Task<T>) -> Operation {
-        Operation::Child(Child(task.coro))
+        Operation::Child(Child(task.cell))
     }
 }
 
@@ -195,23 +196,17 @@ impl<T> std::fmt::Debug for Task<T> {
     }
 }
 
-/// The one coroutine type the manager runs, with its type erased.
-///
-/// # Why not `dyn Coroutine`
-///
-/// A bare `yield` is the commonest switch and carries nothing, yet a
-/// `CoroutineState<Operation, Input>` returned by value is 72 bytes, copied
-/// out of the coroutine, through `catch_unwind`'s result and into the
-/// scheduler's match. So the erased body reports what came of a resume in
-/// `out` instead, and leaves it `None` for a bare yield: that switch then
-/// moves no bytes at all, and an operation is written once, where the
-/// scheduler reads it.
-pub(crate) trait Body {
-    /// Resumes the coroutine with `input`. Writes what it yielded or
-    /// returned into `out`, which is `None` on entry; leaves it `None` if
-    /// the coroutine made a bare `yield`.
-    fn resume(self: Pin<&mut Self>, input: Input, out: &mut Option<Step>);
-}
+/// The cell of every task and child, as the manager holds it (see `cell.rs`).
+pub(crate) type TaskCell = cell::Header<dyn Body>;
+
+/// A counted reference to a task's cell (see `cell.rs`).
+pub(crate) type TaskRef = cell::TaskRef<dyn Body>;
+
+/// A reference to a task's cell that does not keep it alive.
+pub(crate) type TaskWeak = cell::TaskWeak<dyn Body>;
+
+/// The shared state of a group, as the manager holds it (see `cell.rs`).
+pub(crate) type GroupCore = cell::GroupCore<dyn Body>;
 
 /// Adapts a coroutine returning `Result<T>` to the erased [`Body`].
 struct Erase<C>(C);
@@ -235,120 +230,12 @@ where
     }
 }
 
-/// What came of resuming a stack's top once, other than a bare `yield`.
-pub(crate) enum Step {
-    /// The top yielded this operation.
-    Yielded(Operation),
-    /// The top returned or failed (a panic counts as failing); it is gone.
-    Done(Input),
-}
-
-/// Where a task's header says it was last parked: a hint for finding it
-/// (`cancel`, a deadline), checked against the place it names, since a task
-/// woken since then is not there any more. Written only when a task parks,
-/// never on a switch.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum At {
-    /// Not parked since it last ran: in the run queue, running, or in a
-    /// list of waits already over.
-    Elsewhere,
-    /// In the manager's parking lot (sleep, queue, join, event, semaphore).
-    Parked(Key),
-    /// Waiting on an fd: its number, and its waiter's sequence number there.
-    Io(RawFd, u64),
-}
-
-/// How a task's life ended, as its handle sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
-    /// Still in its manager.
-    Pending,
-    /// Returned or failed; its outcome waits in `result` until joined.
-    Finished,
-    /// Cancelled, or dropped with its manager, before it finished.
-    Cancelled,
-}
-
-/// A task's shared cell: what its handles, its joiner and its group see
-/// (the header fields, all `Cell`s) and the frames only its [`Stack`] ever
-/// touches.
-///
-/// # Why one allocation
-///
-/// A task needs a heap cell for its frames anyway (a switch moves one
-/// pointer), and a handle needs shared state that outlives the frames (the
-/// result waits there for `join`). Putting both in one `Rc` makes `add` cost
-/// one allocation, as before handles existed.
-///
-/// # Invariant (the `unsafe` below relies on it)
-///
-/// The frames are reached only through the task's one `Stack`, which is not
-/// `Clone`: a `&mut Stack` is the only way to a `&mut Frames`. Handles and
-/// the manager read and write the header's `Cell`s only, so a task that
-/// calls its own handle while it runs touches no memory its resume borrows.
-pub(crate) struct TaskCell {
-    /// First, so that it is dropped first: the header is still whole while
-    /// the coroutines' destructors run.
-    frames: UnsafeCell<Frames>,
-    /// Unique on the thread (so per manager, merged or not), from 1.
-    pub(crate) id: u64,
-    /// Given with [`Task::named`]; boxed twice to take one word here.
-    #[allow(clippy::box_collection)]
-    pub(crate) name: Option<Box<Box<str>>>,
-    pub(crate) status: Cell<Status>,
-    /// The outcome of a finished task, until a `join` takes it. Boxed: only
-    /// a task with a live handle keeps one, and an idle task should be small.
-    #[allow(clippy::box_collection)]
-    pub(crate) result: Cell<Option<Box<Input>>>,
-    /// The task parked on `join` of this one.
-    pub(crate) joiner: Cell<Option<Key>>,
-    pub(crate) at: Cell<At>,
-    /// `cancel` was called while the task ran (or sat in a list between two
-    /// borrows): it ends at its next yield.
-    pub(crate) cancel_requested: Cell<bool>,
-    /// The group the task belongs to.
-    pub(crate) group: Weak<GroupCore>,
-    /// Its manager, by its first parking segment (`sched::manager_of`).
-    pub(crate) home: u32,
-    /// How many times the task has been resumed (for `tasks()`).
-    pub(crate) resumed: Cell<u64>,
-    /// How many coroutines deep its stack is (for `tasks()`).
-    pub(crate) depth: Cell<u32>,
-}
-
-impl TaskCell {
-    /// True while the task is in its manager.
-    pub(crate) fn is_pending(&self) -> bool {
-        self.status.get() == Status::Pending
-    }
-
-    /// True once a `join` took the outcome (or there was none to keep).
-    pub(crate) fn result_is_taken(&self) -> bool {
-        let result = self.result.take();
-        let taken = result.is_none();
-        self.result.set(result);
-        taken
-    }
-
-    /// A name to show: the given one, or `task-<id>`.
-    pub(crate) fn display_name(&self) -> String {
-        match &self.name {
-            Some(name) => name.as_ref().to_string(),
-            None => format!("task-{}", self.id),
-        }
-    }
-}
-
-/// The shared state of a [`TaskGroup`](crate::TaskGroup): its members, its
-/// first error, the task waiting on its `join`.
-#[derive(Default)]
-pub(crate) struct GroupCore {
-    /// The members still in their manager, in the order they were added.
-    pub(crate) members: RefCell<Vec<Rc<TaskCell>>>,
-    /// The first failure: the result of `join`.
-    pub(crate) error: Cell<Option<Error>>,
-    /// The task parked on `join`.
-    pub(crate) joiner: Cell<Option<Key>>,
+/// The cell of a task not yet added or yielded, to fill in its header.
+fn fresh(cell: &mut TaskRef) -> &mut TaskCell {
+    // A `Task` is not `Clone`, and nothing else holds its cell until it is
+    // added (`Stack::new`) or yielded (`Stack::push`), both of which take
+    // the `Task`: this cannot fail.
+    TaskRef::get_mut(cell).expect("a task's cell is its own until it is added")
 }
 
 thread_local! {
@@ -358,79 +245,47 @@ thread_local! {
 /// A task with the parents waiting on it: the trampoline's unit of work.
 ///
 /// One pointer: the run queue and the parking lot move tasks around by the
-/// pointer, and the frames live in one heap cell with what the task needs
-/// while it is not running (its next input, its pending timeout) and its
-/// header. A switch then moves eight bytes.
+/// pointer, and the frames live in the task's one cell (`cell.rs`) with what
+/// the task needs while it is not running (its next input, its pending
+/// timeout), its header and its coroutine. A switch then moves eight bytes.
 ///
 /// Dropping a stack drops its coroutines, innermost first, even if a handle
 /// keeps the cell alive: a task that leaves its manager lets go of what it
 /// holds (its sockets close) there and then.
-pub(crate) struct Stack(Rc<TaskCell>);
-
-struct Frames {
-    /// The innermost child: the only coroutine ever resumed.
-    top: Coro,
-    /// The parents, outermost first; each waits for the one above it. Boxed
-    /// (8 bytes instead of a `Vec`'s 24): most tasks never yield a child, and
-    /// an idle task should be small.
-    #[allow(clippy::box_collection)]
-    parents: Option<Box<Vec<Coro>>>,
-    /// What the top is resumed with next.
-    input: Input,
-    /// The timeout to cancel when the task is woken, while it waits.
-    timer: Option<TimerKey>,
-    /// The `timeout_after` deadlines of the stack: the depth of the child
-    /// each one guards, and its timer; innermost last.
-    #[allow(clippy::box_collection)]
-    deadlines: Option<Box<Vec<(usize, TimerKey)>>>,
-}
+pub(crate) struct Stack(TaskRef);
 
 impl Stack {
-    pub(crate) fn new(coro: Coro, name: Option<Box<str>>, group: Weak<GroupCore>, home: u32) -> Stack {
-        let name = name.map(Box::new);
-        let id = NEXT_ID.with(|n| {
+    /// The stack of `task`, added to the manager whose home segment is
+    /// `home`, in `group`: the task gets its id here.
+    pub(crate) fn new<T>(task: Task<T>, group: Weak<GroupCore>, home: u32) -> Stack {
+        let mut cell = task.cell;
+        let fresh = fresh(&mut cell);
+        fresh.id = NEXT_ID.with(|n| {
             let id = n.get();
             n.set(id + 1);
             id
         });
-        Stack(Rc::new(TaskCell {
-            frames: UnsafeCell::new(Frames {
-                top: coro,
-                parents: None,
-                input: nothing(),
-                timer: None,
-                deadlines: None,
-            }),
-            id,
-            name,
-            status: Cell::new(Status::Pending),
-            result: Cell::new(None),
-            joiner: Cell::new(None),
-            at: Cell::new(At::Elsewhere),
-            cancel_requested: Cell::new(false),
-            group,
-            home,
-            resumed: Cell::new(0),
-            depth: Cell::new(1),
-        }))
+        fresh.group = group;
+        fresh.home = home;
+        Stack(cell)
     }
 
-    fn frames(&mut self) -> &mut Frames {
-        // SAFETY: the invariant of `TaskCell`: this `Stack` is the only way
+    fn frames(&mut self) -> &mut Frames<dyn Body> {
+        // SAFETY: the invariant of `cell.rs`: this `Stack` is the only way
         // to the frames, and it is borrowed mutably here.
-        unsafe { &mut *self.0.frames.get() }
+        unsafe { self.0.frames() }
     }
 
     /// The shared cell: the header, for the manager and the handles.
     #[inline]
-    pub(crate) fn cell(&self) -> &Rc<TaskCell> {
+    pub(crate) fn cell(&self) -> &TaskRef {
         &self.0
     }
 
     /// True if this is the task of `cell`.
     #[inline]
     pub(crate) fn is(&self, cell: &TaskCell) -> bool {
-        std::ptr::eq(Rc::as_ptr(&self.0), cell)
+        std::ptr::eq(&*self.0, cell)
     }
 
     /// Sets what the top is resumed with next. What it replaces is `()` as
@@ -454,10 +309,17 @@ impl Stack {
     /// left half-changed.
     #[inline]
     pub(crate) fn resume(&mut self, out: &mut Option<Step>) {
-        self.0.resumed.set(self.0.resumed.get() + 1);
-        let frames = self.frames();
-        let input = std::mem::replace(&mut frames.input, nothing());
-        let top = frames.top.as_mut();
+        let cell: &TaskRef = &self.0;
+        cell.resumed.set(cell.resumed.get() + 1);
+        // SAFETY: this stack owns the cell's frames and bodies, its own and
+        // its children's, and each body is live while it is on the stack
+        // (see `cell.rs`); the frames and the top's body are distinct.
+        let (input, top) = unsafe {
+            let frames = cell.frames();
+            let input = std::mem::replace(&mut frames.input, nothing());
+            let top = frames.children.as_deref().and_then(|c| c.last()).unwrap_or(cell);
+            (input, top.body())
+        };
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| top.resume(input, &mut *out))) {
             *out = Some(Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))));
         }
@@ -465,10 +327,8 @@ impl Stack {
 
     /// Makes `child` the new top; the old top waits below it.
     #[inline]
-    pub(crate) fn push(&mut self, child: Coro) {
-        let frames = self.frames();
-        let parent = std::mem::replace(&mut frames.top, child);
-        frames.parents.get_or_insert_default().push(parent);
+    pub(crate) fn push(&mut self, child: Child) {
+        self.frames().children.get_or_insert_default().push(child.0);
         self.0.depth.set(self.0.depth.get() + 1);
     }
 
@@ -480,10 +340,12 @@ impl Stack {
     pub(crate) fn pop(&mut self) -> (bool, Option<TimerKey>) {
         let depth = self.depth();
         let frames = self.frames();
-        let Some(parent) = frames.parents.as_mut().and_then(|parents| parents.pop()) else {
+        let Some(child) = frames.children.as_mut().and_then(|children| children.pop()) else {
             return (false, None);
         };
-        frames.top = parent;
+        // The finished child's cell, with its body: dropped here, as a
+        // finished top always was (its locals are gone already).
+        drop(child);
         let deadline = match frames.deadlines.as_mut() {
             Some(deadlines) if deadlines.last().is_some_and(|d| d.0 == depth) => deadlines.pop().map(|d| d.1),
             _ => None,
@@ -541,8 +403,9 @@ impl Stack {
     pub(crate) fn truncate(&mut self, depth: usize, dead: &mut Vec<Box<dyn Any>>) -> Vec<TimerKey> {
         while self.depth() > depth.max(1) {
             let frames = self.frames();
-            let parent = frames.parents.as_mut().and_then(|p| p.pop()).expect("depth > 1");
-            dead.push(Box::new(std::mem::replace(&mut frames.top, parent)));
+            if let Some(child) = frames.children.as_mut().and_then(|c| c.pop()) {
+                dead.push(Box::new(child));
+            }
             self.0.depth.set(self.0.depth.get() - 1);
         }
         let frames = self.frames();
@@ -574,31 +437,25 @@ impl Drop for Stack {
         if self.0.is_pending() {
             self.0.status.set(Status::Cancelled);
         }
-        let shared = Rc::strong_count(&self.0) > 1;
+        let shared = TaskRef::strong_count(&self.0) > 1;
         let frames = self.frames();
-        if frames.parents.is_none() && !shared {
-            return; // the cell goes now, and its one coroutine with it
+        if frames.children.is_none() && !shared {
+            return; // the cell goes now, and its body with it
         }
         let input = std::mem::replace(&mut frames.input, nothing());
-        let parents = frames.parents.take();
-        let top = std::mem::replace(&mut frames.top, Box::pin(Finished));
+        let children = frames.children.take();
         drop(input);
-        drop(top);
-        if let Some(mut parents) = parents {
-            while let Some(parent) = parents.pop() {
-                drop(parent);
+        if let Some(mut children) = children {
+            while let Some(child) = children.pop() {
+                drop(child);
             }
         }
-    }
-}
-
-/// What a dropped stack's frames hold instead of its coroutine: zero-sized,
-/// so putting it in allocates nothing.
-struct Finished;
-
-impl Body for Finished {
-    fn resume(self: Pin<&mut Self>, _: Input, out: &mut Option<Step>) {
-        *out = Some(Step::Done(Err(Error::invalid("a finished task was resumed"))));
+        if shared {
+            // A handle keeps the cell: the body goes now, in place.
+            // SAFETY: this stack owns the body (see `cell.rs`), and only
+            // this `Drop` drops it, once; no stack is left to resume it.
+            unsafe { self.0.drop_body() }
+        }
     }
 }
 
@@ -645,7 +502,7 @@ pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
 /// ```
 pub fn timeout_after<T: 'static>(seconds: impl crate::time::IntoSeconds, task: Task<T>) -> Op<T> {
     match seconds.into_seconds().timeout() {
-        Ok(span) => Op::new(Operation::Deadline(Child(task.coro), span)),
+        Ok(span) => Op::new(Operation::Deadline(Child(task.cell), span)),
         Err(e) => Op::invalid(e),
     }
 }

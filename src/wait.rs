@@ -13,44 +13,31 @@
 use std::rc::Rc;
 
 use crate::error::Error;
-use crate::op::{nothing, SyncKind, SyncWait};
+use crate::op::{nothing, SyncOn, SyncWait};
 use crate::sched::{State, Waiting};
 use crate::semaphore::Permit;
-use crate::sync_state::{EventCore, SemaphoreCore};
-use crate::task::{GroupCore, Stack, Status, TaskCell};
+use crate::task::{GroupCore, Stack, Status, TaskRef};
 use crate::value::Value;
 
 /// Performs a [`SyncWait`] for the task `stack` that just yielded it.
 pub(crate) fn perform(wait: SyncWait, s: &mut State, stack: Stack) {
-    let SyncWait { kind, on, timeout } = wait;
-    match kind {
-        SyncKind::Join => match on.downcast::<TaskCell>() {
-            Ok(target) => join(target, s, stack, timeout),
-            Err(_) => unreachable_kind(s, stack),
-        },
-        SyncKind::GroupJoin => match on.downcast::<GroupCore>() {
-            Ok(group) => join_group(group, s, stack, timeout),
-            Err(_) => unreachable_kind(s, stack),
-        },
-        SyncKind::Event => match on.downcast::<EventCore>() {
-            Ok(event) if event.set.get() => s.enqueue(stack, nothing()),
-            Ok(event) => {
-                let waiters = &event.waiters;
-                park_listed(s, stack, waiters, timeout, |seq| Waiting::Event(event.clone(), seq));
-            }
-            Err(_) => unreachable_kind(s, stack),
-        },
-        SyncKind::Acquire => match on.downcast::<SemaphoreCore>() {
-            Ok(sem) if sem.permits.get() > 0 => {
-                sem.permits.set(sem.permits.get() - 1);
-                s.enqueue(stack, Ok(Value::new(Permit::new(sem))));
-            }
-            Ok(sem) => {
-                let waiters = &sem.waiters;
-                park_listed(s, stack, waiters, timeout, |seq| Waiting::Acquire(sem.clone(), seq));
-            }
-            Err(_) => unreachable_kind(s, stack),
-        },
+    let SyncWait { on, timeout } = wait;
+    match on {
+        SyncOn::Join(target) => join(target, s, stack, timeout),
+        SyncOn::GroupJoin(group) => join_group(group, s, stack, timeout),
+        SyncOn::Event(event) if event.set.get() => s.enqueue(stack, nothing()),
+        SyncOn::Event(event) => {
+            let waiters = &event.waiters;
+            park_listed(s, stack, waiters, timeout, |seq| Waiting::Event(event.clone(), seq));
+        }
+        SyncOn::Acquire(sem) if sem.permits.get() > 0 => {
+            sem.permits.set(sem.permits.get() - 1);
+            s.enqueue(stack, Ok(Value::new(Permit::new(sem))));
+        }
+        SyncOn::Acquire(sem) => {
+            let waiters = &sem.waiters;
+            park_listed(s, stack, waiters, timeout, |seq| Waiting::Acquire(sem.clone(), seq));
+        }
     }
 }
 
@@ -66,14 +53,8 @@ fn park_listed(
     s.park_timed(stack, |key| waiting(waiters.borrow_mut().push(key)), timeout);
 }
 
-/// A `SyncWait` whose object is not of its kind: only this crate builds
-/// them, so this is a bug, reported to the task rather than panicking.
-fn unreachable_kind(s: &mut State, stack: Stack) {
-    s.enqueue(stack, Err(Error::invalid("a wait on an object of the wrong kind")));
-}
-
 /// `join` of `target`: its outcome at once if it is over, else park until it is.
-fn join(target: Rc<TaskCell>, s: &mut State, stack: Stack, timeout: Option<std::time::Duration>) {
+fn join(target: TaskRef, s: &mut State, stack: Stack, timeout: Option<std::time::Duration>) {
     if stack.is(&target) {
         return s.enqueue(stack, Err(Error::invalid("a task cannot join itself")));
     }
@@ -95,7 +76,7 @@ fn join(target: Rc<TaskCell>, s: &mut State, stack: Stack, timeout: Option<std::
                 stack,
                 |key| {
                     target.joiner.set(Some(key));
-                    Waiting::Join(Rc::downgrade(&target))
+                    Waiting::Join(TaskRef::downgrade(&target))
                 },
                 timeout,
             );
