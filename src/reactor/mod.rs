@@ -537,12 +537,21 @@ impl Reactor {
     pub(crate) fn poll(&mut self, s: &mut State, timeout: Option<Duration>) -> (Result<()>, Option<Vec<Woken>>) {
         // The buffer is kept between calls, so a poll allocates nothing.
         let mut woken = std::mem::take(&mut self.woken);
+        // The waits over already come first: those a close failed, then
+        // those that completed when they were yielded (a send, the usual
+        // case). Nothing before them can be a caller's action, so they go
+        // to the run queue at once, not through `woken`: the order is the
+        // same, since whatever `woken` holds is enqueued after them.
         if !self.no_close_pending() {
             let mut failed = Vec::new();
             self.take_closed(&mut failed, &mut s.graveyard);
-            woken.extend(failed.into_iter().map(|(task, input)| Woken::Ready(task, input)));
+            for (task, input) in failed {
+                s.ready(task, input);
+            }
         }
-        self.take_completed(&mut woken);
+        for (task, input) in self.completed.drain(..) {
+            s.ready(task, input);
+        }
         if !self.ready_calls.is_empty() {
             woken.extend(self.ready_calls.drain(..).map(Woken::Call));
             self.woke_call = true;
@@ -560,7 +569,7 @@ impl Reactor {
         }
         let result = if self.waiting == 0 && self.remote_waiting() == 0 {
             Ok(())
-        } else if woken.is_empty() {
+        } else if woken.is_empty() && !s.has_runnable() {
             self.wait_until_woken(s.poll_time(timeout), &mut woken, &mut s.graveyard)
         } else {
             self.wait_for_events(Some(Duration::ZERO), &mut woken, &mut s.graveyard)
