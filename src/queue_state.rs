@@ -166,6 +166,52 @@ impl<W> Waiters<W> {
     }
 }
 
+/// A waiter list most queues never use: putters wait only on a full bounded
+/// queue, matchers only for `get_matching`. Allocated at its first waiter
+/// (and kept), so that an idle queue, such as a task's own reply slot, takes
+/// 8 bytes for it instead of 40. Its methods are those of [`Waiters`] that
+/// the queue calls on it; on a list never used they do nothing.
+pub(crate) struct Rare<W>(Option<Box<Waiters<W>>>);
+
+impl<W> Rare<W> {
+    pub(crate) fn new() -> Rare<W> {
+        Rare(None)
+    }
+
+    /// Adds a waiter at the back; gives its number.
+    pub(crate) fn push(&mut self, waiter: W) -> u64 {
+        self.0.get_or_insert_with(|| Box::new(Waiters::new())).push(waiter)
+    }
+
+    /// See [`Waiters::take_first`].
+    pub(crate) fn take_first(&mut self, class: impl FnMut(&W) -> Class, dead: impl FnMut(W)) -> Option<W> {
+        self.0.as_mut()?.take_first(class, dead)
+    }
+
+    /// See [`Waiters::drop_dead_front`].
+    #[inline]
+    pub(crate) fn drop_dead_front(&mut self, class: impl FnMut(&W) -> Class, dead: impl FnMut(W)) {
+        if let Some(waiters) = self.0.as_mut() {
+            waiters.drop_dead_front(class, dead);
+        }
+    }
+
+    /// See [`Waiters::take`].
+    pub(crate) fn take(&mut self, seq: u64) -> Option<W> {
+        self.0.as_mut()?.take(seq)
+    }
+
+    /// The waiters with their numbers, in order.
+    pub(crate) fn numbered(&self) -> impl Iterator<Item = (u64, &W)> {
+        self.0.iter().flat_map(|waiters| waiters.numbered())
+    }
+
+    /// How many wait.
+    pub(crate) fn len(&self) -> usize {
+        self.0.as_ref().map_or(0, |waiters| waiters.len())
+    }
+}
+
 /// A `get_matching` predicate, over the queue's untyped items. It is user
 /// code: called only while no manager is borrowed (`queue::pick`), through
 /// its own `RefCell`, with the queue borrowed shared.
@@ -185,8 +231,8 @@ pub(crate) struct QueueState {
     /// 0 means unbounded, as in the original.
     pub(crate) maxsize: usize,
     pub(crate) getters: Waiters<Key>,
-    pub(crate) putters: Waiters<(Key, Value)>,
-    pub(crate) matchers: Waiters<(Key, Matcher)>,
+    pub(crate) putters: Rare<(Key, Value)>,
+    pub(crate) matchers: Rare<(Key, Matcher)>,
 }
 
 impl QueueState {
@@ -195,8 +241,8 @@ impl QueueState {
             items,
             maxsize,
             getters: Waiters::new(),
-            putters: Waiters::new(),
-            matchers: Waiters::new(),
+            putters: Rare::new(),
+            matchers: Rare::new(),
         }
     }
 
