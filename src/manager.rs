@@ -116,7 +116,7 @@ struct Rest {
     polled: Result<()>,
     calls: Option<Vec<Woken>>,
     unjoined: Option<Error>,
-    dead: Option<Leftovers>,
+    dead: Option<Box<Leftovers>>,
 }
 
 /// A scheduler event to log. A logger is user code, and may call the
@@ -193,15 +193,17 @@ impl Inner {
     }
 
     /// What this borrow leaves for after it, if anything.
-    fn leftovers(&mut self) -> Option<Leftovers> {
+    /// Boxed: most borrows leave none, and every operation's borrow returns
+    /// this, so the usual `None` should be one word, not four.
+    fn leftovers(&mut self) -> Option<Box<Leftovers>> {
         if self.s.graveyard.is_empty() && self.notes.is_empty() && self.s.elsewhere.is_empty() {
             return None;
         }
-        Some(Leftovers {
+        Some(Box::new(Leftovers {
             dead: std::mem::take(&mut self.s.graveyard),
             notes: std::mem::take(&mut self.notes),
             wakes: std::mem::take(&mut self.s.elsewhere),
-        })
+        }))
     }
 
     /// Step 2: sleep if nothing is runnable, then fire every expired timer.
@@ -595,20 +597,21 @@ impl TaskManager {
                 next = self.with(Inner::pop_due);
                 continue;
             }
-            // A bare yield goes straight to the back of the run queue, with
-            // no operation moved around (`resume` left `()` as its input).
-            // `running` is left as it is, or names the next task (see
-            // `State::running`).
-            let Some(step) = out else {
-                stale = true;
-                next = self.with(|i| {
-                    i.s.runq.push_back(stack);
-                    i.pop_due()
-                });
-                continue;
-            };
-            match step {
-                Step::Yielded(operation) => {
+            // Matched in place: the operation moves once, into the borrow
+            // that performs it.
+            match out {
+                // A bare yield goes straight to the back of the run queue,
+                // with no operation moved around (`resume` left `()` as its
+                // input). `running` is left as it is, or names the next task
+                // (see `State::running`).
+                None => {
+                    stale = true;
+                    next = self.with(|i| {
+                        i.s.runq.push_back(stack);
+                        i.pop_due()
+                    });
+                }
+                Some(Step::Yielded(operation)) => {
                     let (leftovers, matching, popped) = self.with(|i| {
                         i.s.running = None;
                         i.perform(stack, operation);
@@ -632,7 +635,7 @@ impl TaskManager {
                         next = self.with(Inner::pop_due);
                     }
                 }
-                Step::Done(result) => match stack.pop() {
+                Some(Step::Done(result)) => match stack.pop() {
                     // A child finished: its parent resumes with the result,
                     // one pass later (its deadline, if it had one, is off).
                     (true, deadline) => {
