@@ -383,11 +383,20 @@ impl<E: ?Sized + Erased> Drop for TaskWeak<E> {
         let weak = start.weak.get() - 1;
         start.weak.set(weak);
         if weak == 0 {
-            let (layout, _) = layout(start.meta);
+            // `layout(meta)` without redoing `Layout::extend`'s checks
+            // (`new` made them): the body right after the start, aligned,
+            // the whole padded to the larger alignment. (The header, which
+            // holds the offset too, is dropped by now.)
+            let (size, align) = (start.meta.size_of(), start.meta.align_of());
+            let offset = (std::mem::size_of::<Start<E>>() + align - 1) & !(align - 1);
+            let align = align.max(std::mem::align_of::<Start<E>>());
+            let size = (offset + size + align - 1) & !(align - 1);
+            debug_assert_eq!(Layout::from_size_align(size, align).ok(), Some(layout(start.meta).0));
             // SAFETY: no reference of either kind is left, the header and
             // the body were dropped with the last strong one, and `new`
-            // allocated it with this layout.
-            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), layout) }
+            // allocated it with this layout, whose size and alignment it
+            // checked (`layout`).
+            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), Layout::from_size_align_unchecked(size, align)) }
         }
     }
 }

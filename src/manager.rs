@@ -661,7 +661,11 @@ impl TaskManager {
                         trace!("task finished");
                         // The return value and the finished coroutine are the
                         // user's: a panic in their `Drop` is the task's error.
-                        drop_caught((result, stack))?;
+                        // (A `()`, the usual value, has nothing to drop.)
+                        match result {
+                            Ok(value) if value.is::<()>() => drop_caught(stack)?,
+                            result => drop_caught((result, stack))?,
+                        }
                         next = self.with(Inner::pop_due);
                     }
                     (false, _) => {
