@@ -195,10 +195,17 @@ impl Inner {
     /// What this borrow leaves for after it, if anything.
     /// Boxed: most borrows leave none, and every operation's borrow returns
     /// this, so the usual `None` should be one word, not four.
+    #[inline]
     fn leftovers(&mut self) -> Option<Box<Leftovers>> {
         if self.s.graveyard.is_empty() && self.notes.is_empty() && self.s.elsewhere.is_empty() {
             return None;
         }
+        self.take_leftovers()
+    }
+
+    /// [`leftovers`](Self::leftovers) when there are some.
+    #[cold]
+    fn take_leftovers(&mut self) -> Option<Box<Leftovers>> {
         Some(Box::new(Leftovers {
             dead: std::mem::take(&mut self.s.graveyard),
             notes: std::mem::take(&mut self.notes),
