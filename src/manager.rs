@@ -595,7 +595,7 @@ impl TaskManager {
         // leftover's `Drop`, a predicate, a finished task's destructors), the
         // pop is a borrow of its own, after it.
         let mut next = self.with(Inner::pop_due);
-        while let Some(mut stack) = next.take() {
+        while let Some(mut stack) = next {
             stale = false;
             let mut out = None;
             stack.resume(&mut out);
