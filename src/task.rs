@@ -217,10 +217,10 @@ where
     T: 'static,
 {
     #[inline]
-    fn resume(self: Pin<&mut Self>, input: Input, out: &mut Option<Step>) {
+    fn resume(self: Pin<&mut Self>, input: &mut Input, out: &mut Option<Step>) {
         // SAFETY: structural pinning: `Erase` never moves its only field.
         let inner = unsafe { self.map_unchecked_mut(|e| &mut e.0) };
-        match inner.resume(input) {
+        match inner.resume(std::mem::replace(input, nothing())) {
             // Holds nothing: nothing to write, and forgetting it spares a
             // call of `Operation`'s drop glue.
             CoroutineState::Yielded(op @ Operation::Yield) => std::mem::forget(op),
@@ -316,9 +316,8 @@ impl Stack {
         // (see `cell.rs`); the frames and the top's body are distinct.
         let (input, top) = unsafe {
             let frames = cell.frames();
-            let input = std::mem::replace(&mut frames.input, nothing());
             let top = frames.children.as_deref().and_then(|c| c.last()).unwrap_or(cell);
-            (input, top.body())
+            (&mut frames.input, top.body())
         };
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| top.resume(input, &mut *out))) {
             *out = Some(Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))));
