@@ -134,14 +134,22 @@ pub(crate) struct Frames<E: ?Sized + Erased> {
     /// tasks never yield a child, and an idle task should be small.
     #[allow(clippy::box_collection)]
     pub(crate) children: Option<Box<Vec<TaskRef<E>>>>,
-    /// What the top is resumed with next.
-    pub(crate) input: Input,
+    /// What the top is resumed with next. `()` as a rule, and dropped by
+    /// hand (`Frames`' `Drop`): a `()` needs no call of `Input`'s drop glue.
+    pub(crate) input: ManuallyDrop<Input>,
     /// The timeout to cancel when the task is woken, while it waits.
     pub(crate) timer: Option<TimerKey>,
     /// The `timeout_after` deadlines of the stack: the depth of the child
     /// each one guards, and its timer; innermost last.
     #[allow(clippy::box_collection)]
     pub(crate) deadlines: Option<Box<Vec<(usize, TimerKey)>>>,
+}
+
+impl<E: ?Sized + Erased> Drop for Frames<E> {
+    fn drop(&mut self) {
+        // SAFETY: the input is not used again: the frames are being dropped.
+        Value::__discard(unsafe { ManuallyDrop::take(&mut self.input) });
+    }
 }
 
 /// The start of every cell's allocation: the counts, the body's vtable,
@@ -214,7 +222,7 @@ impl<E: ?Sized + Erased> TaskRef<E> {
                     body_dropped: Cell::new(false),
                     frames: UnsafeCell::new(Frames {
                         children: None,
-                        input: Ok(Value::unit()),
+                        input: ManuallyDrop::new(Ok(Value::unit())),
                         timer: None,
                         deadlines: None,
                     }),

@@ -292,14 +292,14 @@ impl Stack {
     /// a rule (`resume` leaves it), dropped without a call to the drop glue.
     #[inline]
     pub(crate) fn set_input(&mut self, input: Input) {
-        Value::__discard(std::mem::replace(&mut self.frames().input, input));
+        Value::__discard(std::mem::replace(&mut *self.frames().input, input));
     }
 
     /// Sets what the top is resumed with next; gives back what it was to be
     /// resumed with (a user value, for the graveyard).
     #[inline]
     pub(crate) fn swap_input(&mut self, input: Input) -> Input {
-        std::mem::replace(&mut self.frames().input, input)
+        std::mem::replace(&mut *self.frames().input, input)
     }
 
     /// Resumes the top with its input; `out` (`None` on entry) gets what
@@ -317,7 +317,7 @@ impl Stack {
         let (input, top) = unsafe {
             let frames = cell.frames();
             let top = frames.children.as_deref().and_then(|c| c.last()).unwrap_or(cell);
-            (&mut frames.input, top.body())
+            (&mut *frames.input, top.body())
         };
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| top.resume(input, &mut *out))) {
             *out = Some(Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))));
@@ -374,7 +374,7 @@ impl Stack {
     /// True if the task is to be resumed with a value other than `()`: what
     /// a wait that is over handed it.
     pub(crate) fn holds_value(&mut self) -> bool {
-        matches!(&self.frames().input, Ok(value) if !value.is::<()>())
+        matches!(&*self.frames().input, Ok(value) if !value.is::<()>())
     }
 
     /// Puts `timer` in place of the timer of the deadline guarding depth
@@ -441,7 +441,7 @@ impl Drop for Stack {
         if frames.children.is_none() && !shared {
             return; // the cell goes now, and its body with it
         }
-        let input = std::mem::replace(&mut frames.input, nothing());
+        let input = std::mem::replace(&mut *frames.input, nothing());
         let children = frames.children.take();
         drop(input);
         if let Some(mut children) = children {
