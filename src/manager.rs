@@ -529,11 +529,18 @@ impl TaskManager {
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
         // Steps 1 and 2 in one borrow; when they leave nothing to do outside
         // it (no user code to call, nothing to drop, no error), that borrow
-        // also counts the tasks due, and step 3 starts.
-        if let Some(rest) = self.with(|i| i.io_and_timeouts(timeout)) {
-            self.after_io_and_timeouts(*rest, timeout)?;
-        }
-        self.run_due()
+        // also counts the tasks due and takes the first: step 3 starts.
+        let first = match self.with(|i| match i.io_and_timeouts(timeout) {
+            None => Ok(i.pop_due()),
+            Some(rest) => Err(rest),
+        }) {
+            Ok(first) => first,
+            Err(rest) => {
+                self.after_io_and_timeouts(*rest, timeout)?;
+                self.with(Inner::pop_due)
+            }
+        };
+        self.run_due(first)
     }
 
     /// What steps 1 and 2 left to do once their borrow ended (see
@@ -583,8 +590,9 @@ impl TaskManager {
         Ok(())
     }
 
-    /// Step 3 of `run_next`: runs each task that was due when it began, once.
-    fn run_due(&self) -> Result<()> {
+    /// Step 3 of `run_next`: runs each task that was due when it began, once,
+    /// from `first` (taken by the borrow before).
+    fn run_due(&self, first: Option<Stack>) -> Result<()> {
         // True while `State::running` still names the last task resumed (a
         // bare yield, or the fast path of a finished task, which frees it):
         // cleared before the pass returns.
@@ -593,8 +601,9 @@ impl TaskManager {
         // away where it can be (a bare yield, a child's end): one borrow per
         // switch on the hot path. Where user code runs between the two (a
         // leftover's `Drop`, a predicate, a finished task's destructors), the
-        // pop is a borrow of its own, after it.
-        let mut next = self.with(Inner::pop_due);
+        // pop is a borrow of its own, after it. The first comes from the
+        // borrow of steps 1 and 2.
+        let mut next = first;
         while let Some(mut stack) = next {
             stale = false;
             let mut out = None;
