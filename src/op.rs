@@ -283,7 +283,7 @@ impl<T: 'static> Op<T> {
     }
 
     /// Turns the value a `yield` gave back into this operation's result type.
-    #[inline]
+    #[inline(always)]
     pub fn output(input: Input) -> Result<T> {
         match input?.downcast::<T>() {
             Ok(value) => Ok(value),
@@ -324,7 +324,7 @@ pub struct Output<T>(PhantomData<fn() -> T>);
 
 impl<T: 'static> Output<T> {
     #[doc(hidden)]
-    #[inline]
+    #[inline(always)]
     pub fn take(self, input: Input) -> Result<T> {
         Op::<T>::output(input)
     }
