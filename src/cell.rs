@@ -50,13 +50,10 @@ use std::ptr::{self, NonNull};
 use std::ptr::{DynMetadata, Pointee};
 use std::rc::Weak;
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::park::Key;
 use crate::time::TimerKey;
-use crate::value::Value;
-
-/// What a body is resumed with (`op::Input`, which sits above this file).
-type Input = Result<Value>;
+use crate::value::{Input, Value};
 
 /// Where a task's header says it was last parked: a hint for finding it
 /// (`cancel`, a deadline), checked against the place it names, since a task

@@ -137,7 +137,7 @@ fn serve<T: 'static>(
     let main = factory(core)?;
     let result = std::rc::Rc::new(std::cell::RefCell::new(None));
     let slot = result.clone();
-    let tm = crate::get_default_task_manager();
+    let tm = crate::manager::get_default_task_manager();
     tm.add(Task::<()>::new(
         #[coroutine]
         move |_| {

@@ -80,7 +80,7 @@ pub struct TaskGroup {
 impl TaskGroup {
     /// A group on this thread's default manager.
     pub fn new() -> TaskGroup {
-        TaskGroup::in_manager(&crate::get_default_task_manager())
+        TaskGroup::in_manager(&crate::manager::get_default_task_manager())
     }
 
     /// A group whose tasks run on `manager`.

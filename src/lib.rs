@@ -496,7 +496,7 @@ pub use fd::FileNo;
 pub use group::{GroupSpawner, TaskGroup};
 pub use handle::TaskHandle;
 pub use io::{fd_action, fd_ready, readable, writable};
-pub use manager::TaskManager;
+pub use manager::{add, get_default_task_manager, run, TaskManager};
 pub use monitor::{TaskInfo, TaskState};
 pub use op::{sleep, value, Child, FdWait, Input, IntoOp, Op, Operation, QueueWait, SyncWait};
 pub use queue::Queue;
@@ -513,29 +513,3 @@ pub use value::Value;
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
-
-thread_local! {
-    static DEFAULT: TaskManager = TaskManager::new();
-}
-
-/// The default manager of this thread (Python's module-level one; here one
-/// per thread, since tasks are not `Send`).
-///
-/// At thread exit, the tasks still parked on it are dropped, their
-/// destructors run one at a time; a destructor that calls `multitask::add`
-/// then (the thread's manager is gone) panics, and that panic is caught and
-/// reported through `log`: the thread ends normally, nothing aborts.
-pub fn get_default_task_manager() -> TaskManager {
-    DEFAULT.with(|m| m.clone())
-}
-
-/// Adds a task to this thread's default manager; see [`TaskManager::add`]
-/// (the handle may be ignored, as every Python port does).
-pub fn add<T: 'static>(task: Task<T>) -> TaskHandle<T> {
-    get_default_task_manager().add(task)
-}
-
-/// Runs this thread's default manager; see [`TaskManager::run`].
-pub fn run() -> Result<()> {
-    get_default_task_manager().run()
-}

@@ -896,6 +896,32 @@ fn drop_caught<T>(value: T) -> Result<()> {
         .map_err(|panic| Error::Panic(crate::task::panic_message(panic.as_ref())))
 }
 
+thread_local! {
+    static DEFAULT: TaskManager = TaskManager::new();
+}
+
+/// The default manager of this thread (Python's module-level one; here one
+/// per thread, since tasks are not `Send`).
+///
+/// At thread exit, the tasks still parked on it are dropped, their
+/// destructors run one at a time; a destructor that calls `multitask::add`
+/// then (the thread's manager is gone) panics, and that panic is caught and
+/// reported through `log`: the thread ends normally, nothing aborts.
+pub fn get_default_task_manager() -> TaskManager {
+    DEFAULT.with(|m| m.clone())
+}
+
+/// Adds a task to this thread's default manager; see [`TaskManager::add`]
+/// (the handle may be ignored, as every Python port does).
+pub fn add<T: 'static>(task: Task<T>) -> TaskHandle<T> {
+    get_default_task_manager().add(task)
+}
+
+/// Runs this thread's default manager; see [`TaskManager::run`].
+pub fn run() -> Result<()> {
+    get_default_task_manager().run()
+}
+
 impl Default for TaskManager {
     fn default() -> TaskManager {
         TaskManager::new()

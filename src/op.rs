@@ -34,12 +34,7 @@ use crate::sync_state::{EventCore, SemaphoreCore};
 use crate::time::IntoSeconds;
 use crate::value::Value;
 
-/// What a task is resumed with: the value of its `yield` expression.
-///
-/// Tasks written in the raw form receive it directly
-/// (`let input: Input = yield op;`); [`wait!`](crate::wait) turns it into the
-/// operation's typed result.
-pub type Input = Result<Value>;
+pub use crate::value::Input;
 
 /// The input of a task that is started, or resumed after a bare `yield`: `()`.
 pub(crate) fn nothing() -> Input {

@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::op::Input;
+use crate::value::Input;
 
 /// What a remote wait is finished with: a value of the type the operation
 /// promised (boxed, `Send`), or an error.

@@ -15,6 +15,13 @@
 use std::any::Any;
 use std::fmt;
 
+/// What a task is resumed with: the value of its `yield` expression.
+///
+/// Tasks written in the raw form receive it directly
+/// (`let input: Input = yield op;`); [`wait!`](crate::wait) turns it into the
+/// operation's typed result.
+pub type Input = crate::error::Result<Value>;
+
 /// A value handed to or returned by a task, with its type erased.
 ///
 /// ```
@@ -129,7 +136,7 @@ impl Value {
     /// with, `()` as a rule, without a call to the drop glue for it.
     #[doc(hidden)]
     #[inline(always)]
-    pub fn __discard(input: crate::Input) {
+    pub fn __discard(input: Input) {
         if matches!(input, Ok(Value(Repr::Unit))) {
             std::mem::forget(input); // nothing to drop
         } else {
