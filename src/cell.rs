@@ -174,10 +174,16 @@ struct Alloc<E: ?Sized + Erased, B> {
 /// begins: the same as `Alloc`'s for that body (`repr(C)` lays a struct out
 /// as `Layout::extend` does).
 fn layout<E: ?Sized + Erased>(meta: DynMetadata<E>) -> (Layout, usize) {
-    let (layout, offset) = Layout::new::<Start<E>>()
-        .extend(meta.layout())
-        .expect("a body small enough to be allocated");
-    (layout.pad_to_align(), offset)
+    // `Layout::new::<Start<E>>().extend(meta.layout())` and `pad_to_align`,
+    // written out without their checks: this runs at every free, and `new`
+    // checks it against `Alloc`'s own layout.
+    let (size, align) = (meta.size_of(), meta.align_of());
+    let offset = (std::mem::size_of::<Start<E>>() + align - 1) & !(align - 1);
+    let align = align.max(std::mem::align_of::<Start<E>>());
+    let total = (offset + size + align - 1) & !(align - 1);
+    // SAFETY: `align` is a power of two (a vtable's alignment, or `Start`'s),
+    // and the size is that of a type the compiler laid out (`Alloc`).
+    (unsafe { Layout::from_size_align_unchecked(total, align) }, offset)
 }
 
 /// A counted reference to a task's cell, as `Rc` is (see the top of this file).
@@ -388,20 +394,10 @@ impl<E: ?Sized + Erased> Drop for TaskWeak<E> {
         let weak = start.weak.get() - 1;
         start.weak.set(weak);
         if weak == 0 {
-            // `layout(meta)` without redoing `Layout::extend`'s checks
-            // (`new` made them): the body right after the start, aligned,
-            // the whole padded to the larger alignment. (The header, which
-            // holds the offset too, is dropped by now.)
-            let (size, align) = (start.meta.size_of(), start.meta.align_of());
-            let offset = (std::mem::size_of::<Start<E>>() + align - 1) & !(align - 1);
-            let align = align.max(std::mem::align_of::<Start<E>>());
-            let size = (offset + size + align - 1) & !(align - 1);
-            debug_assert_eq!(Layout::from_size_align(size, align).ok(), Some(layout(start.meta).0));
             // SAFETY: no reference of either kind is left, the header and
             // the body were dropped with the last strong one, and `new`
-            // allocated it with this layout, whose size and alignment it
-            // checked (`layout`).
-            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), Layout::from_size_align_unchecked(size, align)) }
+            // allocated it with this layout (it checks that).
+            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), layout(start.meta).0) }
         }
     }
 }
