@@ -296,6 +296,15 @@ impl Inner {
         }))
     }
 
+    /// Steps 1 and 2 and, when they leave nothing for after the borrow,
+    /// step 3's first task; else what they left.
+    fn start_pass(&mut self, timeout: Option<Duration>) -> std::result::Result<Option<Stack>, Box<Rest>> {
+        match self.io_and_timeouts(timeout) {
+            None => Ok(self.pop_due()),
+            Some(rest) => Err(rest),
+        }
+    }
+
     /// Counts the tasks due in step 3: those queued now.
     fn count_due(&mut self) {
         if self.s.has_runnable() {
@@ -530,10 +539,7 @@ impl TaskManager {
         // Steps 1 and 2 in one borrow; when they leave nothing to do outside
         // it (no user code to call, nothing to drop, no error), that borrow
         // also counts the tasks due and takes the first: step 3 starts.
-        let first = match self.with(|i| match i.io_and_timeouts(timeout) {
-            None => Ok(i.pop_due()),
-            Some(rest) => Err(rest),
-        }) {
+        let first = match self.with(|i| i.start_pass(timeout)) {
             Ok(first) => first,
             Err(rest) => {
                 self.after_io_and_timeouts(*rest, timeout)?;
