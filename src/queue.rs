@@ -277,14 +277,14 @@ fn hand_off(
         None => {
             let item = q.items.pop_front().expect("checked non-empty");
             state.enqueue(stack, Ok(item));
-            let (parked, graveyard) = (&state.parked, &mut state.graveyard);
+            let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);
             let putter = q.putters.take_first(
-                |(key, _)| class(parked, *key),
+                |(key, _)| claim(parked, *key),
                 |(_, item)| graveyard.push(Box::new(item)),
             );
-            if let Some((key, item)) = putter {
+            if let Some(((_, item), putter)) = putter {
                 q.items.push_back(item);
-                let _ = state.wake(key, nothing());
+                state.resume(putter, nothing());
             }
             if q.matchers.len() > 0 {
                 state.to_match.push(core.clone());
@@ -295,16 +295,38 @@ fn hand_off(
             wait(state, stack, core, timeout, Waiter::Put(item));
         }
         Some(item) => {
-            q.items.push_back(item);
             state.enqueue(stack, nothing());
-            if let Some(key) = q.getters.take_first(|key| class(&state.parked, *key), drop) {
-                let head = q.items.pop_front().expect("an item was just put");
-                let _ = state.wake(key, Ok(head));
-            } else if q.matchers.len() > 0 {
-                state.to_match.push(core.clone());
+            match q.getters.take_first(|key| claim(&mut state.parked, *key), drop) {
+                // A getter waits only on an empty queue: the item goes
+                // straight to it (the queue's head, were there one).
+                Some((_, getter)) => {
+                    let item = match q.items.pop_front() {
+                        Some(head) => {
+                            q.items.push_back(item);
+                            head
+                        }
+                        None => item,
+                    };
+                    state.resume(getter, Ok(item));
+                }
+                None => {
+                    q.items.push_back(item);
+                    if q.matchers.len() > 0 {
+                        state.to_match.push(core.clone());
+                    }
+                }
             }
         }
     }
+}
+
+/// Takes the waiter `key` out of the parking lot if it is this manager's;
+/// else says whose it is: another live manager's, or a dropped one's.
+#[inline]
+fn claim(parked: &mut Parking<Parked>, key: Key) -> Result<Parked, Class> {
+    parked
+        .unpark(key)
+        .ok_or_else(|| if park::is_live(key) { Class::Other } else { Class::Dead })
 }
 
 /// Whose the waiter `key` is. The thread's set of live managers is looked at
@@ -446,13 +468,13 @@ pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state:
     q.items.append(&mut back);
     let mut moved = false;
     while handed > 0 && !q.is_full() {
-        let (parked, graveyard) = (&state.parked, &mut state.graveyard);
+        let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);
         let dead = |(_, item): (Key, Value)| graveyard.push(Box::new(item));
-        let Some((key, item)) = q.putters.take_first(|(key, _)| class(parked, *key), dead) else {
+        let Some(((_, item), putter)) = q.putters.take_first(|(key, _)| claim(parked, *key), dead) else {
             break;
         };
         q.items.push_back(item);
-        let _ = state.wake(key, nothing());
+        state.resume(putter, nothing());
         handed -= 1;
         moved = true;
     }

@@ -76,22 +76,39 @@ impl<W> Waiters<W> {
         seq
     }
 
-    /// Takes out the first waiter that is `Mine`; the `Dead` ones met before
-    /// it are taken out too, and given to `dead`.
-    pub(crate) fn take_first(&mut self, mut class: impl FnMut(&W) -> Class, mut dead: impl FnMut(W)) -> Option<W> {
+    /// Takes out the first waiter that `claim` claims, with what it claimed
+    /// it for: `claim` says `Err(Class::Other)` of a waiter to leave where it
+    /// is, and `Err(Class::Dead)` of one to take out and give to `dead`.
+    /// (The manager's `claim` unparks the waiter's task: one slab lookup
+    /// tells whose it is and takes it.)
+    pub(crate) fn take_first<P>(
+        &mut self,
+        mut claim: impl FnMut(&W) -> Result<P, Class>,
+        mut dead: impl FnMut(W),
+    ) -> Option<(W, P)> {
+        // The usual case first: the front waiter is claimed, and leaves no hole.
+        if let Some((_, Some(w))) = self.list.front() {
+            if let Ok(claimed) = claim(w) {
+                let (_, w) = self.list.pop_front().expect("a front waiter");
+                self.live -= 1;
+                self.tidy();
+                return w.map(|w| (w, claimed));
+            }
+        }
         let mut found = None;
         for i in 0..self.list.len() {
-            match self.list[i].1.as_ref().map(&mut class) {
-                Some(Class::Mine) => {
-                    found = self.hole(i);
+            let Some(w) = self.list[i].1.as_ref() else { continue };
+            match claim(w) {
+                Ok(claimed) => {
+                    found = self.hole(i).map(|w| (w, claimed));
                     break;
                 }
-                Some(Class::Dead) => {
+                Err(Class::Dead) => {
                     if let Some(w) = self.hole(i) {
                         dead(w);
                     }
                 }
-                _ => {}
+                Err(_) => {}
             }
         }
         self.tidy();
@@ -184,8 +201,12 @@ impl<W> Rare<W> {
     }
 
     /// See [`Waiters::take_first`].
-    pub(crate) fn take_first(&mut self, class: impl FnMut(&W) -> Class, dead: impl FnMut(W)) -> Option<W> {
-        self.0.as_mut()?.take_first(class, dead)
+    pub(crate) fn take_first<P>(
+        &mut self,
+        claim: impl FnMut(&W) -> Result<P, Class>,
+        dead: impl FnMut(W),
+    ) -> Option<(W, P)> {
+        self.0.as_mut()?.take_first(claim, dead)
     }
 
     /// See [`Waiters::drop_dead_front`].

@@ -280,13 +280,22 @@ impl State {
     #[inline]
     pub(crate) fn wake(&mut self, key: Key, input: Input) -> std::result::Result<(), Input> {
         match self.parked.unpark(key) {
-            Some(Parked { stack, waiting }) => {
-                waiting.forget(&mut self.graveyard);
-                self.ready(stack, input);
+            Some(parked) => {
+                self.resume(parked, input);
                 Ok(())
             }
             None => Err(input),
         }
+    }
+
+    /// Moves a task just unparked to the run queue with `input`, cancelling
+    /// its timeout; its wait's record is dropped (its waker took it off its
+    /// list already).
+    #[inline]
+    pub(crate) fn resume(&mut self, parked: Parked, input: Input) {
+        let Parked { stack, waiting } = parked;
+        waiting.forget(&mut self.graveyard);
+        self.ready(stack, input);
     }
 
     /// How long step 1 or 2 may block: not at all if tasks are runnable, else
