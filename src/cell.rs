@@ -41,7 +41,7 @@
 //!   no memory its resume borrows.
 
 use std::alloc::{self, Layout};
-use std::cell::{Cell, RefCell, UnsafeCell};
+use std::cell::{Cell, OnceCell, RefCell, UnsafeCell};
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::os::fd::RawFd;
@@ -98,29 +98,45 @@ pub(crate) struct Header<E: ?Sized + Erased> {
     /// Unique on the thread (so per manager, merged or not), from 1; given
     /// when the task is added (0 before, and for a child).
     pub(crate) id: u64,
-    /// Given with [`Task::named`](crate::Task::named); boxed twice to take
-    /// one word here.
-    #[allow(clippy::box_collection)]
-    pub(crate) name: Option<Box<Box<str>>>,
     pub(crate) status: Cell<Status>,
     /// `cancel` was called while the task ran (or sat in a list between two
     /// borrows): it ends at its next yield.
     pub(crate) cancel_requested: Cell<bool>,
     /// How many coroutines deep its stack is (for `tasks()`).
     pub(crate) depth: Cell<u32>,
-    /// The outcome of a finished task, until a `join` takes it. Boxed: only
-    /// a task with a live handle keeps one, and an idle task should be small.
-    #[allow(clippy::box_collection)]
-    pub(crate) result: Cell<Option<Box<Input>>>,
-    /// The task parked on `join` of this one.
-    pub(crate) joiner: Cell<Option<Key>>,
+    /// What few tasks use (a name, a group, a joiner, a kept outcome): made
+    /// at its first use, so that an idle task's header stays small.
+    cold: OnceCell<Box<Cold<E>>>,
     pub(crate) at: Cell<At>,
     /// Its manager, by its first parking segment (`sched::manager_of`).
     pub(crate) home: u32,
-    /// The group the task belongs to.
-    pub(crate) group: Weak<GroupCore<E>>,
     /// How many times the task has been resumed (for `tasks()`).
     pub(crate) resumed: Cell<u64>,
+}
+
+/// The part of a header that most tasks never use, boxed apart (see
+/// [`Header::cold`]): a task that is not named, in no group, never joined
+/// and with no outcome to keep for a handle pays 8 bytes for it, not 40.
+pub(crate) struct Cold<E: ?Sized + Erased> {
+    /// Given with [`Task::named`](crate::Task::named).
+    pub(crate) name: Option<Box<str>>,
+    /// The outcome of a finished task, until a `join` takes it.
+    pub(crate) result: Cell<Option<Input>>,
+    /// The task parked on `join` of this one.
+    pub(crate) joiner: Cell<Option<Key>>,
+    /// The group the task belongs to.
+    pub(crate) group: Weak<GroupCore<E>>,
+}
+
+impl<E: ?Sized + Erased> Default for Cold<E> {
+    fn default() -> Cold<E> {
+        Cold {
+            name: None,
+            result: Cell::new(None),
+            joiner: Cell::new(None),
+            group: Weak::new(),
+        }
+    }
 }
 
 /// What a task's stack keeps in its cell while the task is not running.
@@ -230,15 +246,12 @@ impl<E: ?Sized + Erased> TaskRef<E> {
                         deadlines: None,
                     }),
                     id: 0,
-                    name: None,
                     status: Cell::new(Status::Pending),
                     cancel_requested: Cell::new(false),
                     depth: Cell::new(1),
-                    result: Cell::new(None),
-                    joiner: Cell::new(None),
+                    cold: OnceCell::new(),
                     at: Cell::new(At::Elsewhere),
                     home: 0,
-                    group: Weak::new(),
                     resumed: Cell::new(0),
                 }),
             });
@@ -410,18 +423,56 @@ impl<E: ?Sized + Erased> Header<E> {
 
     /// True once a `join` took the outcome (or there was none to keep).
     pub(crate) fn result_is_taken(&self) -> bool {
-        let result = self.result.take();
+        let Some(cold) = self.cold.get() else { return true };
+        let result = cold.result.take();
         let taken = result.is_none();
-        self.result.set(result);
+        cold.result.set(result);
         taken
     }
 
     /// A name to show: the given one, or `task-<id>`.
     pub(crate) fn display_name(&self) -> String {
-        match &self.name {
-            Some(name) => name.as_ref().to_string(),
+        match self.cold.get().and_then(|cold| cold.name.as_deref()) {
+            Some(name) => name.to_string(),
             None => format!("task-{}", self.id),
         }
+    }
+
+    /// The header's cold part, made now if it was not yet (an allocation:
+    /// no user code runs).
+    pub(crate) fn cold(&self) -> &Cold<E> {
+        self.cold.get_or_init(Box::default)
+    }
+
+    /// The cold part of a header not yet shared (a `Task` being built or added).
+    pub(crate) fn cold_mut(&mut self) -> &mut Cold<E> {
+        self.cold.get_or_init(Box::default);
+        self.cold.get_mut().expect("made just above")
+    }
+
+    /// Takes the outcome kept for the task's handle, if any.
+    pub(crate) fn take_result(&self) -> Option<Input> {
+        self.cold.get()?.result.take()
+    }
+
+    /// Takes the key of the task parked on `join` of this one, if any.
+    pub(crate) fn take_joiner(&self) -> Option<Key> {
+        self.cold.get()?.joiner.take()
+    }
+
+    /// The key of the task parked on `join` of this one, if any.
+    pub(crate) fn joiner(&self) -> Option<Key> {
+        self.cold.get()?.joiner.get()
+    }
+
+    /// The task's group, if it is in one that is still alive.
+    pub(crate) fn group(&self) -> Option<std::rc::Rc<GroupCore<E>>> {
+        self.cold.get()?.group.upgrade()
+    }
+
+    /// True if the task is in a group that is still alive.
+    pub(crate) fn in_group(&self) -> bool {
+        self.cold.get().is_some_and(|cold| cold.group.strong_count() > 0)
     }
 }
 

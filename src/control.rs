@@ -117,7 +117,7 @@ pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: In
         s.flagged.retain(|c| !TaskRef::ptr_eq(c, &cell));
     }
     s.graveyard.push(Box::new(stack));
-    match cell.group.upgrade() {
+    match cell.group() {
         Some(group) => {
             member_done(s, io, &group, &cell, outcome, cancelled);
             None
@@ -145,7 +145,7 @@ fn deliver(s: &mut State, cell: &TaskRef, outcome: Input, cancelled: bool, handl
     } else {
         outcome
     };
-    if let Some(key) = cell.joiner.take() {
+    if let Some(key) = cell.take_joiner() {
         wake(s, key, outcome);
         return None;
     }
@@ -156,7 +156,7 @@ fn deliver(s: &mut State, cell: &TaskRef, outcome: Input, cancelled: bool, handl
             if outcome.is_err() {
                 s.unjoined.push(cell.clone());
             }
-            cell.result.set(Some(Box::new(outcome)));
+            cell.cold().result.set(Some(outcome));
             None
         }
         Ok(value) => {
@@ -187,9 +187,9 @@ fn member_done(
             // the group's (so it is never the handle's to leave `run` with).
             let copy = Error::msg(error.to_string());
             group.error.set(Some(first.unwrap_or(error)));
-            match cell.joiner.take() {
+            match cell.take_joiner() {
                 Some(key) => wake(s, key, Err(copy)),
-                None if handles > 0 => cell.result.set(Some(Box::new(Err(copy)))),
+                None if handles > 0 => cell.cold().result.set(Some(Err(copy))),
                 None => {}
             }
             if is_first {
@@ -267,7 +267,7 @@ pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
             .position(|cell| TaskRef::strong_count(cell) == 1 || cell.result_is_taken())?;
         let cell = s.unjoined.swap_remove(i);
         if TaskRef::strong_count(&cell) == 1 {
-            if let Some(Err(error)) = cell.result.take().map(|r| *r) {
+            if let Some(Err(error)) = cell.take_result() {
                 return Some(error);
             }
         }
@@ -279,10 +279,10 @@ pub(crate) fn unjoined_error(s: &mut State) -> Option<Error> {
 /// counts it off (waking the group's joiner if it was the last). Called once
 /// the manager's tasks are dropped, outside every borrow.
 pub(crate) fn dropped_with_manager(cell: &TaskRef) {
-    if let Some(key) = cell.joiner.take() {
+    if let Some(key) = cell.take_joiner() {
         let _ = wake_anywhere(key, Err(Error::Cancelled));
     }
-    if let Some(group) = cell.group.upgrade() {
+    if let Some(group) = cell.group() {
         group.members.borrow_mut().retain(|m| !TaskRef::ptr_eq(m, cell));
         if let Some((key, outcome)) = group_done(&group) {
             let _ = wake_anywhere(key, outcome);

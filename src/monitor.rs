@@ -115,7 +115,7 @@ fn info(cell: &TaskCell, state: TaskState) -> TaskInfo {
         state,
         depth: cell.depth.get() as usize,
         resumed: cell.resumed.get(),
-        in_group: cell.group.strong_count() > 0,
+        in_group: cell.in_group(),
     }
 }
 

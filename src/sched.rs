@@ -107,7 +107,7 @@ impl Waiting {
             }
             Waiting::Join(target) => {
                 if let Some(target) = target.upgrade() {
-                    target.joiner.set(None);
+                    target.take_joiner();
                     graveyard.push(Box::new(target));
                 }
             }

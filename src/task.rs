@@ -115,7 +115,7 @@ impl<T: 'static> Task<T> {
     /// tm.run().unwrap();
     /// ```
     pub fn named(mut self, name: impl Into<String>) -> Task<T> {
-        fresh(&mut self.cell).name = Some(Box::new(name.into().into_boxed_str()));
+        fresh(&mut self.cell).cold_mut().name = Some(name.into().into_boxed_str());
         self
     }
 
@@ -265,7 +265,9 @@ impl Stack {
             n.set(id + 1);
             id
         });
-        fresh.group = group;
+        if group.strong_count() > 0 {
+            fresh.cold_mut().group = group;
+        }
         fresh.home = home;
         Stack(cell)
     }

@@ -61,21 +61,20 @@ fn join(target: TaskRef, s: &mut State, stack: Stack, timeout: Option<std::time:
     match target.status.get() {
         Status::Finished => {
             let outcome = target
-                .result
-                .take()
-                .map_or_else(|| Err(Error::invalid("the task was joined already")), |r| *r);
+                .take_result()
+                .unwrap_or_else(|| Err(Error::invalid("the task was joined already")));
             s.enqueue(stack, outcome);
         }
         Status::Cancelled => s.enqueue(stack, Err(Error::Cancelled)),
         Status::Pending => {
-            if target.joiner.get().is_some_and(crate::park::is_live) {
+            if target.joiner().is_some_and(crate::park::is_live) {
                 let error = Error::invalid("the task has a joiner already");
                 return s.enqueue(stack, Err(error));
             }
             s.park_timed(
                 stack,
                 |key| {
-                    target.joiner.set(Some(key));
+                    target.cold().joiner.set(Some(key));
                     Waiting::Join(TaskRef::downgrade(&target))
                 },
                 timeout,
@@ -86,7 +85,7 @@ fn join(target: TaskRef, s: &mut State, stack: Stack, timeout: Option<std::time:
 
 /// `join` of a group: at once if no member is left, else park until none is.
 fn join_group(group: Rc<GroupCore>, s: &mut State, stack: Stack, timeout: Option<std::time::Duration>) {
-    if stack.cell().group.upgrade().is_some_and(|own| Rc::ptr_eq(&own, &group)) {
+    if stack.cell().group().is_some_and(|own| Rc::ptr_eq(&own, &group)) {
         return s.enqueue(stack, Err(Error::invalid("a task cannot join its own group")));
     }
     if group.members.borrow().is_empty() {
