@@ -44,6 +44,7 @@ use crate::fd::{self, FileNo, Flags, READ, WRITE};
 use crate::net;
 use crate::op::{nothing, Action, FdWait, Input, Op, Operation};
 use crate::resolve::{ConnectAddr, Resolved};
+use crate::spare;
 use crate::task::panic_message;
 use crate::value::Value;
 
@@ -63,8 +64,20 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
     let done = match action {
         Action::Recv(n) => recv_now(fd, *n).map(Value::new),
-        Action::Send(data) => send_now(fd, data).map(Value::new),
-        Action::SendAll(data, sent) => send_all_now(fd, data, sent).map(Value::new),
+        Action::Send(data) => {
+            let sent = send_now(fd, data);
+            if sent.as_ref().is_ok_and(|n| *n == data.len()) {
+                spare::give(std::mem::take(data)); // sent in full: the buffer is free
+            }
+            sent.map(Value::new)
+        }
+        Action::SendAll(data, sent) => {
+            let done = send_all_now(fd, data, sent);
+            if done.is_ok() {
+                spare::give(std::mem::take(data));
+            }
+            done.map(Value::new)
+        }
         // Closures may panic (a caller's always may): that is the task's error.
         Action::Try(f) | Action::Call(f) => match catch_unwind(AssertUnwindSafe(f)) {
             Ok(done) => done,
@@ -363,7 +376,7 @@ pub(crate) fn recv_now(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
     let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
     // SAFETY: the call initialized the first `got <= n` bytes.
     let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), got) };
-    Ok(bytes.to_vec())
+    Ok(spare::copy(bytes))
 }
 
 /// The largest `recv` read through a buffer on the stack.

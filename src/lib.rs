@@ -479,6 +479,7 @@ mod resolve;
 mod sched;
 mod semaphore;
 mod signal;
+mod spare;
 mod sync_state;
 mod task;
 mod time;
