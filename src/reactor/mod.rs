@@ -736,8 +736,9 @@ fn regular_file_would_block() -> io::Error {
 /// Drops a finished waiter's action; a caller's goes to the graveyard, to be
 /// dropped once the manager is no longer borrowed.
 fn bury(action: Option<Action>, graveyard: &mut Vec<Box<dyn Any>>) {
-    if let Some(action @ Action::Call(_)) = action {
-        graveyard.push(Box::new(action));
+    match action {
+        Some(action @ Action::Call(_)) => graveyard.push(Box::new(action)),
+        action => Action::discard(action),
     }
 }
 

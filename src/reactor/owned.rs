@@ -104,6 +104,7 @@ impl Reactor {
                         if entry.stream {
                             entry.ready &= !drained(Some(action), &input);
                         }
+                        Action::discard(wait.action.take());
                         return self.completed.push((stack, input));
                     }
                     None => entry.ready &= !direction, // drained by someone else
