@@ -221,6 +221,8 @@ impl<T> fmt::Debug for Queue<T> {
 }
 
 /// Performs a get or put for the task `stack` that just yielded it.
+/// Inlined into the operation path (see `manager.rs`, `run_due`).
+#[inline(always)]
 pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
     let QueueWait {
         queue: core,
@@ -279,6 +281,7 @@ fn hand_off(
             state.enqueue(stack, Ok(item));
             let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);
             let putter = q.putters.take_first(
+                #[inline(always)]
                 |(key, _)| claim(parked, *key),
                 |(_, item)| graveyard.push(Box::new(item)),
             );
@@ -296,7 +299,11 @@ fn hand_off(
         }
         Some(item) => {
             state.enqueue(stack, nothing());
-            match q.getters.take_first(|key| claim(&mut state.parked, *key), drop) {
+            match q.getters.take_first(
+                #[inline(always)]
+                |key| claim(&mut state.parked, *key),
+                drop,
+            ) {
                 // A getter waits only on an empty queue: the item goes
                 // straight to it (the queue's head, were there one).
                 Some((_, getter)) => {
@@ -322,7 +329,8 @@ fn hand_off(
 
 /// Takes the waiter `key` out of the parking lot if it is this manager's;
 /// else says whose it is: another live manager's, or a dropped one's.
-#[inline]
+/// Inlined into the operation path (see `manager.rs`, `run_due`).
+#[inline(always)]
 fn claim(parked: &mut Parking<Parked>, key: Key) -> Result<Parked, Class> {
     parked
         .unpark(key)

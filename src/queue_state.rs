@@ -60,6 +60,8 @@ impl<W> Waiters<W> {
     }
 
     /// Adds a waiter at the back; gives its number.
+    /// Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
     pub(crate) fn push(&mut self, waiter: W) -> u64 {
         let seq = NEXT_SEQ.with(|n| {
             let seq = n.get();

@@ -131,6 +131,8 @@ impl Waiting {
     /// Drops the record of a wait that its waker already took off its list.
     /// The waker holds the queue it served, so this is never a queue's last
     /// handle; if it were, it would go to the graveyard.
+    /// Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
     pub(crate) fn forget(self, graveyard: &mut Vec<Box<dyn Any>>) {
         if let Waiting::Queue { core, .. } = self {
             if Rc::strong_count(&core) == 1 {
@@ -232,6 +234,8 @@ impl State {
 
     /// Parks a task waiting with an optional timeout, which fires as
     /// [`Expiry::Timeout`].
+    /// Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
     pub(crate) fn park_timed(
         &mut self,
         stack: Stack,
@@ -267,7 +271,8 @@ impl State {
     }
 
     /// Enqueues a task whose wait is over, cancelling its timeout.
-    #[inline]
+    /// Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
     pub(crate) fn ready(&mut self, mut stack: Stack, input: Input) {
         if let Some(timer) = stack.take_timer() {
             self.timers.cancel(timer);
@@ -290,8 +295,8 @@ impl State {
 
     /// Moves a task just unparked to the run queue with `input`, cancelling
     /// its timeout; its wait's record is dropped (its waker took it off its
-    /// list already).
-    #[inline]
+    /// list already). Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
     pub(crate) fn resume(&mut self, parked: Parked, input: Input) {
         let Parked { stack, waiting } = parked;
         waiting.forget(&mut self.graveyard);
