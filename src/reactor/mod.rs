@@ -761,17 +761,27 @@ fn readiness(event: &mio::event::Event) -> Flags {
     ready
 }
 
-/// Handles a task that yielded an fd wait (step 3).
-pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWait) {
+/// Handles a task that yielded an fd wait (step 3). The fast path, an
+/// owned fd registered here, is inlined into the operation path (see
+/// `manager.rs`, `run_due`); no close is pending, so it is still the same
+/// file (a release would be on the closed list).
+#[inline(always)]
+pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, wait: FdWait) {
+    let fd = wait.fd;
+    if fd >= 0 && io.entries.get(fd as usize).is_some_and(|e| e.owner != 0) && io.no_close_pending() {
+        return io.park_owned(s, stack, wait);
+    }
+    wait_elsewhere(io, s, stack, wait)
+}
+
+/// An fd wait off the fast path: a bad fd, a raw fd, an owned fd not yet
+/// registered here.
+#[inline(never)]
+fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWait) {
     let fd = wait.fd;
     if fd < 0 {
         let error = Error::invalid(format!("file descriptor cannot be a negative integer ({fd})"));
         return io.finish(s, stack, wait.action, Err(error));
-    }
-    // The fast path: an owned fd registered here. No close is pending, so it
-    // is still the same file (a release would be on the closed list).
-    if io.entries.get(fd as usize).is_some_and(|e| e.owner != 0) && io.no_close_pending() {
-        return io.park_owned(s, stack, wait);
     }
     let closed = match io.poller() {
         Ok(closed) => closed,

@@ -91,6 +91,8 @@ impl Reactor {
     /// parks, and the entry is served at the next step 1 with no event, as
     /// the original calls it only once select has found the fd ready. Not
     /// known ready: the wait parks until an event comes, with no syscall.
+    /// Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
     pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, mut wait: FdWait) {
         let (fd, flags) = (wait.fd, wait.flags);
         let entry = &mut self.entries[fd as usize];
