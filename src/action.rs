@@ -60,10 +60,17 @@ fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result
 
 /// Performs a waiter's action on `fd`, if it has one: `None` if it would
 /// block. A panic in the action becomes the task's error.
+///
+/// Inlined into the operation path (see `manager.rs`, `run_due`): a send is
+/// a syscall and a comparison there; the recv, whose buffer is on the stack
+/// (16 KiB: its frame probes four pages), and the closures, each under a
+/// `catch_unwind`, are calls of their own, so that the send does not pay
+/// for their frames.
+#[inline(always)]
 pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
     let done = match action {
-        Action::Recv(n) => recv_now(fd, *n).map(Value::new),
+        Action::Recv(n) => recv_action(fd, *n),
         Action::Send(data) => {
             let sent = send_now(fd, data);
             if sent.as_ref().is_ok_and(|n| *n == data.len()) {
@@ -71,22 +78,39 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
             }
             sent.map(Value::new)
         }
-        Action::SendAll(data, sent) => {
-            let done = send_all_now(fd, data, sent);
-            if done.is_ok() {
-                spare::give(std::mem::take(data));
-            }
-            done.map(Value::new)
-        }
-        // Closures may panic (a caller's always may): that is the task's error.
-        Action::Try(f) | Action::Call(f) => match catch_unwind(AssertUnwindSafe(f)) {
-            Ok(done) => done,
-            Err(panic) => return Some(Err(Error::Panic(panic_message(panic.as_ref())))),
-        },
+        Action::SendAll(data, sent) => send_all_action(fd, data, sent),
+        Action::Try(f) | Action::Call(f) => return call_action(f),
     };
     match done {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
         done => Some(done.map_err(Error::from)),
+    }
+}
+
+/// A `recv` action (see [`perform`]).
+#[inline(never)]
+fn recv_action(fd: RawFd, n: usize) -> io::Result<Value> {
+    recv_now(fd, n).map(Value::new)
+}
+
+/// A `sendall` action (see [`perform`]): gives its buffer away once all is sent.
+#[inline(never)]
+fn send_all_action(fd: RawFd, data: &mut Vec<u8>, sent: &mut usize) -> io::Result<Value> {
+    let done = send_all_now(fd, data, sent);
+    if done.is_ok() {
+        spare::give(std::mem::take(data));
+    }
+    done.map(Value::new)
+}
+
+/// A closure's action (see [`perform`]). Closures may panic (a caller's
+/// always may): that is the task's error.
+#[inline(never)]
+fn call_action(f: &mut Box<dyn FnMut() -> io::Result<Value>>) -> Option<Input> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
+        Ok(done) => Some(done.map_err(Error::from)),
+        Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
     }
 }
 

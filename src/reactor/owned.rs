@@ -93,20 +93,27 @@ impl Reactor {
     /// known ready: the wait parks until an event comes, with no syscall.
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
-    pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, mut wait: FdWait) {
-        let (fd, flags) = (wait.fd, wait.flags);
+    pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, wait: FdWait) {
+        // Taken apart, so that a finished action is dropped by `discard`
+        // and nothing is left for the drop glue of the whole wait.
+        let FdWait {
+            fd,
+            flags,
+            mut action,
+            timeout,
+        } = wait;
         let entry = &mut self.entries[fd as usize];
         let direction = entry.ready & flags;
         if direction != 0 {
-            match wait.action {
+            match action {
                 None => return self.completed.push((stack, nothing())),
                 Some(Action::Call(_)) => {}
-                Some(ref mut action) => match perform(fd, Some(action)) {
+                Some(ref mut todo) => match perform(fd, Some(todo)) {
                     Some(input) => {
                         if entry.stream {
-                            entry.ready &= !drained(Some(action), &input);
+                            entry.ready &= !drained(Some(todo), &input);
                         }
-                        Action::discard(wait.action.take());
+                        Action::discard(action);
                         return self.completed.push((stack, input));
                     }
                     None => entry.ready &= !direction, // drained by someone else
@@ -118,6 +125,12 @@ impl Reactor {
             entry.pending = true;
             self.pending.push(fd);
         }
+        let wait = FdWait {
+            fd,
+            flags,
+            action,
+            timeout,
+        };
         self.park(s, stack, wait);
     }
 
@@ -131,6 +144,7 @@ impl Reactor {
 
 /// What a finished action tells of a stream's buffers: a short read means
 /// the receive buffer is drained, a short send that the send buffer is full.
+#[inline(always)]
 pub(super) fn drained(action: Option<&Action>, input: &Input) -> Flags {
     match (action, input) {
         (Some(Action::Recv(n)), Ok(value)) => {
