@@ -59,7 +59,10 @@ fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result
 }
 
 /// Performs a waiter's action on `fd`, if it has one: `None` if it would
-/// block. A panic in the action becomes the task's error.
+/// block. A panic in the action becomes the task's error. What a finished
+/// action tells of a stream's buffers goes into `drained`: a short read
+/// means the receive buffer is drained (`READ`), a short send that the
+/// send buffer is full (`WRITE`); a new edge will come for either.
 ///
 /// Inlined into the operation path (see `manager.rs`, `run_due`): a send is
 /// a syscall and a comparison there; the recv, whose buffer is on the stack
@@ -67,14 +70,22 @@ fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result
 /// `catch_unwind`, are calls of their own, so that the send does not pay
 /// for their frames.
 #[inline(always)]
-pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
+pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flags) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
     let done = match action {
-        Action::Recv(n) => recv_action(fd, *n),
+        Action::Recv(n) => {
+            let got = recv_action(fd, *n);
+            if got.as_ref().is_ok_and(|bytes| !bytes.is_empty() && bytes.len() < *n) {
+                *drained |= READ;
+            }
+            got.map(Value::new)
+        }
         Action::Send(data) => {
             let sent = send_now(fd, data);
-            if sent.as_ref().is_ok_and(|n| *n == data.len()) {
-                spare::give(std::mem::take(data)); // sent in full: the buffer is free
+            match sent {
+                Ok(n) if n == data.len() => spare::give(std::mem::take(data)), // the buffer is free
+                Ok(_) => *drained |= WRITE,
+                Err(_) => {}
             }
             sent.map(Value::new)
         }
@@ -89,8 +100,8 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>) -> Option<Input> {
 
 /// A `recv` action (see [`perform`]).
 #[inline(never)]
-fn recv_action(fd: RawFd, n: usize) -> io::Result<Value> {
-    recv_now(fd, n).map(Value::new)
+fn recv_action(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
+    recv_now(fd, n)
 }
 
 /// A `sendall` action (see [`perform`]): gives its buffer away once all is sent.

@@ -148,20 +148,4 @@ impl Value {
     pub(crate) fn unit() -> Value {
         Value(Repr::Unit)
     }
-
-    /// The length of the bytes held, if the value is a `Vec<u8>`.
-    pub(crate) fn bytes_len(&self) -> Option<usize> {
-        match &self.0 {
-            Repr::Bytes(bytes) => Some(bytes.len()),
-            _ => None,
-        }
-    }
-
-    /// The number held, if the value is a `usize`.
-    pub(crate) fn usize(&self) -> Option<usize> {
-        match &self.0 {
-            Repr::Usize(n) => Some(*n),
-            _ => None,
-        }
-    }
 }

@@ -56,7 +56,6 @@ pub(crate) mod remote;
 pub(crate) use remote::REMOTE_FD;
 
 use compat::SWEEP_AFTER;
-use owned::drained;
 
 use crate::action::perform;
 use crate::error::{Error, Result};
@@ -106,7 +105,7 @@ impl Call {
     /// Calls the action (outside the borrow): its result, or `None` if it
     /// would block.
     pub(crate) fn call(&mut self) -> Option<Input> {
-        perform(self.fd, Some(&mut self.action))
+        perform(self.fd, Some(&mut self.action), &mut 0)
     }
 }
 
@@ -502,13 +501,14 @@ impl Reactor {
                 }
                 continue;
             }
-            let Some(input) = perform(fd as RawFd, waiter.action.as_mut()) else {
+            let mut empty = 0;
+            let Some(input) = perform(fd as RawFd, waiter.action.as_mut(), &mut empty) else {
                 ready &= !direction; // would block: wait for the next edge
                 i += 1;
                 continue;
             };
             if owned && entry.stream {
-                ready &= !drained(waiter.action.as_ref(), &input);
+                ready &= !empty;
             }
             let (task, action) = entry.take(i).expect("a waiter, not a hole");
             self.waiting -= 1;
@@ -791,7 +791,7 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
     let owned = matches!(owner, Owner::Here(_) | Owner::Unregistered(_));
     if !owned && !matches!(wait.action, None | Some(Action::Call(_))) {
         // Raw fd, library action: try it first (it cannot block).
-        if let Some(input) = perform(fd, wait.action.as_mut()) {
+        if let Some(input) = perform(fd, wait.action.as_mut(), &mut 0) {
             return io.finish(s, stack, wait.action, input);
         }
     }
@@ -823,7 +823,7 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
         let input = if code == libc::EPERM {
             // A regular file: epoll refuses it, select calls it always ready.
             // An action that would block on it would wait forever: an error.
-            perform(fd, wait.action.as_mut()).unwrap_or_else(|| Err(regular_file_would_block().into()))
+            perform(fd, wait.action.as_mut(), &mut 0).unwrap_or_else(|| Err(regular_file_would_block().into()))
         } else {
             Err(io::Error::from_raw_os_error(code).into())
         };

@@ -22,7 +22,7 @@ use mio::Interest;
 
 use super::{token, Reactor};
 use crate::action::perform;
-use crate::fd::{self, Closed, Flags, EXC, READ, WRITE};
+use crate::fd::{self, Closed, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
 use crate::sched::State;
 use crate::task::Stack;
@@ -104,14 +104,15 @@ impl Reactor {
         } = wait;
         let entry = &mut self.entries[fd as usize];
         let direction = entry.ready & flags;
+        let mut empty = 0;
         if direction != 0 {
             match action {
                 None => return self.completed.push((stack, nothing())),
                 Some(Action::Call(_)) => {}
-                Some(ref mut todo) => match perform(fd, Some(todo)) {
+                Some(ref mut todo) => match perform(fd, Some(todo), &mut empty) {
                     Some(input) => {
                         if entry.stream {
-                            entry.ready &= !drained(Some(todo), &input);
+                            entry.ready &= !empty;
                         }
                         Action::discard(action);
                         return self.completed.push((stack, input));
@@ -139,27 +140,6 @@ impl Reactor {
         self.poll
             .as_ref()
             .is_some_and(|(_, closed)| closed.list.borrow().is_empty())
-    }
-}
-
-/// What a finished action tells of a stream's buffers: a short read means
-/// the receive buffer is drained, a short send that the send buffer is full.
-#[inline(always)]
-pub(super) fn drained(action: Option<&Action>, input: &Input) -> Flags {
-    match (action, input) {
-        (Some(Action::Recv(n)), Ok(value)) => {
-            let got = value.bytes_len().unwrap_or(0);
-            if got > 0 && got < *n {
-                READ
-            } else {
-                0
-            }
-        }
-        (Some(Action::Send(data)), Ok(value)) => match value.usize() {
-            Some(sent) if sent < data.len() => WRITE,
-            _ => 0,
-        },
-        _ => 0,
     }
 }
 
