@@ -44,7 +44,7 @@ use crate::fd::{self, FileNo, Flags, READ, WRITE};
 use crate::net;
 use crate::op::{nothing, Action, FdWait, Input, Op, Operation};
 use crate::resolve::{ConnectAddr, Resolved};
-use crate::spare;
+use crate::spare::Spare;
 use crate::task::panic_message;
 use crate::value::Value;
 
@@ -59,22 +59,23 @@ fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result
 }
 
 /// Performs a waiter's action on `fd`, if it has one: `None` if it would
-/// block. A panic in the action becomes the task's error. What a finished
+/// block. A panic in the action becomes the task's error. A received
+/// message is copied into one of `spare`'s buffers when one fits, and a
+/// message sent in full leaves its buffer there. What a finished
 /// action tells of a stream's buffers goes into `drained`: a short read
 /// means the receive buffer is drained (`READ`), a short send that the
 /// send buffer is full (`WRITE`); a new edge will come for either.
 ///
 /// Inlined into the operation path (see `manager.rs`, `run_due`): a send is
 /// a syscall and a comparison there; the recv, whose buffer is on the stack
-/// (16 KiB: its frame probes four pages), and the closures, each under a
-/// `catch_unwind`, are calls of their own, so that the send does not pay
-/// for their frames.
+/// (`recv_on_stack`), and the closures, each under a `catch_unwind`, are
+/// calls of their own, so that the send does not pay for their frames.
 #[inline(always)]
-pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flags) -> Option<Input> {
+pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flags, spare: &mut Spare) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
     let done = match action {
         Action::Recv(n) => {
-            let got = recv_action(fd, *n);
+            let got = recv_now(fd, *n, spare);
             if got.as_ref().is_ok_and(|bytes| !bytes.is_empty() && bytes.len() < *n) {
                 *drained |= READ;
             }
@@ -83,13 +84,13 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
         Action::Send(data) => {
             let sent = send_now(fd, data);
             match sent {
-                Ok(n) if n == data.len() => spare::give(std::mem::take(data)), // the buffer is free
+                Ok(n) if n == data.len() => spare.give(std::mem::take(data)), // the buffer is free
                 Ok(_) => *drained |= WRITE,
                 Err(_) => {}
             }
             sent.map(Value::new)
         }
-        Action::SendAll(data, sent) => send_all_action(fd, data, sent),
+        Action::SendAll(data, sent) => send_all_action(fd, data, sent, spare),
         Action::Try(f) | Action::Call(f) => return call_action(f),
     };
     match done {
@@ -98,18 +99,12 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
     }
 }
 
-/// A `recv` action (see [`perform`]).
-#[inline(never)]
-fn recv_action(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
-    recv_now(fd, n)
-}
-
 /// A `sendall` action (see [`perform`]): gives its buffer away once all is sent.
 #[inline(never)]
-fn send_all_action(fd: RawFd, data: &mut Vec<u8>, sent: &mut usize) -> io::Result<Value> {
+fn send_all_action(fd: RawFd, data: &mut Vec<u8>, sent: &mut usize, spare: &mut Spare) -> io::Result<Value> {
     let done = send_all_now(fd, data, sent);
     if done.is_ok() {
-        spare::give(std::mem::take(data));
+        spare.give(std::mem::take(data));
     }
     done.map(Value::new)
 }
@@ -397,22 +392,39 @@ pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
 /// One non-blocking `recv` of up to `n` bytes, then copied out at its exact
 /// size: a try that would block allocates nothing, and a 64-byte message
 /// costs a 64-byte `Vec`. Up to [`STACK_RECV`] bytes go through a buffer on
-/// the stack (no per-thread state to reach); more, through one of the asked size.
-pub(crate) fn recv_now(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
-    if n > STACK_RECV {
-        let mut buf = Vec::new();
-        // SAFETY: `fill` passes a pointer to n writable bytes.
-        return fill(&mut buf, n, |ptr, n| unsafe {
-            libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
-        });
+/// the stack (no per-thread state to reach), of [`SMALL_RECV`] bytes when
+/// that is enough (the usual `recv(1024)`: a frame under a page needs no
+/// stack probe); more, through one of the asked size.
+#[inline]
+pub(crate) fn recv_now(fd: RawFd, n: usize, spare: &mut Spare) -> io::Result<Vec<u8>> {
+    if n <= SMALL_RECV {
+        return recv_on_stack::<SMALL_RECV>(fd, n, spare);
     }
-    let mut buf = std::mem::MaybeUninit::<[u8; STACK_RECV]>::uninit();
-    // SAFETY: buf has STACK_RECV >= n writable bytes.
-    let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n, libc::MSG_DONTWAIT) })?;
+    if n <= STACK_RECV {
+        return recv_on_stack::<STACK_RECV>(fd, n, spare);
+    }
+    let mut buf = Vec::new();
+    // SAFETY: `fill` passes a pointer to n writable bytes.
+    fill(&mut buf, n, |ptr, n| unsafe {
+        libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
+    })
+}
+
+/// A `recv` of `n <= N` bytes through a buffer of `N` bytes on the stack.
+/// Out of line, so that each size's frame is its own.
+#[inline(never)]
+fn recv_on_stack<const N: usize>(fd: RawFd, n: usize, spare: &mut Spare) -> io::Result<Vec<u8>> {
+    debug_assert!(n <= N);
+    let mut buf = std::mem::MaybeUninit::<[u8; N]>::uninit();
+    // SAFETY: buf has N >= n writable bytes.
+    let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n.min(N), libc::MSG_DONTWAIT) })?;
     // SAFETY: the call initialized the first `got <= n` bytes.
     let bytes = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), got) };
-    Ok(spare::copy(bytes))
+    Ok(spare.copy(bytes))
 }
+
+/// The largest `recv` read through the small buffer on the stack.
+const SMALL_RECV: usize = 2 * 1024;
 
 /// The largest `recv` read through a buffer on the stack.
 const STACK_RECV: usize = 16 * 1024;

@@ -13,115 +13,111 @@
 //!
 //! # Limits (the invariants `give` keeps)
 //!
-//! - At most [`SPARES`] buffers per thread, each of at most [`MAX_SPARE`]
-//!   bytes: what is kept stays small whatever the traffic.
+//! - At most [`SPARES`] buffers, of at most [`MAX_BYTES`] bytes of capacity
+//!   in all: what is kept stays small whatever the traffic.
 //! - A buffer is reused only for a message that fills at least half of it,
 //!   so a received `Vec` never holds much more room than its bytes need.
 //! - Only the last buffer given back is looked at: taking and giving are
 //!   O(1), and a program that sends messages of one size, the usual case,
 //!   reuses every one.
 //!
-//! Kept per thread, not per manager: the actions (`action.rs`) run inside
-//! whichever manager the thread is running and know nothing of it. Nothing
-//! here runs user code (the items are bytes).
+//! Each reactor keeps its own (`reactor/mod.rs`) and lends it to the actions
+//! it performs (`action.rs`): no per-thread state to reach, no `RefCell`.
+//! Nothing here runs user code (the items are bytes).
 
-use std::cell::RefCell;
-
-/// The most buffers kept on a thread.
+/// The most buffers kept.
 const SPARES: usize = 64;
 
-/// The largest buffer kept, in bytes of capacity.
-const MAX_SPARE: usize = 64 * 1024;
+/// The most bytes of capacity kept, all buffers together.
+const MAX_BYTES: usize = 256 * 1024;
 
-thread_local! {
-    static BUFFERS: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+/// A reactor's spare buffers.
+#[derive(Default)]
+pub(crate) struct Spare {
+    buffers: Vec<Vec<u8>>,
+    /// The capacity of `buffers`' buffers, in all.
+    bytes: usize,
 }
 
-/// A buffer holding a copy of `bytes`: a spare one if the last one given
-/// back fits them (see the limits above), else a new one of their size.
-pub(crate) fn copy(bytes: &[u8]) -> Vec<u8> {
-    let spare = BUFFERS
-        .try_with(|spares| {
-            let mut spares = spares.try_borrow_mut().ok()?;
-            let fits = spares
-                .last()
-                .is_some_and(|b| b.capacity() >= bytes.len() && b.capacity() / 2 <= bytes.len());
-            if fits {
-                spares.pop()
-            } else {
-                None
-            }
-        })
-        .ok()
-        .flatten();
-    match spare {
-        Some(mut buf) => {
-            buf.extend_from_slice(bytes);
-            buf
-        }
-        None => bytes.to_vec(),
+impl Spare {
+    /// No buffers yet (allocates nothing).
+    pub(crate) fn new() -> Spare {
+        Spare::default()
     }
-}
 
-/// Keeps the buffer of a message sent in full for a later [`copy`], if
-/// there is room for it; else it is dropped.
-pub(crate) fn give(mut buf: Vec<u8>) {
-    if buf.capacity() == 0 || buf.capacity() > MAX_SPARE {
-        return;
-    }
-    buf.clear();
-    let _ = BUFFERS.try_with(|spares| {
-        if let Ok(mut spares) = spares.try_borrow_mut() {
-            if spares.len() < SPARES {
-                spares.push(buf);
-            }
+    /// A buffer holding a copy of `bytes`: a spare one if the last one given
+    /// back fits them (see the limits above), else a new one of their size.
+    #[inline]
+    pub(crate) fn copy(&mut self, bytes: &[u8]) -> Vec<u8> {
+        let fits = |b: &Vec<u8>| b.capacity() >= bytes.len() && b.capacity() / 2 <= bytes.len();
+        if !self.buffers.last().is_some_and(fits) {
+            return bytes.to_vec();
         }
-    });
+        let mut buf = self.buffers.pop().expect("a last buffer");
+        self.bytes -= buf.capacity();
+        buf.extend_from_slice(bytes);
+        buf
+    }
+
+    /// Keeps the buffer of a message sent in full for a later [`copy`](Spare::copy),
+    /// if there is room for it; else it is dropped.
+    #[inline]
+    pub(crate) fn give(&mut self, mut buf: Vec<u8>) {
+        let capacity = buf.capacity();
+        if capacity == 0 || self.buffers.len() >= SPARES || self.bytes + capacity > MAX_BYTES {
+            return;
+        }
+        buf.clear();
+        self.bytes += capacity;
+        self.buffers.push(buf);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Takes every spare off this thread (each test runs on its own thread,
-    /// but says so anyway).
-    fn empty() {
-        BUFFERS.with(|spares| spares.borrow_mut().clear());
-    }
-
     #[test]
     fn a_sent_buffer_holds_the_next_message_of_its_size() {
-        empty();
+        let mut spare = Spare::new();
         let sent = b"0123456789abcdef".to_vec();
         let at = sent.as_ptr();
-        give(sent);
-        let got = copy(b"fedcba9876543210");
+        spare.give(sent);
+        let got = spare.copy(b"fedcba9876543210");
         assert_eq!(got, b"fedcba9876543210");
         assert_eq!(got.as_ptr(), at, "the spare buffer was reused");
-        let next = copy(b"x");
+        let next = spare.copy(b"x");
         assert_eq!(next, b"x");
         assert_ne!(next.as_ptr(), at);
+        assert_eq!((spare.buffers.len(), spare.bytes), (0, 0));
     }
 
     #[test]
     fn a_buffer_twice_too_large_is_not_used() {
-        empty();
-        give(Vec::with_capacity(100));
-        let got = copy(&[7; 49]);
+        let mut spare = Spare::new();
+        spare.give(Vec::with_capacity(100));
+        let got = spare.copy(&[7; 49]);
         assert_eq!(got.capacity(), 49, "a new buffer of the message's size");
-        let got = copy(&[7; 50]);
+        let got = spare.copy(&[7; 50]);
         assert_eq!(got.capacity(), 100, "the spare: half of it used");
+        assert_eq!(spare.bytes, 0);
     }
 
     #[test]
-    fn at_most_spares_buffers_of_at_most_max_spare_bytes_are_kept() {
-        empty();
-        give(Vec::with_capacity(MAX_SPARE + 1));
-        give(Vec::new());
-        assert_eq!(BUFFERS.with(|s| s.borrow().len()), 0);
+    fn at_most_spares_buffers_of_at_most_max_bytes_are_kept() {
+        let mut spare = Spare::new();
+        spare.give(Vec::with_capacity(MAX_BYTES + 1));
+        spare.give(Vec::new());
+        assert_eq!(spare.buffers.len(), 0);
         for _ in 0..SPARES + 10 {
-            give(Vec::with_capacity(8));
+            spare.give(Vec::with_capacity(8));
         }
-        assert_eq!(BUFFERS.with(|s| s.borrow().len()), SPARES);
+        assert_eq!(spare.buffers.len(), SPARES);
+        let mut spare = Spare::new();
+        for _ in 0..5 {
+            spare.give(Vec::with_capacity(MAX_BYTES / 4));
+        }
+        assert_eq!(spare.buffers.len(), 4, "no more than MAX_BYTES in all");
+        assert_eq!(spare.bytes, MAX_BYTES);
     }
 }

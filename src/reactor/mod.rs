@@ -62,6 +62,7 @@ use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
 use crate::op::{Action, FdWait, Input};
 use crate::sched::{Expiry, State};
+use crate::spare::Spare;
 use crate::task::{At, Stack, TaskCell};
 
 /// A task waiting on an fd, with what to do once it is ready.
@@ -105,7 +106,8 @@ impl Call {
     /// Calls the action (outside the borrow): its result, or `None` if it
     /// would block.
     pub(crate) fn call(&mut self) -> Option<Input> {
-        perform(self.fd, Some(&mut self.action), &mut 0)
+        // A caller's closure: it makes no message of the library's.
+        perform(self.fd, Some(&mut self.action), &mut 0, &mut Spare::new())
     }
 }
 
@@ -186,6 +188,8 @@ pub(crate) struct Reactor {
     poll: Option<(Poll, Rc<Closed>)>,
     /// The poll's event buffer; taken out while its events are served.
     events: Option<Events>,
+    /// The buffers of messages sent, to hold messages received (`spare.rs`).
+    spare: Spare,
     /// Indexed by fd number; grows only for fds epoll accepted.
     entries: Vec<Entry>,
     /// How many tasks wait on fds, in all entries.
@@ -219,6 +223,7 @@ impl Reactor {
         Reactor {
             poll: None,
             events: Some(Events::with_capacity(1024)),
+            spare: Spare::new(),
             entries: Vec::new(),
             waiting: 0,
             completed: Vec::new(),
@@ -502,7 +507,7 @@ impl Reactor {
                 continue;
             }
             let mut empty = 0;
-            let Some(input) = perform(fd as RawFd, waiter.action.as_mut(), &mut empty) else {
+            let Some(input) = perform(fd as RawFd, waiter.action.as_mut(), &mut empty, &mut self.spare) else {
                 ready &= !direction; // would block: wait for the next edge
                 i += 1;
                 continue;
@@ -791,7 +796,7 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
     let owned = matches!(owner, Owner::Here(_) | Owner::Unregistered(_));
     if !owned && !matches!(wait.action, None | Some(Action::Call(_))) {
         // Raw fd, library action: try it first (it cannot block).
-        if let Some(input) = perform(fd, wait.action.as_mut(), &mut 0) {
+        if let Some(input) = perform(fd, wait.action.as_mut(), &mut 0, &mut io.spare) {
             return io.finish(s, stack, wait.action, input);
         }
     }
@@ -823,7 +828,8 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
         let input = if code == libc::EPERM {
             // A regular file: epoll refuses it, select calls it always ready.
             // An action that would block on it would wait forever: an error.
-            perform(fd, wait.action.as_mut(), &mut 0).unwrap_or_else(|| Err(regular_file_would_block().into()))
+            perform(fd, wait.action.as_mut(), &mut 0, &mut io.spare)
+                .unwrap_or_else(|| Err(regular_file_would_block().into()))
         } else {
             Err(io::Error::from_raw_os_error(code).into())
         };

@@ -109,7 +109,7 @@ impl Reactor {
             match action {
                 None => return self.completed.push((stack, nothing())),
                 Some(Action::Call(_)) => {}
-                Some(ref mut todo) => match perform(fd, Some(todo), &mut empty) {
+                Some(ref mut todo) => match perform(fd, Some(todo), &mut empty, &mut self.spare) {
                     Some(input) => {
                         if entry.stream {
                             entry.ready &= !empty;
