@@ -90,13 +90,23 @@ impl Tools {
     }
 }
 
+/// How many pairs of runs give each instruction count. The figure of one
+/// pair moves by a few percent from run to run with many connections (how
+/// many reads find their data there at once, and how many wait on epoll,
+/// depends on how the client and the slowed-down server interleave), so
+/// the table gives the median and the range of three.
+pub const REPS: usize = 3;
+
 /// One server's figures in one scenario, per request.
 #[derive(Clone, Debug)]
 pub struct Cost {
     pub scenario: Scenario,
     pub server: Server,
-    /// User-space instructions per request (`None`: not measured, or failed).
+    /// User-space instructions per request, the median of [`REPS`] pairs
+    /// of runs (`None`: not measured, or failed).
     pub instructions: Option<f64>,
+    /// The lowest and highest of those pairs' figures.
+    pub instructions_range: Option<(f64, f64)>,
     /// Syscalls per request, by name.
     pub syscalls: Option<BTreeMap<String, f64>>,
 }
@@ -251,9 +261,11 @@ fn measure(scenario: Scenario, server: Server, tools: Tools, dir: &Path, note: &
         scenario,
         server,
         instructions: None,
+        instructions_range: None,
         syscalls: None,
     };
-    if tools.valgrind {
+    let mut figures = Vec::new();
+    for _ in 0..if tools.valgrind { REPS } else { 0 } {
         let runs = [small, large].map(|n| {
             let started = Instant::now();
             let out = run_once(Tool::Valgrind, server, scenario, n, dir).and_then(|log| {
@@ -270,8 +282,13 @@ fn measure(scenario: Scenario, server: Server, tools: Tools, dir: &Path, note: &
             out
         });
         if let [Ok(a), Ok(b)] = runs {
-            cost.instructions = Some((b as f64 - a as f64) / per);
+            figures.push((b as f64 - a as f64) / per);
         }
+    }
+    if !figures.is_empty() {
+        figures.sort_by(f64::total_cmp);
+        cost.instructions = Some(figures[figures.len() / 2]);
+        cost.instructions_range = Some((figures[0], figures[figures.len() - 1]));
     }
     if tools.strace {
         let runs = [small, large].map(|n| {
@@ -360,8 +377,16 @@ fn rows(costs: &[Cost]) -> Vec<[String; 11]> {
             [
                 format!("{} (R = {})", c.scenario.name, thousands(c.scenario.requests)),
                 c.server.name().to_string(),
-                c.instructions
-                    .map_or_else(|| "-".to_string(), |i| thousands(i.max(0.0).round() as u64)),
+                match (c.instructions, c.instructions_range) {
+                    (Some(i), Some((lo, hi))) if hi - lo >= 0.5 => format!(
+                        "{} ({}–{})",
+                        thousands(i.max(0.0).round() as u64),
+                        thousands(lo.max(0.0).round() as u64),
+                        thousands(hi.max(0.0).round() as u64)
+                    ),
+                    (Some(i), _) => thousands(i.max(0.0).round() as u64),
+                    _ => "-".to_string(),
+                },
                 cell(c.total_syscalls(), 2),
                 cell(c.syscall("recvfrom"), 2),
                 cell(c.syscall("sendto"), 2),
@@ -443,8 +468,9 @@ pub fn method(tools: Tools) -> String {
     let mut s = String::from(
         "Per request, from two runs of R and 3R requests (the difference over 2R): \
          instructions are cachegrind's `I refs` of the server process (user space, \
-         the whole process), syscalls are `strace -f -c` counts. One run each, \
-         each server alone in its own process, the client outside the tool.",
+         the whole process), the median of three such pairs with their range in \
+         brackets; syscalls are `strace -f -c` counts, one pair. Each server alone \
+         in its own process, the client outside the tool.",
     );
     if !tools.valgrind {
         s.push_str(" valgrind was not found: no instruction counts.");
