@@ -280,6 +280,16 @@ impl State {
         self.enqueue(stack, input);
     }
 
+    /// Enqueues a task whose wait is over and whose input is set already,
+    /// cancelling its timeout.
+    #[inline(always)]
+    pub(crate) fn ready_as_is(&mut self, mut stack: Stack) {
+        if let Some(timer) = stack.take_timer() {
+            self.timers.cancel(timer);
+        }
+        self.runq.push_back(stack);
+    }
+
     /// Moves a parked task to the run queue with `input`, cancelling its
     /// timeout. Gives `input` back if no such task is parked here.
     #[inline]

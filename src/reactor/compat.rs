@@ -52,7 +52,7 @@ impl Reactor {
                     let registered = registry.register(source, fresh, interest).map(|()| true);
                     let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
                     self.fail_all(fd, libc::EBADF, &mut failed, &mut graveyard);
-                    self.completed.append(&mut failed);
+                    self.complete_all(failed);
                     drop(graveyard);
                     registered
                 }
@@ -82,7 +82,7 @@ impl Reactor {
                 if let Err(code) = self.arm(fd as RawFd, want) {
                     let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
                     self.fail_all(fd as RawFd, code, &mut failed, &mut graveyard);
-                    self.completed.append(&mut failed);
+                    self.complete_all(failed);
                     drop(graveyard);
                 }
             }

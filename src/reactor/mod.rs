@@ -60,7 +60,7 @@ use compat::SWEEP_AFTER;
 use crate::action::perform;
 use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
-use crate::op::{Action, FdWait, Input};
+use crate::op::{nothing, Action, FdWait, Input};
 use crate::sched::{Expiry, State};
 use crate::spare::Spare;
 use crate::task::{At, Stack, TaskCell};
@@ -195,8 +195,9 @@ pub(crate) struct Reactor {
     /// How many tasks wait on fds, in all entries.
     waiting: usize,
     /// Waits already over, to enqueue at the next step 1: completed tries
-    /// of raw fds, bad fds.
-    completed: Vec<(Stack, Input)>,
+    /// (a send, the usual case), bad fds. Each task holds its input in its
+    /// cell already ([`Reactor::complete`]): the list moves one pointer each.
+    completed: Vec<Stack>,
     /// Callers' `fd_action`s on regular files (always ready): called at the
     /// next step 1, as the others.
     ready_calls: Vec<Call>,
@@ -334,9 +335,9 @@ impl Reactor {
     /// Takes `cell`'s task out of the waits already over, if it is there
     /// (a cancel that did not find it where its header says it parked).
     pub(crate) fn take_over(&mut self, cell: &TaskCell, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
-        if let Some(i) = self.completed.iter().position(|(task, _)| task.is(cell)) {
-            let (task, input) = self.completed.remove(i);
-            graveyard.push(Box::new(input));
+        if let Some(i) = self.completed.iter().position(|task| task.is(cell)) {
+            let mut task = self.completed.remove(i);
+            graveyard.push(Box::new(task.swap_input(nothing())));
             return Some(task);
         }
         let i = self.ready_calls.iter().position(|call| call.task.is(cell))?;
@@ -362,7 +363,7 @@ impl Reactor {
                 Some((task, Some((fd as RawFd, w.flags, action))))
             })
         });
-        let over = self.completed.iter().map(|(task, _)| (task, None));
+        let over = self.completed.iter().map(|task| (task, None));
         let calls = self.ready_calls.iter().map(|call| (&call.task, None));
         let remote = self.remote.iter().flat_map(|r| r.tasks());
         let remote = remote.map(|task| (task, Some((remote::REMOTE_FD, 0, Some("remote")))));
@@ -416,7 +417,7 @@ impl Reactor {
         self.absorb_remote(&mut other, graveyard);
         let mut failed = Vec::new();
         other.take_closed(&mut failed, graveyard);
-        self.completed.append(&mut failed);
+        self.complete_all(failed);
         self.completed.append(&mut other.completed);
         let moved: Vec<(RawFd, u32, VecDeque<Waiter>)> = other
             .entries
@@ -447,8 +448,9 @@ impl Reactor {
             self.waiting += added;
             self.raw_waiters += if raw { added } else { 0 };
             if let Err(code) = self.register(fd, flags, graveyard) {
+                let mut failed = Vec::new();
                 self.fail_all(fd, code, &mut failed, graveyard);
-                self.completed.append(&mut failed);
+                self.complete_all(failed);
             }
         }
     }
@@ -554,8 +556,8 @@ impl Reactor {
                 s.ready(task, input);
             }
         }
-        for (task, input) in self.completed.drain(..) {
-            s.ready(task, input);
+        for task in self.completed.drain(..) {
+            s.ready_as_is(task);
         }
         if !self.ready_calls.is_empty() {
             woken.extend(self.ready_calls.drain(..).map(Woken::Call));
@@ -596,7 +598,10 @@ impl Reactor {
     /// pass has none, and should not pay for draining an empty list).
     fn take_completed(&mut self, woken: &mut Vec<Woken>) {
         if !self.completed.is_empty() {
-            woken.extend(self.completed.drain(..).map(|(task, input)| Woken::Ready(task, input)));
+            woken.extend(self.completed.drain(..).map(|mut task| {
+                let input = task.swap_input(nothing());
+                Woken::Ready(task, input)
+            }));
         }
     }
 
@@ -843,10 +848,25 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
 }
 
 impl Reactor {
+    /// A wait over already: its task resumes with `input`, set in its cell
+    /// now, at the next step 1.
+    #[inline(always)]
+    fn complete(&mut self, mut task: Stack, input: Input) {
+        task.set_input(input);
+        self.completed.push(task);
+    }
+
+    /// Waits over already, in order (see [`Reactor::complete`]).
+    fn complete_all(&mut self, over: Vec<(Stack, Input)>) {
+        for (task, input) in over {
+            self.complete(task, input);
+        }
+    }
+
     /// A wait over before it parked: its task resumes with `input` at the
     /// next step 1; a caller's action goes to the graveyard.
     fn finish(&mut self, s: &mut State, task: Stack, action: Option<Action>, input: Input) {
         bury(action, &mut s.graveyard);
-        self.completed.push((task, input));
+        self.complete(task, input);
     }
 }

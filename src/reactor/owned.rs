@@ -34,7 +34,7 @@ impl Reactor {
         if self.entry(fd).owner != id {
             let mut failed = Vec::new();
             self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
-            self.completed.append(&mut failed);
+            self.complete_all(failed);
             let entry = self.entry(fd);
             entry.owner = id;
             entry.generation = id;
@@ -107,7 +107,7 @@ impl Reactor {
         let mut empty = 0;
         if direction != 0 {
             match action {
-                None => return self.completed.push((stack, nothing())),
+                None => return self.complete(stack, nothing()),
                 Some(Action::Call(_)) => {}
                 Some(ref mut todo) => match perform(fd, Some(todo), &mut empty, &mut self.spare) {
                     Some(input) => {
@@ -115,7 +115,7 @@ impl Reactor {
                             entry.ready &= !empty;
                         }
                         Action::discard(action);
-                        return self.completed.push((stack, input));
+                        return self.complete(stack, input);
                     }
                     None => entry.ready &= !direction, // drained by someone else
                 },
