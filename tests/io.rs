@@ -2,8 +2,9 @@
 //! sockets, pipes and regular files, all on loopback (127.0.0.1, ports chosen
 //! by the OS). Echo servers with 1,000 and 10,000 clients, every kind of
 //! timeout, refused and reset connections, half-close, descriptors closed or
-//! never opened while a task waits, several tasks on one descriptor, and the
-//! order of I/O completions against timeouts.
+//! never opened while a task waits, several tasks on one descriptor, the
+//! order of I/O completions against timeouts, and `recv` through each of its
+//! buffers with sent messages' buffers reused.
 //!
 //! No test asserts on elapsed time. Waits that a library bug could turn into a
 //! hang carry a generous timeout ([`GUARD`]), so the suite fails instead of
@@ -1634,4 +1635,61 @@ fn every_ready_fd_beats_its_due_timeout_however_many_are_ready() {
     }
     tm.run().unwrap();
     assert_eq!((ready.get(), timed_out.get()), (N, 0), "(ready, timed out)");
+}
+
+/// `recv` through each of its buffers (a small one and a large one on the
+/// stack, one of the asked size on the heap), on an owned stream whose sent
+/// messages' buffers are reused for the next ones received: every byte comes
+/// back in order, each `recv` gives at most what it asked for, and a message
+/// copied into a reused buffer holds its own bytes, not the last message's.
+#[test]
+fn recv_of_every_size_and_reused_buffers_give_every_byte_in_order() {
+    let (a, b) = UnixStream::pair().unwrap();
+    let (ours, theirs) = (multitask::net::UnixStream::from(a), multitask::net::UnixStream::from(b));
+    let total = 200_000;
+    let data = pattern(7, total);
+    let expected = data.clone();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let sizes = Rc::new(RefCell::new(Vec::new()));
+    let tm = TaskManager::new();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            // The same message size again and again: each send leaves its
+            // buffer for the next recv of that size.
+            for start in (0..total).step_by(1000) {
+                let chunk = data[start..total.min(start + 1000)].to_vec();
+                let len = chunk.len();
+                let n = wait!(send(&theirs, chunk).timeout(GUARD))?;
+                assert_eq!(n, len);
+            }
+            Ok(())
+        },
+    ));
+    let (got2, sizes2) = (got.clone(), sizes.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            const ASKS: [usize; 6] = [1000, 2048, 2049, 16 * 1024, 16 * 1024 + 1, 100_000];
+            let mut i = 0;
+            while got2.borrow().len() < total {
+                let n = ASKS[i % ASKS.len()];
+                i += 1;
+                let bytes = wait!(recv(&ours, n).timeout(GUARD))?;
+                assert!(
+                    !bytes.is_empty() && bytes.len() <= n,
+                    "{} bytes for recv({n})",
+                    bytes.len()
+                );
+                sizes2.borrow_mut().push(n);
+                got2.borrow_mut().extend_from_slice(&bytes);
+            }
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(got.borrow().len(), total);
+    assert!(*got.borrow() == expected, "the bytes came back in order");
+    let asked: std::collections::BTreeSet<usize> = sizes.borrow().iter().copied().collect();
+    assert_eq!(asked.len(), 6, "every buffer size was used: {asked:?}");
 }
