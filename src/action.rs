@@ -93,6 +93,12 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
         Action::SendAll(data, sent) => send_all_action(fd, data, sent, spare),
         Action::Try(f) | Action::Call(f) => return call_action(f),
     };
+    finished(done)
+}
+
+/// What an action's I/O gave: `None` if it would block, else the task's input.
+#[inline(always)]
+fn finished(done: io::Result<Value>) -> Option<Input> {
     match done {
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => None,
         done => Some(done.map_err(Error::from)),
@@ -114,8 +120,7 @@ fn send_all_action(fd: RawFd, data: &mut Vec<u8>, sent: &mut usize, spare: &mut 
 #[inline(never)]
 fn call_action(f: &mut Box<dyn FnMut() -> io::Result<Value>>) -> Option<Input> {
     match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => None,
-        Ok(done) => Some(done.map_err(Error::from)),
+        Ok(done) => finished(done),
         Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
     }
 }

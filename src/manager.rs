@@ -636,12 +636,15 @@ impl TaskManager {
                 }
                 Some(Step::Yielded(operation)) => {
                     // The operation path, from here to the queue's hand-off
-                    // or the fd's wait, is inlined into this loop (this
-                    // closure, `Inner::perform`, `queue::perform`, and the
-                    // park, claim and wake of `sched.rs`): each of those
-                    // calls cost its frame and a move of what it was given,
-                    // 330 instructions of a ping-pong round trip's 2,182
-                    // (four operations), measured one by one with cachegrind.
+                    // or the owned fd's wait, is inlined into this loop (this
+                    // closure, `Inner::perform`, `queue::perform`,
+                    // `reactor::wait`'s fast path and `action::perform`, and
+                    // the park, claim and wake of `sched.rs`): each of those
+                    // calls cost its frame and a move of what it was given.
+                    // Measured one by one with cachegrind, a ping-pong round
+                    // trip (four operations) went from 2,182 instructions to
+                    // 1,839 with them, an echo request in lockstep from 2,398
+                    // to 2,221.
                     let (leftovers, matching, popped) = self.with(
                         #[inline(always)]
                         |i| {

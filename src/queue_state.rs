@@ -89,16 +89,26 @@ impl<W> Waiters<W> {
         mut dead: impl FnMut(W),
     ) -> Option<(W, P)> {
         // The usual case first: the front waiter is claimed, and leaves no hole.
+        let mut start = 0;
         if let Some((_, Some(w))) = self.list.front() {
-            if let Ok(claimed) = claim(w) {
-                let (_, w) = self.list.pop_front().expect("a front waiter");
-                self.live -= 1;
-                self.tidy();
-                return w.map(|w| (w, claimed));
+            match claim(w) {
+                Ok(claimed) => {
+                    let (_, w) = self.list.pop_front().expect("a front waiter");
+                    self.live -= 1;
+                    self.tidy();
+                    return w.map(|w| (w, claimed));
+                }
+                Err(Class::Dead) => {
+                    if let Some(w) = self.hole(0) {
+                        dead(w);
+                    }
+                }
+                Err(_) => {}
             }
+            start = 1;
         }
         let mut found = None;
-        for i in 0..self.list.len() {
+        for i in start..self.list.len() {
             let Some(w) = self.list[i].1.as_ref() else { continue };
             match claim(w) {
                 Ok(claimed) => {

@@ -274,10 +274,8 @@ impl State {
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
     pub(crate) fn ready(&mut self, mut stack: Stack, input: Input) {
-        if let Some(timer) = stack.take_timer() {
-            self.timers.cancel(timer);
-        }
-        self.enqueue(stack, input);
+        stack.set_input(input);
+        self.ready_as_is(stack);
     }
 
     /// Enqueues a task whose wait is over and whose input is set already,
