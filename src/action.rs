@@ -388,7 +388,11 @@ fn read_line_bytewise(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
 /// `yield recv(sock, n)`: once `sock` is readable, receive up to `n` bytes.
 /// An empty `Vec` means the peer closed the connection, as in Python.
 ///
-/// For any stream or datagram socket (std, mio, or a raw fd).
+/// For any stream or datagram socket (std, mio, or a raw fd). The `Vec`
+/// holds exactly the bytes received; it may be the buffer of a message
+/// that this manager sent in full earlier (a `send` or `sendall` gives its
+/// buffer back), with room for at most twice its length: an echo or a proxy
+/// then allocates nothing per message.
 pub fn recv(sock: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = sock.fileno();
     Op::new(Operation::FdAction(FdWait::new(fd, READ, Some(Action::Recv(n)))))
