@@ -26,8 +26,11 @@
 //! both functions are inlined into the recv and the send.
 //! Nothing here runs user code (the items are bytes).
 
-/// The most buffers kept.
-const SPARES: usize = 64;
+/// The most buffers kept: one for each message in flight of a server of a
+/// thousand connections (with 64, echo at 1,000 connections allocated for
+/// most of its messages: 946 instructions per request against 932, and
+/// more user CPU than 1,024 give).
+const SPARES: usize = 1024;
 
 /// The most bytes of capacity kept, all buffers together.
 const MAX_BYTES: usize = 256 * 1024;
