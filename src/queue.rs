@@ -332,9 +332,17 @@ fn hand_off(
 /// Inlined into the operation path (see `manager.rs`, `run_due`).
 #[inline(always)]
 fn claim(parked: &mut Parking<Parked>, key: Key) -> Result<Parked, Class> {
-    parked
-        .unpark(key)
-        .ok_or_else(|| if park::is_live(key) { Class::Other } else { Class::Dead })
+    parked.unpark(key).ok_or_else(|| elsewhere(key))
+}
+
+/// Whose a waiter not parked in this manager is: another live manager's,
+/// or a dropped one's.
+fn elsewhere(key: Key) -> Class {
+    if park::is_live(key) {
+        Class::Other
+    } else {
+        Class::Dead
+    }
 }
 
 /// Whose the waiter `key` is. The thread's set of live managers is looked at
@@ -343,10 +351,8 @@ fn claim(parked: &mut Parking<Parked>, key: Key) -> Result<Parked, Class> {
 fn class(parked: &Parking<Parked>, key: Key) -> Class {
     if parked.get(key).is_some() {
         Class::Mine
-    } else if park::is_live(key) {
-        Class::Other
     } else {
-        Class::Dead
+        elsewhere(key)
     }
 }
 
