@@ -52,6 +52,7 @@ use std::rc::Weak;
 
 use crate::error::Error;
 use crate::park::Key;
+use crate::pool;
 use crate::time::TimerKey;
 use crate::value::{Input, Value};
 
@@ -220,7 +221,7 @@ impl<E: ?Sized + Erased> TaskRef<E> {
     pub(crate) fn new<B>(body: B, erase: fn(*mut B) -> *mut E) -> TaskRef<E> {
         let layout = Layout::new::<Alloc<E, B>>();
         // SAFETY: the layout is not zero-sized (the start has counts).
-        let raw = unsafe { alloc::alloc(layout) }.cast::<Alloc<E, B>>();
+        let raw = unsafe { pool::alloc(layout) }.cast::<Alloc<E, B>>();
         let Some(cell) = NonNull::new(raw) else {
             alloc::handle_alloc_error(layout)
         };
@@ -410,7 +411,7 @@ impl<E: ?Sized + Erased> Drop for TaskWeak<E> {
             // SAFETY: no reference of either kind is left, the header and
             // the body were dropped with the last strong one, and `new`
             // allocated it with this layout (it checks that).
-            unsafe { alloc::dealloc(self.ptr.as_ptr().cast(), layout(start.meta).0) }
+            unsafe { pool::dealloc(self.ptr.as_ptr().cast(), layout(start.meta).0) }
         }
     }
 }

@@ -449,7 +449,7 @@
 //! tm.run().unwrap();
 //! ```
 
-#![feature(coroutine_trait, coroutines, ptr_metadata)]
+#![feature(cfg_sanitize, coroutine_trait, coroutines, ptr_metadata)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
@@ -470,6 +470,7 @@ mod monitor;
 pub mod net;
 mod op;
 mod park;
+mod pool;
 pub mod process;
 mod queue;
 mod queue_state;
