@@ -165,10 +165,10 @@ pub(crate) unsafe fn alloc(layout: Layout) -> *mut u8 {
 /// this `layout`, and is not used again.
 #[inline(always)]
 pub(crate) unsafe fn dealloc(block: *mut u8, layout: Layout) {
-    let Some(_) = class_of(layout) else {
+    if class_of(layout).is_none() {
         // SAFETY: `alloc` took the global allocator for this layout.
         return unsafe { alloc::dealloc(block, layout) };
-    };
+    }
     // SAFETY: the block is in a chunk (`alloc`), aligned to `CHUNK`.
     let chunk = unsafe { &mut *((block as usize & !(CHUNK - 1)) as *mut Chunk) };
     let freed = block.cast::<Free>();
