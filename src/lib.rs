@@ -449,7 +449,7 @@
 //! tm.run().unwrap();
 //! ```
 
-#![feature(cfg_sanitize, coroutine_trait, coroutines, ptr_metadata)]
+#![feature(allocator_api, cfg_sanitize, coroutine_trait, coroutines, ptr_metadata)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -18,7 +18,6 @@
 //! yielding, as Python raises at the call before the `yield` happens; a raw
 //! `yield` of it gets the error back as the `yield`'s value.
 
-use std::cell::RefCell;
 use std::io;
 use std::marker::PhantomData;
 use std::os::fd::RawFd;
@@ -29,7 +28,7 @@ use std::time::Duration;
 use crate::cell::{GroupCore, TaskRef};
 use crate::error::{Error, Result};
 use crate::fd::Flags;
-use crate::queue_state::{Matcher, QueueState};
+use crate::queue_state::{Matcher, QueueCore};
 use crate::sync_state::{EventCore, SemaphoreCore};
 use crate::time::IntoSeconds;
 use crate::value::Value;
@@ -188,7 +187,7 @@ impl FdWait {
 
 /// A queue get or put inside [`Operation::QueueGet`]/[`Operation::QueuePut`].
 pub struct QueueWait {
-    pub(crate) queue: Rc<RefCell<QueueState>>,
+    pub(crate) queue: QueueCore,
     pub(crate) side: QueueSide,
     pub(crate) timeout: Option<Duration>,
 }

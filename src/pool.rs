@@ -57,7 +57,7 @@
 //!   [`State::Partial`]; then it has a live block and a free one.
 //! - Only the pool's own thread touches its chunks (cells are not `Send`).
 
-use std::alloc::{self, Layout};
+use std::alloc::{self, AllocError, Allocator, Layout};
 use std::cell::Cell;
 use std::ptr::{self, NonNull};
 
@@ -176,6 +176,45 @@ pub(crate) unsafe fn dealloc(block: *mut u8, layout: Layout) {
     if chunk.state != State::Current {
         // SAFETY: the chunk is live, this thread's, and not current.
         unsafe { settle(chunk) }
+    }
+}
+
+/// The pool as an [`Allocator`], for the small `Rc`s made one per task in
+/// the usual programs (a queue's core: a task's own reply slot). Its blocks
+/// come from the same classes as the cells', with no allocator header: a
+/// queue's 104 bytes take 104, where `malloc` takes 112.
+///
+/// Like every block of the pool, what it allocates is freed on the thread
+/// that allocated it: only `!Send` owners (an `Rc`) may use it.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Pooled;
+
+// SAFETY: the blocks are those of `alloc`, valid for the layout asked, kept
+// until `deallocate`; a copy of `Pooled` is the same pool (the thread's).
+unsafe impl Allocator for Pooled {
+    #[inline(always)]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        if layout.size() == 0 {
+            // `alloc` takes no zero-sized layout: a dangling, aligned pointer.
+            let dangling = ptr::without_provenance_mut::<u8>(layout.align());
+            return NonNull::new(dangling)
+                .map(|p| NonNull::slice_from_raw_parts(p, 0))
+                .ok_or(AllocError);
+        }
+        // SAFETY: the layout is not zero-sized.
+        let block = unsafe { alloc(layout) };
+        NonNull::new(block)
+            .map(|p| NonNull::slice_from_raw_parts(p, layout.size()))
+            .ok_or(AllocError)
+    }
+
+    #[inline(always)]
+    unsafe fn deallocate(&self, block: NonNull<u8>, layout: Layout) {
+        if layout.size() != 0 {
+            // SAFETY: the caller's: `block` came from `allocate` with `layout`,
+            // on this thread (the owner is not `Send`).
+            unsafe { dealloc(block.as_ptr(), layout) }
+        }
     }
 }
 

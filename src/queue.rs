@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use crate::op::{nothing, Op, Operation, QueueSide, QueueWait};
 use crate::park::{self, Key, Parking};
-use crate::queue_state::{Class, Matcher, QueueState, Side};
+use crate::queue_state::{Class, Matcher, QueueCore, QueueState, Side};
 use crate::sched::{Parked, State, Waiting};
 use crate::task::Stack;
 use crate::value::Value;
@@ -79,7 +79,7 @@ use crate::value::Value;
 /// assert!(queue.is_empty());
 /// ```
 pub struct Queue<T> {
-    core: Rc<RefCell<QueueState>>,
+    core: QueueCore,
     items: PhantomData<T>,
 }
 
@@ -100,7 +100,7 @@ impl<T: 'static> Queue<T> {
     pub fn with_contents(contents: impl IntoIterator<Item = T>, maxsize: usize) -> Queue<T> {
         let items: VecDeque<Value> = contents.into_iter().map(Value::new).collect();
         Queue {
-            core: Rc::new(RefCell::new(QueueState::new(items, maxsize))),
+            core: QueueState::new_core(items, maxsize),
             items: PhantomData,
         }
     }
@@ -246,13 +246,7 @@ pub(crate) fn perform(op: QueueWait, state: &mut State, stack: Stack) {
 }
 
 /// DESIGN.md §2's hand-off rules, for the get (no item) or put of `item`.
-fn hand_off(
-    core: &Rc<RefCell<QueueState>>,
-    item: Option<Value>,
-    timeout: Option<Duration>,
-    state: &mut State,
-    stack: Stack,
-) {
+fn hand_off(core: &QueueCore, item: Option<Value>, timeout: Option<Duration>, state: &mut State, stack: Stack) {
     let mut q = core.borrow_mut();
     // Waiters of managers dropped since they parked are let go of as they are
     // met (at the front, and before the waiter served): a long-lived queue
@@ -266,10 +260,12 @@ fn hand_off(
         q.getters.drop_dead_front(|key| class(parked, *key), drop);
     }
     if !serves_putter {
-        q.putters.drop_dead_front(
-            |(key, _)| class(parked, *key),
-            |(_, item)| graveyard.push(Box::new(item)),
-        );
+        if let Some(rare) = q.rare.get() {
+            rare.putters.drop_dead_front(
+                |(key, _)| class(parked, *key),
+                |(_, item)| graveyard.push(Box::new(item)),
+            );
+        }
     }
     match item {
         None if q.items.is_empty() => {
@@ -280,16 +276,18 @@ fn hand_off(
             let item = q.items.pop_front().expect("checked non-empty");
             state.enqueue(stack, Ok(item));
             let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);
-            let putter = q.putters.take_first(
-                #[inline(always)]
-                |(key, _)| claim(parked, *key),
-                |(_, item)| graveyard.push(Box::new(item)),
-            );
+            let putter = q.rare.get().and_then(|rare| {
+                rare.putters.take_first(
+                    #[inline(always)]
+                    |(key, _)| claim(parked, *key),
+                    |(_, item)| graveyard.push(Box::new(item)),
+                )
+            });
             if let Some(((_, item), putter)) = putter {
                 q.items.push_back(item);
                 state.resume(putter, nothing());
             }
-            if q.matchers.len() > 0 {
+            if q.rare.has_matchers() {
                 state.to_match.push(core.clone());
             }
         }
@@ -318,7 +316,7 @@ fn hand_off(
                 }
                 None => {
                     q.items.push_back(item);
-                    if q.matchers.len() > 0 {
+                    if q.rare.has_matchers() {
                         state.to_match.push(core.clone());
                     }
                 }
@@ -367,15 +365,15 @@ enum Waiter {
 /// first waiter parked in this manager is served first: waiters of an
 /// unrelated manager stay for that manager, as the original keeps each
 /// manager's queue waits apart.
-fn wait(state: &mut State, stack: Stack, core: &Rc<RefCell<QueueState>>, timeout: Option<Duration>, waiter: Waiter) {
+fn wait(state: &mut State, stack: Stack, core: &QueueCore, timeout: Option<Duration>, waiter: Waiter) {
     state.park_timed(
         stack,
         |key| {
             let mut q = core.borrow_mut();
             let (seq, side) = match waiter {
                 Waiter::Get => (q.getters.push(key), Side::Get),
-                Waiter::Put(item) => (q.putters.push((key, item)), Side::Put),
-                Waiter::Match(matcher) => (q.matchers.push((key, matcher)), Side::Match),
+                Waiter::Put(item) => (q.rare.make().putters.push((key, item)), Side::Put),
+                Waiter::Match(matcher) => (q.rare.make().matchers.push((key, matcher)), Side::Match),
             };
             Waiting::Queue {
                 core: core.clone(),
@@ -393,11 +391,11 @@ pub(crate) type Asked = Vec<(u64, Matcher)>;
 
 /// Step one of serving `get_matching`s (under the borrow): this manager's
 /// waiting matchers, in order; those of dropped managers are let go of.
-pub(crate) fn matchers(core: &Rc<RefCell<QueueState>>, state: &mut State) -> Asked {
+pub(crate) fn matchers(core: &QueueCore, state: &mut State) -> Asked {
     let q = core.borrow();
     let mut mine = Vec::new();
     let mut dead = Vec::new();
-    for (seq, (key, matcher)) in q.matchers.numbered() {
+    for (seq, (key, matcher)) in q.rare.matchers() {
         match class(&state.parked, *key) {
             Class::Mine => mine.push((seq, matcher.clone())),
             Class::Dead => dead.push(seq),
@@ -407,7 +405,7 @@ pub(crate) fn matchers(core: &Rc<RefCell<QueueState>>, state: &mut State) -> Ask
     drop(q);
     let mut q = core.borrow_mut();
     for seq in dead {
-        if let Some((_, matcher)) = q.matchers.take(seq) {
+        if let Some((_, matcher)) = q.rare.get().and_then(|rare| rare.matchers.take(seq)) {
             state.graveyard.push(Box::new(matcher));
         }
     }
@@ -420,7 +418,7 @@ pub(crate) type Picked = Vec<(u64, std::result::Result<usize, String>)>;
 
 /// Step two (no manager borrowed): asks each matcher, in order, for the
 /// first item it accepts among those no earlier matcher took.
-pub(crate) fn pick(core: &Rc<RefCell<QueueState>>, asked: Asked) -> Picked {
+pub(crate) fn pick(core: &QueueCore, asked: Asked) -> Picked {
     // The items are lent out while the predicates run, so that the queue is
     // not borrowed: a predicate may cancel a task waiting on this very queue
     // (its wait is withdrawn from the queue's lists). Meanwhile the queue
@@ -455,13 +453,13 @@ pub(crate) fn pick(core: &Rc<RefCell<QueueState>>, asked: Asked) -> Picked {
 /// Step three (under the borrow): hands each matcher the item it picked,
 /// enqueueing it, then lets waiting putters into the room made (§2); if
 /// that brought new items, the queue is served again.
-pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state: &mut State) {
+pub(crate) fn hand_picked(core: &QueueCore, picked: Picked, state: &mut State) {
     let mut q = core.borrow_mut();
     let mut slots: Vec<Option<Value>> = q.items.drain(..).map(Some).collect();
     let mut handed = 0;
     for (seq, pick) in picked {
         // Withdrawn meanwhile (a predicate may cancel a task): skip it.
-        let Some((key, matcher)) = q.matchers.take(seq) else {
+        let Some((key, matcher)) = q.rare.get().and_then(|rare| rare.matchers.take(seq)) else {
             continue;
         };
         state.graveyard.push(Box::new(matcher));
@@ -484,7 +482,11 @@ pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state:
     while handed > 0 && !q.is_full() {
         let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);
         let dead = |(_, item): (Key, Value)| graveyard.push(Box::new(item));
-        let Some(((_, item), putter)) = q.putters.take_first(|(key, _)| claim(parked, *key), dead) else {
+        let putter = q
+            .rare
+            .get()
+            .and_then(|rare| rare.putters.take_first(|(key, _)| claim(parked, *key), dead));
+        let Some(((_, item), putter)) = putter else {
             break;
         };
         q.items.push_back(item);
@@ -492,7 +494,7 @@ pub(crate) fn hand_picked(core: &Rc<RefCell<QueueState>>, picked: Picked, state:
         handed -= 1;
         moved = true;
     }
-    if moved && q.matchers.len() > 0 {
+    if moved && q.rare.has_matchers() {
         state.to_match.push(core.clone());
     }
 }

@@ -17,16 +17,40 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 
 use crate::park::Key;
+use crate::pool::Pooled;
 use crate::value::Value;
 
-/// A queue's waiters of one kind, FIFO. Each has a number, taken in order
-/// from one per-thread counter, so a timeout finds its waiter by binary
-/// search; it leaves a hole (`None`) rather than shifting the rest, and holes
-/// at the front go at once, the others when they outnumber the waiters. So
-/// withdrawing is O(log n), and 100,000 waiters timing out together cost
-/// O(n) in all, not O(n²).
-pub(crate) struct Waiters<W> {
+/// A queue's shared state, as its handles, operations and waiters hold it.
+/// In the pool (`pool.rs`): one is made per task where each task has a
+/// reply slot of its own.
+pub(crate) type QueueCore = Rc<RefCell<QueueState>, Pooled>;
+
+/// A queue's waiters of one kind, FIFO, numbered in order from one
+/// per-thread counter.
+///
+/// Most lists never hold more than one waiter at a time (a task's own reply
+/// slot, an event one task waits for), so the first is kept inline: such a
+/// list allocates nothing, and costs 24 bytes in its queue. Once two wait
+/// at once the list becomes a [`List`], boxed, and stays one.
+pub(crate) struct Waiters<W>(Repr<W>);
+
+enum Repr<W> {
+    /// No waiter, and never two at once.
+    Empty,
+    /// One waiter, its number and itself.
+    One(u64, W),
+    /// Two waited at once, at some point.
+    Many(Box<List<W>>),
+}
+
+/// The general list of [`Waiters`]. A timeout finds its waiter by binary
+/// search on the numbers; it leaves a hole (`None`) rather than shifting the
+/// rest, and holes at the front go at once, the others when they outnumber
+/// the waiters. So withdrawing is O(log n), and 100,000 waiters timing out
+/// together cost O(n) in all, not O(n²).
+struct List<W> {
     list: VecDeque<(u64, Option<W>)>,
+    /// The waiters in `list` that are not holes.
     live: usize,
 }
 
@@ -45,6 +69,16 @@ thread_local! {
     static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
+/// The next waiter number of this thread.
+#[inline(always)]
+fn next_seq() -> u64 {
+    NEXT_SEQ.with(|n| {
+        let seq = n.get();
+        n.set(seq + 1);
+        seq
+    })
+}
+
 impl<W> Default for Waiters<W> {
     fn default() -> Waiters<W> {
         Waiters::new()
@@ -53,29 +87,46 @@ impl<W> Default for Waiters<W> {
 
 impl<W> Waiters<W> {
     pub(crate) fn new() -> Waiters<W> {
-        Waiters {
-            list: VecDeque::new(),
-            live: 0,
-        }
+        Waiters(Repr::Empty)
     }
 
     /// Adds a waiter at the back; gives its number.
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
     pub(crate) fn push(&mut self, waiter: W) -> u64 {
-        let seq = NEXT_SEQ.with(|n| {
-            let seq = n.get();
-            n.set(seq + 1);
-            seq
-        });
-        if self.list.capacity() == 0 {
-            // A queue of one task's own (a reply slot) has one waiter at a
-            // time: room for one, not the four a first push would make.
-            self.list.reserve_exact(1);
+        let seq = next_seq();
+        match &mut self.0 {
+            Repr::Empty => self.0 = Repr::One(seq, waiter),
+            Repr::Many(list) => list.push(seq, waiter),
+            Repr::One(..) => self.grow(seq, waiter),
         }
-        self.list.push_back((seq, Some(waiter)));
-        self.live += 1;
         seq
+    }
+
+    /// The second waiter at once: the inline one and `waiter` move to a list.
+    #[cold]
+    fn grow(&mut self, seq: u64, waiter: W) {
+        let Repr::One(first_seq, first) = std::mem::replace(&mut self.0, Repr::Empty) else {
+            unreachable!("grow is called on a list of one")
+        };
+        let mut list = Box::new(List {
+            list: VecDeque::with_capacity(4),
+            live: 0,
+        });
+        list.push(first_seq, first);
+        list.push(seq, waiter);
+        self.0 = Repr::Many(list);
+    }
+
+    /// Takes the inline waiter out (the list is left empty).
+    fn take_one(&mut self) -> Option<W> {
+        match std::mem::replace(&mut self.0, Repr::Empty) {
+            Repr::One(_, w) => Some(w),
+            other => {
+                self.0 = other;
+                None
+            }
+        }
     }
 
     /// Takes out the first waiter that `claim` claims, with what it claimed
@@ -83,7 +134,99 @@ impl<W> Waiters<W> {
     /// is, and `Err(Class::Dead)` of one to take out and give to `dead`.
     /// (The manager's `claim` unparks the waiter's task: one slab lookup
     /// tells whose it is and takes it.)
+    #[inline(always)]
     pub(crate) fn take_first<P>(
+        &mut self,
+        mut claim: impl FnMut(&W) -> Result<P, Class>,
+        dead: impl FnMut(W),
+    ) -> Option<(W, P)> {
+        match &mut self.0 {
+            Repr::Empty => None,
+            Repr::One(_, w) => match claim(w) {
+                Ok(claimed) => self.take_one().map(|w| (w, claimed)),
+                Err(Class::Dead) => {
+                    self.take_one().map(dead);
+                    None
+                }
+                Err(_) => None,
+            },
+            Repr::Many(list) => list.take_first(claim, dead),
+        }
+    }
+
+    /// Takes out the `Dead` waiters at the front, and gives them to `dead`.
+    /// (Inlined: most calls find the list empty.)
+    #[inline]
+    pub(crate) fn drop_dead_front(&mut self, mut class: impl FnMut(&W) -> Class, dead: impl FnMut(W)) {
+        match &mut self.0 {
+            Repr::Empty => {}
+            Repr::One(_, w) => {
+                if class(w) == Class::Dead {
+                    self.take_one().map(dead);
+                }
+            }
+            Repr::Many(list) => list.drop_dead_front(class, dead),
+        }
+    }
+
+    /// Takes out the waiter number `seq`, if it is still here.
+    pub(crate) fn take(&mut self, seq: u64) -> Option<W> {
+        match &mut self.0 {
+            Repr::Empty => None,
+            Repr::One(s, _) if *s == seq => self.take_one(),
+            Repr::One(..) => None,
+            Repr::Many(list) => list.take(seq),
+        }
+    }
+
+    /// Takes every waiter out, in order.
+    pub(crate) fn take_all(&mut self) -> Vec<W> {
+        match &mut self.0 {
+            Repr::Many(list) => list.take_all(),
+            _ => self.take_one().into_iter().collect(),
+        }
+    }
+
+    /// Takes the first waiter out, if any.
+    pub(crate) fn pop_first(&mut self) -> Option<W> {
+        match &mut self.0 {
+            Repr::Many(list) => list.pop_first(),
+            _ => self.take_one(),
+        }
+    }
+
+    /// The waiters with their numbers, in order.
+    pub(crate) fn numbered(&self) -> impl Iterator<Item = (u64, &W)> {
+        let (one, many) = match &self.0 {
+            Repr::Empty => (None, None),
+            Repr::One(seq, w) => (Some((*seq, w)), None),
+            Repr::Many(list) => (None, Some(list.list.iter())),
+        };
+        one.into_iter().chain(
+            many.into_iter()
+                .flatten()
+                .filter_map(|(seq, w)| Some((*seq, w.as_ref()?))),
+        )
+    }
+
+    /// How many wait.
+    pub(crate) fn len(&self) -> usize {
+        match &self.0 {
+            Repr::Empty => 0,
+            Repr::One(..) => 1,
+            Repr::Many(list) => list.live,
+        }
+    }
+}
+
+impl<W> List<W> {
+    fn push(&mut self, seq: u64, waiter: W) {
+        self.list.push_back((seq, Some(waiter)));
+        self.live += 1;
+    }
+
+    /// As [`Waiters::take_first`].
+    fn take_first<P>(
         &mut self,
         mut claim: impl FnMut(&W) -> Result<P, Class>,
         mut dead: impl FnMut(W),
@@ -127,13 +270,8 @@ impl<W> Waiters<W> {
         found
     }
 
-    /// Takes out the `Dead` waiters at the front, and gives them to `dead`.
-    /// (Inlined: most calls find the list empty.)
-    #[inline]
-    pub(crate) fn drop_dead_front(&mut self, mut class: impl FnMut(&W) -> Class, mut dead: impl FnMut(W)) {
-        if self.list.is_empty() {
-            return;
-        }
+    /// As [`Waiters::drop_dead_front`].
+    fn drop_dead_front(&mut self, mut class: impl FnMut(&W) -> Class, mut dead: impl FnMut(W)) {
         while let Some((_, Some(w))) = self.list.front() {
             if class(w) != Class::Dead {
                 break;
@@ -145,36 +283,26 @@ impl<W> Waiters<W> {
         }
     }
 
-    /// Takes out the waiter number `seq`, if it is still here.
-    pub(crate) fn take(&mut self, seq: u64) -> Option<W> {
+    /// As [`Waiters::take`].
+    fn take(&mut self, seq: u64) -> Option<W> {
         let i = self.list.binary_search_by_key(&seq, |(s, _)| *s).ok()?;
         let waiter = self.hole(i);
         self.tidy();
         waiter
     }
 
-    /// Takes every waiter out, in order.
-    pub(crate) fn take_all(&mut self) -> Vec<W> {
+    /// As [`Waiters::take_all`].
+    fn take_all(&mut self) -> Vec<W> {
         self.live = 0;
         self.list.drain(..).filter_map(|(_, w)| w).collect()
     }
 
-    /// Takes the first waiter out, if any.
-    pub(crate) fn pop_first(&mut self) -> Option<W> {
+    /// As [`Waiters::pop_first`].
+    fn pop_first(&mut self) -> Option<W> {
         let i = self.list.iter().position(|(_, w)| w.is_some())?;
         let waiter = self.hole(i);
         self.tidy();
         waiter
-    }
-
-    /// The waiters with their numbers, in order.
-    pub(crate) fn numbered(&self) -> impl Iterator<Item = (u64, &W)> {
-        self.list.iter().filter_map(|(seq, w)| Some((*seq, w.as_ref()?)))
-    }
-
-    /// How many wait.
-    pub(crate) fn len(&self) -> usize {
-        self.live
     }
 
     /// Takes waiter `i` out, leaving a hole.
@@ -195,53 +323,38 @@ impl<W> Waiters<W> {
     }
 }
 
-/// A waiter list most queues never use: putters wait only on a full bounded
-/// queue, matchers only for `get_matching`. Allocated at its first waiter
-/// (and kept), so that an idle queue, such as a task's own reply slot, takes
-/// 8 bytes for it instead of 40. Its methods are those of [`Waiters`] that
-/// the queue calls on it; on a list never used they do nothing.
-pub(crate) struct Rare<W>(Option<Box<Waiters<W>>>);
+/// The waiter lists most queues never use: putters wait only on a full
+/// bounded queue, matchers only for `get_matching`. Made at the first such
+/// waiter (and kept), so that an idle queue, such as a task's own reply
+/// slot, takes 8 bytes for both.
+pub(crate) struct Rare(Option<Box<RareLists>>);
 
-impl<W> Rare<W> {
-    pub(crate) fn new() -> Rare<W> {
-        Rare(None)
+/// The lists of [`Rare`], once made.
+#[derive(Default)]
+pub(crate) struct RareLists {
+    pub(crate) putters: Waiters<(Key, Value)>,
+    pub(crate) matchers: Waiters<(Key, Matcher)>,
+}
+
+impl Rare {
+    /// The lists, if a waiter ever used one.
+    pub(crate) fn get(&mut self) -> Option<&mut RareLists> {
+        self.0.as_deref_mut()
     }
 
-    /// Adds a waiter at the back; gives its number.
-    pub(crate) fn push(&mut self, waiter: W) -> u64 {
-        self.0.get_or_insert_with(|| Box::new(Waiters::new())).push(waiter)
+    /// The lists, made at the first waiter.
+    pub(crate) fn make(&mut self) -> &mut RareLists {
+        self.0.get_or_insert_with(Box::default)
     }
 
-    /// See [`Waiters::take_first`].
-    pub(crate) fn take_first<P>(
-        &mut self,
-        claim: impl FnMut(&W) -> Result<P, Class>,
-        dead: impl FnMut(W),
-    ) -> Option<(W, P)> {
-        self.0.as_mut()?.take_first(claim, dead)
+    /// The waiting matchers with their numbers, in order.
+    pub(crate) fn matchers(&self) -> impl Iterator<Item = (u64, &(Key, Matcher))> {
+        self.0.iter().flat_map(|lists| lists.matchers.numbered())
     }
 
-    /// See [`Waiters::drop_dead_front`].
-    #[inline]
-    pub(crate) fn drop_dead_front(&mut self, class: impl FnMut(&W) -> Class, dead: impl FnMut(W)) {
-        if let Some(waiters) = self.0.as_mut() {
-            waiters.drop_dead_front(class, dead);
-        }
-    }
-
-    /// See [`Waiters::take`].
-    pub(crate) fn take(&mut self, seq: u64) -> Option<W> {
-        self.0.as_mut()?.take(seq)
-    }
-
-    /// The waiters with their numbers, in order.
-    pub(crate) fn numbered(&self) -> impl Iterator<Item = (u64, &W)> {
-        self.0.iter().flat_map(|waiters| waiters.numbered())
-    }
-
-    /// How many wait.
-    pub(crate) fn len(&self) -> usize {
-        self.0.as_ref().map_or(0, |waiters| waiters.len())
+    /// True if a matcher waits.
+    pub(crate) fn has_matchers(&self) -> bool {
+        self.0.as_ref().is_some_and(|lists| lists.matchers.len() > 0)
     }
 }
 
@@ -264,22 +377,92 @@ pub(crate) struct QueueState {
     /// 0 means unbounded, as in the original.
     pub(crate) maxsize: usize,
     pub(crate) getters: Waiters<Key>,
-    pub(crate) putters: Rare<(Key, Value)>,
-    pub(crate) matchers: Rare<(Key, Matcher)>,
+    /// The putters and the matchers.
+    pub(crate) rare: Rare,
 }
 
 impl QueueState {
-    pub(crate) fn new(items: VecDeque<Value>, maxsize: usize) -> QueueState {
+    /// A queue's core, holding `items`.
+    pub(crate) fn new_core(items: VecDeque<Value>, maxsize: usize) -> QueueCore {
+        Rc::new_in(RefCell::new(QueueState::new(items, maxsize)), Pooled)
+    }
+
+    fn new(items: VecDeque<Value>, maxsize: usize) -> QueueState {
         QueueState {
             items,
             maxsize,
             getters: Waiters::new(),
-            putters: Rare::new(),
-            matchers: Rare::new(),
+            rare: Rare(None),
         }
     }
 
     pub(crate) fn is_full(&self) -> bool {
         self.maxsize > 0 && self.items.len() >= self.maxsize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Class, Waiters};
+
+    /// Each of the waiters, in order.
+    fn all(w: &Waiters<char>) -> Vec<char> {
+        w.numbered().map(|(_, c)| *c).collect()
+    }
+
+    #[test]
+    fn one_waiter_inline_then_a_list_in_order() {
+        let mut w = Waiters::new();
+        let a = w.push('a');
+        assert_eq!((w.len(), all(&w)), (1, vec!['a']));
+        assert_eq!(w.take(a + 1), None, "another number finds nothing");
+        assert_eq!(w.take(a), Some('a'));
+        assert_eq!((w.len(), all(&w)), (0, vec![]));
+        // Two at once: a list, which keeps their order and their numbers.
+        let b = w.push('b');
+        let c = w.push('c');
+        let d = w.push('d');
+        assert!(b < c && c < d);
+        assert_eq!((w.len(), all(&w)), (3, vec!['b', 'c', 'd']));
+        assert_eq!(w.take(c), Some('c'));
+        assert_eq!(w.take(c), None);
+        assert_eq!(w.pop_first(), Some('b'));
+        assert_eq!(w.take_all(), vec!['d']);
+        assert_eq!(w.len(), 0);
+        w.push('e');
+        assert_eq!(all(&w), vec!['e']);
+    }
+
+    #[test]
+    fn take_first_skips_others_and_lets_go_of_the_dead() {
+        let claim = |c: &char| match c {
+            'x' => Err(Class::Other),
+            'd' => Err(Class::Dead),
+            _ => Ok(c.to_ascii_uppercase()),
+        };
+        // Inline: another manager's waiter stays, a dead one goes.
+        let mut dead = Vec::new();
+        let mut w = Waiters::new();
+        w.push('x');
+        assert_eq!(w.take_first(claim, |c| dead.push(c)), None);
+        assert_eq!(all(&w), vec!['x']);
+        let mut w = Waiters::new();
+        w.push('d');
+        assert_eq!(w.take_first(claim, |c| dead.push(c)), None);
+        assert_eq!((w.len(), &dead[..]), (0, &['d'][..]));
+        let mut w = Waiters::new();
+        w.push('a');
+        assert_eq!(w.take_first(claim, |c| dead.push(c)), Some(('a', 'A')));
+        assert_eq!(w.len(), 0);
+        // A list: the first claimed one, past the others; the dead met on the way go.
+        let mut w = Waiters::new();
+        for c in ['x', 'd', 'b', 'c'] {
+            w.push(c);
+        }
+        assert_eq!(w.take_first(claim, |c| dead.push(c)), Some(('b', 'B')));
+        assert_eq!(all(&w), vec!['x', 'c']);
+        assert_eq!(dead, vec!['d', 'd']);
+        w.drop_dead_front(|_| Class::Mine, |c| dead.push(c));
+        assert_eq!(all(&w), vec!['x', 'c']);
     }
 }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::op::Input;
 use crate::park::{Key, Parking};
-use crate::queue_state::{QueueState, Side};
+use crate::queue_state::{QueueCore, Side};
 use crate::sync_state::{EventCore, SemaphoreCore};
 use crate::task::{At, GroupCore, Stack, TaskCell, TaskRef, TaskWeak};
 use crate::time::{Clock, TimerKey, Timers};
@@ -52,11 +52,7 @@ pub(crate) enum Waiting {
     /// Sleeping until then.
     Sleep(Instant),
     /// A queue get, put or `get_matching`, number `seq` in its list.
-    Queue {
-        core: Rc<RefCell<QueueState>>,
-        seq: u64,
-        side: Side,
-    },
+    Queue { core: QueueCore, seq: u64, side: Side },
     /// Joining a task.
     Join(TaskWeak),
     /// Joining a group.
@@ -92,12 +88,12 @@ impl Waiting {
                     match side {
                         Side::Get => drop(q.getters.take(seq)),
                         Side::Put => {
-                            if let Some((_, item)) = q.putters.take(seq) {
+                            if let Some((_, item)) = q.rare.get().and_then(|rare| rare.putters.take(seq)) {
                                 graveyard.push(Box::new(item));
                             }
                         }
                         Side::Match => {
-                            if let Some((_, matcher)) = q.matchers.take(seq) {
+                            if let Some((_, matcher)) = q.rare.get().and_then(|rare| rare.matchers.take(seq)) {
                                 graveyard.push(Box::new(matcher));
                             }
                         }
@@ -174,7 +170,7 @@ pub(crate) struct State {
     pub(crate) unjoined: Vec<TaskRef>,
     /// Queues that now have items a waiting `get_matching` may take: its
     /// predicate is called once the borrow ends (`queue::pick`).
-    pub(crate) to_match: Vec<Rc<RefCell<QueueState>>>,
+    pub(crate) to_match: Vec<QueueCore>,
     /// The task being resumed, for `tasks()`. Invariant: `None`, or a live
     /// task: the one being resumed, or the last one resumed if it then made
     /// a bare yield, within the same pass (it is in the run queue; the next
