@@ -170,8 +170,11 @@ impl<E: ?Sized + Erased> Drop for Frames<E> {
 /// the header; the body follows.
 #[repr(C)]
 struct Start<E: ?Sized + Erased> {
-    strong: Cell<usize>,
-    weak: Cell<usize>,
+    /// 32 bits each, as two take the room of one `usize` (8 bytes of every
+    /// task): four billion references to one task would take 32 GiB in
+    /// `TaskRef`s alone, and a count that would overflow aborts, as `Rc`'s does.
+    strong: Cell<u32>,
+    weak: Cell<u32>,
     /// The body's vtable.
     meta: DynMetadata<E>,
     /// Dropped when the last `TaskRef` goes; the memory stays while a
@@ -201,6 +204,17 @@ fn layout<E: ?Sized + Erased>(meta: DynMetadata<E>) -> (Layout, usize) {
     // SAFETY: `align` is a power of two (a vtable's alignment, or `Start`'s),
     // and the size is that of a type the compiler laid out (`Alloc`).
     (unsafe { Layout::from_size_align_unchecked(total, align) }, offset)
+}
+
+/// Counts one more reference; aborts where the count would overflow, as
+/// `Rc` does (a wrapped count would free a cell still in use).
+#[inline(always)]
+fn increment(count: &Cell<u32>) {
+    let n = count.get().wrapping_add(1);
+    count.set(n);
+    if n == 0 {
+        std::process::abort();
+    }
 }
 
 /// A counted reference to a task's cell, as `Rc` is (see the top of this file).
@@ -268,7 +282,7 @@ impl<E: ?Sized + Erased> TaskRef<E> {
 
     /// How many `TaskRef`s there are to this cell.
     pub(crate) fn strong_count(this: &TaskRef<E>) -> usize {
-        this.start().strong.get()
+        this.start().strong.get() as usize
     }
 
     /// True if both name the same cell.
@@ -278,8 +292,7 @@ impl<E: ?Sized + Erased> TaskRef<E> {
 
     /// A weak reference to the cell.
     pub(crate) fn downgrade(this: &TaskRef<E>) -> TaskWeak<E> {
-        let weak = &this.start().weak;
-        weak.set(weak.get() + 1);
+        increment(&this.start().weak);
         TaskWeak { ptr: this.ptr }
     }
 
@@ -359,8 +372,7 @@ impl<E: ?Sized + Erased> Deref for TaskRef<E> {
 
 impl<E: ?Sized + Erased> Clone for TaskRef<E> {
     fn clone(&self) -> TaskRef<E> {
-        let strong = &self.start().strong;
-        strong.set(strong.get() + 1);
+        increment(&self.start().strong);
         TaskRef { ptr: self.ptr }
     }
 }
@@ -396,7 +408,7 @@ impl<E: ?Sized + Erased> TaskWeak<E> {
         if strong.get() == 0 {
             return None;
         }
-        strong.set(strong.get() + 1);
+        increment(strong);
         Some(TaskRef { ptr: self.ptr })
     }
 }

@@ -62,6 +62,7 @@ pub struct TaskHandle<T = ()> {
 
 /// Adds `task` to `manager` (as a member of `group`, if given) and gives its
 /// handle: what `TaskManager::add` and `TaskGroup::add` do.
+#[inline(always)]
 pub(crate) fn spawn<T: 'static>(manager: &dyn Manager, task: Task<T>, group: Option<&Rc<GroupCore>>) -> TaskHandle<T> {
     let stack = Stack::new(task, group.map_or_else(Weak::new, Rc::downgrade), manager.home());
     let cell = stack.cell().clone();

@@ -257,6 +257,7 @@ pub(crate) struct Stack(TaskRef);
 impl Stack {
     /// The stack of `task`, added to the manager whose home segment is
     /// `home`, in `group`: the task gets its id here.
+    #[inline]
     pub(crate) fn new<T>(task: Task<T>, group: Weak<GroupCore>, home: u32) -> Stack {
         let mut cell = task.cell;
         let fresh = fresh(&mut cell);
