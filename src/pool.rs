@@ -1,4 +1,5 @@
-//! The memory of task cells: blocks of one size carved from chunks, per thread.
+//! The memory of task cells (and of queue cores, through [`Pooled`]): blocks
+//! of one size carved from chunks, per thread.
 //!
 //! # Why a pool of its own
 //!
@@ -55,7 +56,8 @@
 //!   handed out. Every block below `bump` is either live or on `free`.
 //! - A chunk is in its class's partial list if and only if its state is
 //!   [`State::Partial`]; then it has a live block and a free one.
-//! - Only the pool's own thread touches its chunks (cells are not `Send`).
+//! - Only the pool's own thread touches its chunks (cells and the `Rc`s
+//!   [`Pooled`] serves are not `Send`).
 
 use std::alloc::{self, AllocError, Allocator, Layout};
 use std::cell::Cell;
@@ -494,6 +496,25 @@ mod tests {
                 dealloc(p, l);
             }
         }
+    }
+
+    #[test]
+    fn pooled_rcs_share_the_classes_and_zero_sizes_take_no_block() {
+        use std::rc::Rc;
+        // An `Rc` of 40 bytes of payload: 56 with its counts, a size no
+        // other test of this file uses.
+        let first = Rc::new_in([7u64; 5], Pooled);
+        let second = Rc::new_in([9u64; 5], Pooled);
+        let (a, b) = (Rc::as_ptr(&first) as usize, Rc::as_ptr(&second) as usize);
+        assert_eq!(b - a, 56, "blocks of one class are packed, with no header");
+        assert_eq!((*first, *second), ([7; 5], [9; 5]));
+        drop(first);
+        let third = Rc::new_in([3u64; 5], Pooled);
+        assert_eq!(Rc::as_ptr(&third) as usize, a, "last freed, first given");
+        let empty = Pooled.allocate(Layout::new::<()>()).expect("a zero-sized block");
+        assert_eq!(empty.len(), 0);
+        // SAFETY: it came from `allocate` with this layout.
+        unsafe { Pooled.deallocate(empty.cast(), Layout::new::<()>()) };
     }
 
     #[test]
