@@ -84,7 +84,7 @@ pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &TaskRef) {
     }
     match locate(s, io, cell) {
         Some(stack) => {
-            end(s, io, stack, Err(Error::Cancelled), true);
+            end(s, io, stack, Err(Error::Cancelled), true, None);
         }
         None => {
             if !cell.cancel_requested.replace(true) {
@@ -106,7 +106,18 @@ pub(crate) fn cancel_flagged(s: &mut State, io: &mut Reactor) {
 /// The task `stack` leaves its manager with `outcome` (it finished, or was
 /// `cancelled`): its timers are cancelled, its outcome delivered, its stack
 /// put in the graveyard. Gives back an error that must leave `run_next`.
-pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: Input, cancelled: bool) -> Option<Error> {
+///
+/// `copy` is what the task's own handle gets if it is a group member that
+/// failed ([`member_copy`]): made before the borrow, since an error's
+/// `Display` may be the user's.
+pub(crate) fn end(
+    s: &mut State,
+    io: &mut Reactor,
+    mut stack: Stack,
+    outcome: Input,
+    cancelled: bool,
+    copy: Option<Error>,
+) -> Option<Error> {
     for timer in stack.take_timers() {
         s.timers.cancel(timer);
     }
@@ -119,7 +130,7 @@ pub(crate) fn end(s: &mut State, io: &mut Reactor, mut stack: Stack, outcome: In
     s.graveyard.push(Box::new(stack));
     match cell.group() {
         Some(group) => {
-            member_done(s, io, &group, &cell, outcome, cancelled);
+            member_done(s, io, &group, &cell, outcome, cancelled, copy);
             None
         }
         None => {
@@ -176,17 +187,25 @@ fn member_done(
     cell: &TaskRef,
     outcome: Input,
     cancelled: bool,
+    copy: Option<Error>,
 ) {
     group.members.borrow_mut().retain(|m| !TaskRef::ptr_eq(m, cell));
     let handles = handles(cell);
     match outcome {
         Err(error) if !cancelled => {
-            let first = group.error.take();
-            let is_first = first.is_none();
             // The member's own handle gets the same text; the error itself is
             // the group's (so it is never the handle's to leave `run` with).
-            let copy = Error::msg(error.to_string());
-            group.error.set(Some(first.unwrap_or(error)));
+            // A later member's error is dropped, outside the borrow.
+            let copy = copy.unwrap_or_else(|| Error::msg(format!("a member of the group failed ({})", error.name())));
+            let first = group.error.take();
+            let is_first = first.is_none();
+            match first {
+                Some(first) => {
+                    group.error.set(Some(first));
+                    s.graveyard.push(Box::new(error));
+                }
+                None => group.error.set(Some(error)),
+            }
             match cell.take_joiner() {
                 Some(key) => wake(s, key, Err(copy)),
                 None if handles > 0 => cell.cold().result.set(Some(Err(copy))),
@@ -206,6 +225,25 @@ fn member_done(
     if let Some((key, outcome)) = group_done(group) {
         wake(s, key, outcome);
     }
+}
+
+/// What the own handle of a group member that failed with `outcome` gets:
+/// its error's text, as an [`Error::Message`] (`None` for a task in no
+/// group, or one that did not fail). Called outside the manager's borrow
+/// (`Display` may be the user's); a `Display` that panics gives the panic
+/// as an [`Error::Panic`] instead. Out of line: it is off the hot path.
+#[inline(never)]
+pub(crate) fn member_copy(stack: &Stack, outcome: &Input) -> Option<Error> {
+    let Err(error) = outcome else { return None };
+    if !stack.cell().in_group() {
+        return None;
+    }
+    Some(
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| error.to_string())) {
+            Ok(text) => Error::msg(text),
+            Err(panic) => Error::Panic(crate::task::panic_message(panic.as_ref())),
+        },
+    )
 }
 
 /// The group's joiner and what it gets, once no member is left.

@@ -709,18 +709,7 @@ impl TaskManager {
                         next = self.with(Inner::pop_due);
                     }
                     (false, _) => {
-                        let (escaped, leftovers) = self.with(|i| {
-                            i.s.running = None;
-                            let escaped = control::end(&mut i.s, &mut i.io, stack, result, false);
-                            (escaped, i.leftovers())
-                        });
-                        if let Some(leftovers) = leftovers {
-                            leftovers.finish();
-                        }
-                        if let Some(error) = escaped {
-                            debug!("task failed: {error}");
-                            return Err(error);
-                        }
+                        self.end_held(stack, result)?;
                         next = self.with(Inner::pop_due);
                     }
                 },
@@ -730,6 +719,29 @@ impl TaskManager {
             self.with(|i| i.s.running = None);
         }
         Ok(())
+    }
+
+    /// Ends a finished task that something else holds (a handle, a group):
+    /// its outcome goes to its joiner, its handle or its group (or, if none
+    /// takes an error, out of `run`). Out of line, off the switch's path.
+    #[inline(never)]
+    fn end_held(&self, stack: Stack, result: Input) -> Result<()> {
+        let copy = control::member_copy(&stack, &result);
+        let (escaped, leftovers) = self.with(|i| {
+            i.s.running = None;
+            let escaped = control::end(&mut i.s, &mut i.io, stack, result, false, copy);
+            (escaped, i.leftovers())
+        });
+        if let Some(leftovers) = leftovers {
+            leftovers.finish();
+        }
+        match escaped {
+            Some(error) => {
+                debug!("task failed: {error}");
+                Err(error)
+            }
+            None => Ok(()),
+        }
     }
 
     /// Serves the `get_matching`s of the queues the last operation changed:
@@ -766,7 +778,7 @@ impl TaskManager {
             if let Some(step) = step {
                 i.s.graveyard.push(Box::new(step));
             }
-            control::end(&mut i.s, &mut i.io, stack, Err(Error::Cancelled), true);
+            control::end(&mut i.s, &mut i.io, stack, Err(Error::Cancelled), true, None);
             i.leftovers()
         });
         if let Some(leftovers) = leftovers {

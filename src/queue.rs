@@ -98,7 +98,7 @@ impl<T: 'static> Queue<T> {
     /// unbounded): Python's `Queue(contents, maxsize)`. The initial contents may
     /// exceed `maxsize`, as in the original.
     pub fn with_contents(contents: impl IntoIterator<Item = T>, maxsize: usize) -> Queue<T> {
-        let items: VecDeque<Value> = contents.into_iter().map(Value::new).collect();
+        let items: VecDeque<Value> = contents.into_iter().map(Value::item).collect();
         Queue {
             core: QueueState::new_core(items, maxsize),
             items: PhantomData,
@@ -182,7 +182,7 @@ impl<T: 'static> Queue<T> {
     pub fn put(&self, item: T) -> Op<()> {
         Op::new(Operation::QueuePut(QueueWait {
             queue: self.core.clone(),
-            side: QueueSide::Put(Value::new(item)),
+            side: QueueSide::Put(Value::item(item)),
             timeout: None,
         }))
     }
@@ -457,9 +457,13 @@ pub(crate) fn hand_picked(core: &QueueCore, picked: Picked, state: &mut State) {
     let mut q = core.borrow_mut();
     let mut slots: Vec<Option<Value>> = q.items.drain(..).map(Some).collect();
     let mut handed = 0;
+    // An item picked for a matcher that is gone stays in the queue: the
+    // matchers still waiting are asked again about it (below).
+    let mut returned = false;
     for (seq, pick) in picked {
         // Withdrawn meanwhile (a predicate may cancel a task): skip it.
         let Some((key, matcher)) = q.rare.get().and_then(|rare| rare.matchers.take(seq)) else {
+            returned |= pick.is_ok();
             continue;
         };
         state.graveyard.push(Box::new(matcher));
@@ -473,6 +477,7 @@ pub(crate) fn hand_picked(core: &QueueCore, picked: Picked, state: &mut State) {
         handed += input.is_ok() as usize;
         if let Err(Ok(item)) = state.wake(key, input) {
             q.items.push_back(item); // not parked here after all: keep it
+            returned = true;
         }
     }
     let rest: VecDeque<Value> = slots.into_iter().flatten().collect();
@@ -494,7 +499,7 @@ pub(crate) fn hand_picked(core: &QueueCore, picked: Picked, state: &mut State) {
         handed -= 1;
         moved = true;
     }
-    if moved && q.rare.has_matchers() {
+    if (moved || returned) && q.rare.has_matchers() {
         state.to_match.push(core.clone());
     }
 }

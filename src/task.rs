@@ -374,10 +374,11 @@ impl Stack {
         self.frames().timer.take()
     }
 
-    /// True if the task is to be resumed with a value other than `()`: what
-    /// a wait that is over handed it.
+    /// True if the task is to be resumed with a value: what a wait that is
+    /// over handed it (a queue's `()` item included, see `Value::item`), not
+    /// the `()` of a bare yield or of a wake that gives nothing.
     pub(crate) fn holds_value(&mut self) -> bool {
-        matches!(&*self.frames().input, Ok(value) if !value.is::<()>())
+        matches!(&*self.frames().input, Ok(value) if !value.is_nothing())
     }
 
     /// Puts `timer` in place of the timer of the deadline guarding depth

@@ -148,4 +148,21 @@ impl Value {
     pub(crate) fn unit() -> Value {
         Value(Repr::Unit)
     }
+
+    /// A queue's item: as [`new`](Value::new), but a `()` item is boxed (a
+    /// zero-sized box, which allocates nothing), so that a task handed one
+    /// is told from a task woken with nothing ([`is_nothing`](Value::is_nothing)):
+    /// a `timeout_after` deadline must not take an item away.
+    pub(crate) fn item<T: 'static>(value: T) -> Value {
+        match cast::<T, ()>(value) {
+            Ok(()) => Value(Repr::Boxed(Box::new(()))),
+            Err(value) => Value::new(value),
+        }
+    }
+
+    /// True for the `()` of a bare yield or a wake that gives nothing (not
+    /// for a `()` [`item`](Value::item)).
+    pub(crate) fn is_nothing(&self) -> bool {
+        matches!(self.0, Repr::Unit)
+    }
 }

@@ -1390,3 +1390,211 @@ fn a_joiner_in_another_manager_hears_of_a_task_dropped_with_its_manager() {
     assert_eq!(lines(&log), ["joiner got Err(Cancelled)"]);
     assert!(m2.tasks().is_empty());
 }
+
+// An error type whose `Display` and `Drop` are user code that looks at the
+// manager (through a thread-local handle), or panics.
+thread_local! {
+    static WATCHED: RefCell<Option<TaskManager>> = const { RefCell::new(None) };
+    /// What the `Drop`s of `Looking(true)` saw.
+    static DROPS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// How many tasks the watched manager lists: a call into it.
+fn watched_tasks() -> usize {
+    WATCHED.with(|w| w.borrow().as_ref().map_or(0, |tm| tm.tasks().len()))
+}
+
+/// An error whose `Display` looks at the watched manager, as does its
+/// `Drop` if it is `Looking(true)`.
+#[derive(Debug)]
+struct Looking(bool);
+
+impl std::fmt::Display for Looking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "looking at {} tasks", watched_tasks())
+    }
+}
+
+impl std::error::Error for Looking {}
+
+impl Drop for Looking {
+    fn drop(&mut self) {
+        if self.0 {
+            let seen = format!("dropped, {} tasks", watched_tasks());
+            DROPS.with(|d| d.borrow_mut().push(seen));
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Unprintable;
+
+impl std::fmt::Display for Unprintable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("cannot print this")
+    }
+}
+
+impl std::error::Error for Unprintable {}
+
+#[test]
+fn a_group_members_error_is_formatted_and_dropped_outside_the_managers_borrow() {
+    let tm = TaskManager::new();
+    WATCHED.with(|w| *w.borrow_mut() = Some(tm.clone()));
+    let log = log();
+    let (tm2, l) = (tm.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let group = TaskGroup::in_manager(&tm2);
+            let first = group.add(Task::<()>::new(
+                #[coroutine]
+                |_| Err(Error::other(Looking(false))),
+            ));
+            wait!();
+            wait!();
+            // The group has failed; a later member's error is dropped.
+            let second = group.add(Task::<()>::new(
+                #[coroutine]
+                |_| Err(Error::other(Looking(true))),
+            ));
+            let joined = wait!(group.join()).unwrap_err();
+            push(&l, format!("group: {}", joined.name()));
+            let first = wait!(first.join());
+            push(&l, format!("first's handle: {first:?}"));
+            let second = wait!(second.join());
+            push(&l, format!("second's handle: {second:?}"));
+            Ok(())
+        },
+    ));
+    let ran = tm.run();
+    WATCHED.with(|w| *w.borrow_mut() = None);
+    ran.unwrap();
+    assert_eq!(DROPS.with(|d| d.take()), ["dropped, 1 tasks"]);
+    assert_eq!(
+        lines(&log),
+        [
+            "group: Looking",
+            "first's handle: Err(Message(\"looking at 2 tasks\"))",
+            "second's handle: Err(Message(\"looking at 2 tasks\"))",
+        ]
+    );
+}
+
+#[test]
+fn a_group_members_error_whose_display_panics_gives_its_handle_the_panic() {
+    let tm = TaskManager::new();
+    let group = TaskGroup::in_manager(&tm);
+    let member = group.add(Task::<()>::new(
+        #[coroutine]
+        |_| Err(Error::other(Unprintable)),
+    ));
+    tm.run().unwrap();
+    let got = Rc::new(RefCell::new(None));
+    let g = got.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let joined = wait!(group.join());
+            *g.borrow_mut() = Some((joined.map_err(|e| e.name()), wait!(member.join())));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    let (joined, member) = got.borrow_mut().take().unwrap();
+    assert_eq!(joined, Err("Unprintable"));
+    assert!(
+        matches!(member, Err(Error::Panic(ref text)) if text == "cannot print this"),
+        "{member:?}"
+    );
+}
+
+#[test]
+fn an_item_picked_for_a_matcher_cancelled_meanwhile_goes_to_the_next_matcher() {
+    let tm = TaskManager::new();
+    let q: Queue<u32> = Queue::new();
+    let victim: Rc<RefCell<Option<TaskHandle<u32>>>> = Rc::default();
+    // A's predicate cancels A itself, and takes anything.
+    let (qa, v) = (q.clone(), victim.clone());
+    let a = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(qa.get_matching(move |_: &u32| {
+                if let Some(me) = v.borrow_mut().take() {
+                    me.cancel();
+                }
+                true
+            }))?;
+            Ok(got)
+        },
+    ));
+    *victim.borrow_mut() = Some(a.clone());
+    let qb = q.clone();
+    let b = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(qb.get_matching(|n: &u32| *n > 1))?;
+            Ok(got)
+        },
+    ));
+    let qp = q.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            wait!(qp.put(5))?;
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert!(a.is_cancelled());
+    assert_eq!(q.len(), 0);
+    let got = Rc::new(RefCell::new(None));
+    let g = got.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            *g.borrow_mut() = Some(wait!(b.join()));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(got.borrow_mut().take().unwrap().unwrap(), 5);
+}
+
+#[test]
+fn a_deadline_passing_after_the_child_was_handed_a_unit_item_lets_it_have_it() {
+    let tm = manual();
+    let q: Queue<()> = Queue::new();
+    let (q1, q2) = (q.clone(), q.clone());
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let child = Task::new(
+                #[coroutine]
+                move |_| {
+                    wait!(q1.get())?;
+                    Ok("the token")
+                },
+            );
+            let got = wait!(timeout_after(5, child));
+            push(&l, format!("consumer got {got:?}"));
+            Ok(())
+        },
+    ));
+    let clock = tm.clock();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(sleep(1))?;
+            clock.advance(Duration::from_secs(10)); // past the child's deadline
+            wait!(q2.put(()))?; // handed to the waiting getter at once
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["consumer got Ok(\"the token\")"]);
+    assert_eq!(q.len(), 0);
+}
