@@ -401,6 +401,15 @@ impl<E: ?Sized + Erased> Drop for TaskRef<E> {
 }
 
 impl<E: ?Sized + Erased> TaskWeak<E> {
+    /// True if this is a reference to the cell whose header is at `header`
+    /// (only the addresses are compared).
+    pub(crate) fn is_at(&self, header: NonNull<Header<E>>) -> bool {
+        // SAFETY: a `TaskWeak` keeps the allocation alive; only the field's
+        // address is taken, nothing is read.
+        let here = unsafe { ptr::addr_of!((*self.ptr.as_ptr()).header) };
+        here.cast::<u8>() == header.as_ptr().cast::<u8>().cast_const()
+    }
+
     /// The cell, if its header is still alive.
     pub(crate) fn upgrade(&self) -> Option<TaskRef<E>> {
         // SAFETY: a `TaskWeak` keeps the allocation (the counts) alive.

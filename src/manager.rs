@@ -821,7 +821,9 @@ impl TaskManager {
 
     /// Drops every task of this manager (runnable, waiting, sleeping), running
     /// their destructors: their sockets close, their queues let go. The
-    /// manager stays usable, empty.
+    /// manager stays usable, empty: groups and handles made before still
+    /// reach it, and a task that clears its own manager runs on, with its
+    /// `timeout_after` deadlines.
     ///
     /// Dropping the last handle does the same, but a task that holds a clone
     /// of its own manager (to `add` tasks) keeps it alive while it waits: an
@@ -846,11 +848,21 @@ impl TaskManager {
     pub fn clear(&self) {
         let root = self.root();
         let old = root.with(|i| {
-            let clock = i.s.clock.clone();
-            std::mem::replace(i, Inner::new(clock))
+            let mut fresh = Inner::new(i.s.clock.clone());
+            // What was made before (a group, a handle, the task calling
+            // this) names the manager by the old ids: they stay its.
+            fresh.s.aliases = i.s.ids().collect();
+            // The task calling this, if a task does, lives on, and so do its
+            // `timeout_after` deadlines.
+            if let Some(running) = i.s.running {
+                let its = |what: &Expiry| matches!(what, Expiry::Deadline(cell, _) if cell.is_at(running));
+                fresh.s.timers.append_some(&mut i.s.timers, its);
+            }
+            std::mem::replace(i, fresh)
         });
         root.register();
         drop(old); // outside the borrow (see `Inner`'s `Drop`): the tasks' destructors may use the manager
+        root.register(); // the old state's drop forgot the old ids: they are aliases now
     }
 
     /// Numbers for tests and benchmarks: (runnable, waiting, timers).

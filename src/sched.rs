@@ -180,6 +180,9 @@ pub(crate) struct State {
     /// pays one store. `tasks()` reports it as running only if it is in no
     /// other place.
     pub(crate) running: Option<std::ptr::NonNull<TaskCell>>,
+    /// The ids of segments a `clear` dropped: tasks, handles and groups made
+    /// before it still name the manager by them (see [`register`]).
+    pub(crate) aliases: Vec<u32>,
 }
 
 impl State {
@@ -196,6 +199,7 @@ impl State {
             unjoined: Vec::new(),
             to_match: Vec::new(),
             running: None,
+            aliases: Vec::new(),
         }
     }
 
@@ -342,6 +346,12 @@ impl State {
         self.flagged.append(&mut other.flagged);
         self.unjoined.append(&mut other.unjoined);
         self.to_match.append(&mut other.to_match);
+        self.aliases.append(&mut other.aliases);
+    }
+
+    /// The ids that name this manager: its segments', and its aliases.
+    pub(crate) fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.parked.segment_ids().chain(self.aliases.iter().copied())
     }
 }
 
@@ -376,7 +386,7 @@ thread_local! {
 pub(crate) fn register(state: &State, manager: Weak<dyn Manager>) {
     let _ = MANAGERS.try_with(|m| {
         let mut m = m.borrow_mut();
-        for id in state.parked.segment_ids() {
+        for id in state.ids() {
             m.insert(id, manager.clone());
         }
     });
@@ -386,7 +396,7 @@ pub(crate) fn register(state: &State, manager: Weak<dyn Manager>) {
 pub(crate) fn unregister(state: &State) {
     let _ = MANAGERS.try_with(|m| {
         let mut m = m.borrow_mut();
-        for id in state.parked.segment_ids() {
+        for id in state.ids() {
             m.remove(&id);
         }
     });

@@ -521,13 +521,25 @@ impl<T> Timers<T> {
     /// [`cancel`](Timers::cancel) looks when the slot a key names does not
     /// hold it. Merges are rare; a set that never absorbed one never looks.
     pub(crate) fn append(&mut self, other: &mut Timers<T>) {
-        let taken = std::mem::replace(other, Timers::new());
-        for entry in taken.slab {
-            if let Some(what) = entry.what {
-                let slot = self.place(entry.seq, entry.ns, what, true);
-                self.moved.insert(id_of(entry.seq), slot);
+        self.append_some(other, |_| true);
+        *other = Timers::new();
+    }
+
+    /// Takes over those of `other`'s timers that `pick` picks, as
+    /// [`append`](Timers::append) does (their keys cancel them here); the
+    /// others stay in `other`. O(n log n) in both sets' sizes.
+    pub(crate) fn append_some(&mut self, other: &mut Timers<T>, mut pick: impl FnMut(&T) -> bool) {
+        for slot in 0..other.slab.len() as u32 {
+            let entry = &other.slab[slot as usize];
+            if !entry.what.as_ref().is_some_and(&mut pick) {
+                continue;
             }
+            let (seq, ns) = (entry.seq, entry.ns);
+            let what = other.take(slot);
+            let here = self.place(seq, ns, what, true);
+            self.moved.insert(id_of(seq), here);
         }
+        other.renumber(); // drops the tombstones left there
         self.renumber();
     }
 }
@@ -553,6 +565,23 @@ mod tests {
         assert_eq!(fire(&mut t, now), [0]);
         assert_eq!(fire(&mut t, later), [1, 2, 3]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn append_some_moves_the_picked_timers_whose_keys_still_cancel_them() {
+        let (mut from, mut to, now) = (Timers::new(), Timers::new(), Instant::now());
+        let at = |ms| now + Duration::from_millis(ms);
+        let keys: Vec<TimerKey> = [(3, 30), (1, 11), (2, 20), (1, 10)]
+            .into_iter()
+            .map(|(ms, v)| from.insert(at(ms), v))
+            .collect();
+        to.insert(at(2), 99);
+        to.append_some(&mut from, |v| *v % 10 == 0); // 30, 20 and 10
+        assert_eq!((from.len(), to.len()), (1, 4));
+        assert_eq!(to.cancel(keys[2]), Some(20), "a moved timer's key cancels it");
+        assert_eq!(to.cancel(keys[1]), None, "one not moved is not here");
+        assert_eq!(fire(&mut to, at(5)), [10, 99, 30]);
+        assert_eq!(fire(&mut from, at(5)), [11]);
     }
 
     #[test]

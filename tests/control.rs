@@ -1598,3 +1598,67 @@ fn a_deadline_passing_after_the_child_was_handed_a_unit_item_lets_it_have_it() {
     assert_eq!(lines(&log), ["consumer got Ok(\"the token\")"]);
     assert_eq!(q.len(), 0);
 }
+
+#[test]
+fn what_was_made_before_a_clear_still_reaches_the_manager() {
+    let tm = manual();
+    let log = log();
+    // A group made before the clear adds to the cleared manager.
+    let group = TaskGroup::in_manager(&tm);
+    let doomed = tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!(sleep(1))?;
+            Ok(())
+        },
+    ));
+    // The task that clears its own manager lives on, and so do its deadline
+    // and its handle.
+    let (tm2, l) = (tm.clone(), log.clone());
+    let clearer = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let tm3 = tm2.clone();
+            let child = Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    tm3.clear();
+                    wait!(Queue::<u8>::new().get())?; // for ever: the deadline ends it
+                    Ok(())
+                },
+            );
+            let got = wait!(timeout_after(5, child));
+            push(&l, format!("clearer's child: {got:?}"));
+            wait!(sleep(3600))?;
+            Ok(())
+        },
+    ));
+    tm.run_next(None).unwrap(); // the sleeper sleeps, the clearer yields its child
+    tm.run_next(None).unwrap(); // the child clears
+    assert!(doomed.is_cancelled());
+    let l = log.clone();
+    let member = group.add(Task::new(
+        #[coroutine]
+        move |_| {
+            push(&l, "member ran");
+            Ok(())
+        },
+    ));
+    let clock = tm.clock();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            clock.advance(Duration::from_secs(6));
+            Ok(())
+        },
+    ));
+    for _ in 0..6 {
+        tm.run_next(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(lines(&log), ["member ran", "clearer's child: Err(Timeout)"]);
+    assert!(member.is_finished() && !member.is_cancelled());
+    clearer.cancel();
+    assert!(clearer.is_cancelled());
+    assert!(!tm.has_timeouts());
+}
