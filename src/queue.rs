@@ -422,7 +422,9 @@ pub(crate) fn pick(core: &QueueCore, asked: Asked) -> Picked {
     // The items are lent out while the predicates run, so that the queue is
     // not borrowed: a predicate may cancel a task waiting on this very queue
     // (its wait is withdrawn from the queue's lists). Meanwhile the queue
-    // reads as empty; nothing can put an item without yielding.
+    // reads as empty; nothing can put an item without yielding, and a getter
+    // that parks meanwhile (a predicate may run a pass) is served by
+    // `hand_picked` once the items are back.
     let items = std::mem::take(&mut core.borrow_mut().items);
     let mut taken = vec![false; items.len()];
     let mut picked = Vec::new();
@@ -483,6 +485,17 @@ pub(crate) fn hand_picked(core: &QueueCore, picked: Picked, state: &mut State) {
     let rest: VecDeque<Value> = slots.into_iter().flatten().collect();
     let mut back = std::mem::replace(&mut q.items, rest);
     q.items.append(&mut back);
+    // A getter that came while the items were lent out to the predicates
+    // (one may run a pass of the manager) parked on what looked empty: it is
+    // served now, since a getter never waits on a queue with items.
+    while !q.items.is_empty() {
+        let Some((_, getter)) = q.getters.take_first(|key| claim(&mut state.parked, *key), drop) else {
+            break;
+        };
+        let item = q.items.pop_front().expect("checked non-empty");
+        state.resume(getter, Ok(item));
+        handed += 1;
+    }
     let mut moved = false;
     while handed > 0 && !q.is_full() {
         let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);

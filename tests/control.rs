@@ -1662,3 +1662,45 @@ fn what_was_made_before_a_clear_still_reaches_the_manager() {
     assert!(clearer.is_cancelled());
     assert!(!tm.has_timeouts());
 }
+#[test]
+fn a_getter_that_parks_while_a_predicate_has_the_items_is_served_after() {
+    let tm = TaskManager::new();
+    let q: Queue<u32> = Queue::with_contents([1], 0);
+    let log = log();
+    // The matcher's predicate runs a pass of its own manager: a getter runs
+    // in it while the queue's items are lent out to the predicate.
+    let (tm2, qm, l) = (tm.clone(), q.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let tm3 = tm2.clone();
+            let got = wait!(qm.get_matching(move |n: &u32| {
+                let _ = tm3.run_next(Some(Duration::ZERO));
+                *n == 2
+            }))?;
+            push(&l, format!("matcher got {got}"));
+            Ok(())
+        },
+    ));
+    tm.run_next(None).unwrap(); // the matcher parks (1 is not 2)
+    let (tm2, qp, l) = (tm.clone(), q.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let (qg, l) = (qp.clone(), l.clone());
+            tm2.add(Task::new(
+                #[coroutine]
+                move |_| {
+                    let got = wait!(qg.get())?;
+                    push(&l, format!("getter got {got}"));
+                    Ok(())
+                },
+            ));
+            wait!(qp.put(2))?;
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["matcher got 2", "getter got 1"]);
+    assert_eq!(q.len(), 0);
+}
