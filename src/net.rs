@@ -63,6 +63,7 @@
 
 use std::fmt;
 use std::io;
+use std::marker::PhantomData;
 use std::net::ToSocketAddrs;
 use std::ops::Deref;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
@@ -89,10 +90,36 @@ use crate::fd;
 /// }));
 /// tm.run().unwrap();
 /// ```
+///
+/// An `Fd` stays on the thread that made it (it is not `Send`): its entry
+/// in the thread's table of owned fds, and the reactor that waits on it, are
+/// that thread's. To give a socket to another thread, send the std object:
+///
+/// ```compile_fail
+/// fn send<T: Send>(_: T) {}
+/// let (a, _b) = multitask::net::UnixStream::pair().unwrap();
+/// send(a); // error: an `Fd` cannot be sent
+/// ```
+///
+/// ```
+/// let (a, _b) = multitask::net::UnixStream::pair().unwrap();
+/// let std = a.into_inner(); // out of the table; a std socket is `Send`
+/// std::thread::spawn(move || {
+///     let again = multitask::net::UnixStream::from(std); // that thread's now
+///     assert!(again.peer_addr().is_ok());
+/// })
+/// .join()
+/// .unwrap();
+/// ```
 pub struct Fd<T: AsRawFd> {
     /// `None` only while being taken apart (`into_inner`, `Drop`).
     inner: Option<T>,
     id: u32,
+    /// Not `Send`: the fd is in its thread's table of owned fds (`fd.rs`),
+    /// and its reactor is that thread's. To hand a socket to another thread,
+    /// take the std object out ([`into_inner`](Fd::into_inner)) and wrap it
+    /// there again.
+    _thread: PhantomData<*const ()>,
 }
 
 /// A TCP listening socket owned by the library.
@@ -120,7 +147,11 @@ impl<T: AsRawFd> Fd<T> {
     /// Wraps an fd already non-blocking (the library's own sockets).
     pub(crate) fn adopt(inner: T) -> Fd<T> {
         let id = fd::adopt(inner.as_raw_fd());
-        Fd { inner: Some(inner), id }
+        Fd {
+            inner: Some(inner),
+            id,
+            _thread: PhantomData,
+        }
     }
 
     /// Gives the std object back (still non-blocking). Tasks waiting on this
