@@ -168,6 +168,63 @@ fn a_reused_fd_number_never_delivers_the_new_sockets_data_to_the_old_waiter() {
     drop(duplicate);
 }
 
+/// The same with the new file a std socket on the compatibility path: the
+/// owned fd's waiters fail before its number is taken for the raw one.
+#[test]
+fn a_number_reused_at_once_by_a_raw_socket_fails_the_owned_fds_waiters_first() {
+    let _serial = serial();
+    let tm = TaskManager::new();
+    let (old, _old_peer) = UnixStream::pair().unwrap();
+    let old_fd = old.as_raw_fd();
+    let holder = Rc::new(RefCell::new(Some(old)));
+    let log = log();
+    let (l, h) = (log.clone(), holder.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(recv(h.borrow().as_ref().unwrap(), 100).timeout(GUARD));
+            note(&l, format!("old waiter: {}", outcome(&got)));
+            Ok(())
+        },
+    ));
+    let (l, peer) = (log.clone(), Rc::new(RefCell::new(None)));
+    let writer_peer = peer.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            drop(holder.borrow_mut().take());
+            let (new, new_peer) = std::os::unix::net::UnixStream::pair()?;
+            note(
+                &l,
+                format!("new socket reuses the number: {}", new.as_raw_fd() == old_fd),
+            );
+            *peer.borrow_mut() = Some(new_peer);
+            // Nothing to read yet: the raw wait arms the number in epoll.
+            let data = wait!(recv(&new, 100).timeout(GUARD))?;
+            note(&l, format!("new reader: got {:?}", String::from_utf8_lossy(&data)));
+            Ok(())
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            let mut peer = writer_peer.borrow_mut().take().expect("made in the pass before");
+            peer.write_all(b"NEW")?;
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "new socket reuses the number: true".to_string(),
+            format!("old waiter: errno {}", libc::EBADF),
+            "new reader: got \"NEW\"".to_string(),
+        ]
+    );
+}
+
 /// `accept` on any listener gives the crate's own stream, and the raw fd of
 /// a listener works as in Python (`accept(sock.fileno())`).
 #[test]
@@ -494,6 +551,57 @@ fn pipe_ends_wrapped_in_fd_work_with_read_write_and_readline() {
             "line \"first\\n\"",
             "rest \"second\"",
             "eof true"
+        ]
+    );
+}
+
+/// A caller's `fd_action` on a raw fd closed under it is failed by the sweep,
+/// and its closure (the caller's: here its `Drop` looks at the manager) is
+/// dropped after the manager's borrow.
+#[test]
+fn the_sweep_drops_a_failed_callers_action_outside_the_borrow() {
+    struct Looks(TaskManager, Log);
+    impl Drop for Looks {
+        fn drop(&mut self) {
+            note(&self.1, format!("action dropped, {} tasks", self.0.tasks().len()));
+        }
+    }
+    let _serial = serial();
+    let (a, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let holder = Rc::new(RefCell::new(Some(a)));
+    let tm = TaskManager::new();
+    let log = log();
+    let looks = Looks(tm.clone(), log.clone());
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(multitask::fd_action(fd, true, false, false, move || {
+                let _mine = &looks;
+                Ok(0)
+            }));
+            note(&l, format!("waiter: {}", outcome(&got.map(|_| Vec::new()))));
+            Ok(())
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(multitask::sleep(0.05))?;
+            drop(holder.borrow_mut().take()); // a raw fd: only a sweep finds this
+            for _ in 0..30 {
+                wait!(multitask::sleep(0.05))?; // tasks run: a sweep comes
+            }
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "action dropped, 2 tasks".to_string(),
+            format!("waiter: errno {}", libc::EBADF)
         ]
     );
 }

@@ -14,6 +14,7 @@
 //! ignored; a number closed and reused between two waits is taken for the new
 //! file.
 
+use std::any::Any;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
@@ -28,8 +29,25 @@ pub(super) const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 impl Reactor {
     /// Registers (or re-registers, re-arming) raw `fd` with interest `want`.
-    pub(super) fn arm(&mut self, fd: RawFd, want: Flags) -> std::result::Result<(), i32> {
+    /// A failed waiter's action goes to `graveyard` (it may be the caller's).
+    pub(super) fn arm(
+        &mut self,
+        fd: RawFd,
+        want: Flags,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> std::result::Result<(), i32> {
         let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
+        if self.entries.get(fd as usize).is_some_and(|e| e.owner != 0) {
+            // The number was an owned fd's here, and the table says it is not
+            // now: that fd closed (its number perhaps reused at once), and its
+            // waiters get EBADF before the number is taken for a raw fd.
+            let mut failed = Vec::new();
+            self.take_closed(&mut failed, graveyard);
+            if self.entries[fd as usize].owner != 0 {
+                self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
+            }
+            self.complete_all(failed);
+        }
         let registry = &closed.registry;
         let (registered, owner, generation) = self
             .entries
@@ -50,10 +68,9 @@ impl Reactor {
                 // whoever waited on the old file gets EBADF.
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
                     let registered = registry.register(source, fresh, interest).map(|()| true);
-                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
-                    self.fail_all(fd, libc::EBADF, &mut failed, &mut graveyard);
+                    let mut failed = Vec::new();
+                    self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
                     self.complete_all(failed);
-                    drop(graveyard);
                     registered
                 }
                 Err(e) => Err(e),
@@ -73,17 +90,17 @@ impl Reactor {
         Ok(())
     }
 
-    /// Re-arms every waited raw fd; those closed meanwhile fail their waiters.
-    pub(super) fn sweep(&mut self) {
+    /// Re-arms every waited raw fd; those closed meanwhile fail their waiters
+    /// (their actions go to `graveyard`).
+    pub(super) fn sweep(&mut self, graveyard: &mut Vec<Box<dyn Any>>) {
         for fd in 0..self.entries.len() {
             let entry = &self.entries[fd];
             let want = entry.wanted();
             if entry.owner == 0 && want != 0 {
-                if let Err(code) = self.arm(fd as RawFd, want) {
-                    let (mut failed, mut graveyard) = (Vec::new(), Vec::new());
-                    self.fail_all(fd as RawFd, code, &mut failed, &mut graveyard);
+                if let Err(code) = self.arm(fd as RawFd, want, graveyard) {
+                    let mut failed = Vec::new();
+                    self.fail_all(fd as RawFd, code, &mut failed, graveyard);
                     self.complete_all(failed);
-                    drop(graveyard);
                 }
             }
         }

@@ -467,7 +467,7 @@ impl Reactor {
             Owner::Unregistered(id) => self.register_owned(fd, id, &closed, graveyard),
             Owner::Raw | Owner::Elsewhere => {
                 let want = flags | self.entries.get(fd as usize).map_or(0, Entry::wanted);
-                self.arm(fd, want)
+                self.arm(fd, want, graveyard)
             }
         }
     }
@@ -730,7 +730,7 @@ impl Reactor {
         };
         self.events = Some(events);
         if !self.swept && self.last_sweep.elapsed() >= SWEEP_AFTER {
-            self.sweep();
+            self.sweep(graveyard);
         }
         result
     }
@@ -814,7 +814,7 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
         Owner::Raw | Owner::Elsewhere => {
             // No entry made before epoll accepts the fd: a huge bogus number costs nothing.
             let want = wait.flags | io.entries.get(fd as usize).map_or(0, Entry::wanted);
-            io.arm(fd, want)
+            io.arm(fd, want, &mut s.graveyard)
         }
     };
     if let Err(code) = registered {
