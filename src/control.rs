@@ -44,7 +44,10 @@ use crate::task::{At, GroupCore, Stack, Status, TaskCell, TaskRef};
 
 /// Takes `cell`'s task out of wherever it is, withdrawn from what it waited
 /// on, its wait's timer cancelled; `None` if it is running or between borrows.
-pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option<Stack> {
+/// With `cancel`, a remote wait whose result has come (not yet taken in) is
+/// withdrawn too, the result dropped; else (a deadline) the task is left to
+/// have it.
+pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell, cancel: bool) -> Option<Stack> {
     let found = match cell.at.get() {
         At::Parked(key) if s.parked.get_mut(key).is_some_and(|p| p.stack.is(cell)) => {
             s.parked.unpark(key).map(|Parked { stack, waiting }| {
@@ -53,6 +56,7 @@ pub(crate) fn locate(s: &mut State, io: &mut Reactor, cell: &TaskCell) -> Option
             })
         }
         // Sequence numbers are unique on the thread: the waiter is this task.
+        At::Io(fd, seq) if cancel => io.withdraw_cancelled(fd, seq, &mut s.graveyard),
         At::Io(fd, seq) => io.withdraw(fd, seq, &mut s.graveyard),
         _ => None,
     };
@@ -82,7 +86,7 @@ pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &TaskRef) {
     if !cell.is_pending() {
         return;
     }
-    match locate(s, io, cell) {
+    match locate(s, io, cell, true) {
         Some(stack) => {
             end(s, io, stack, Err(Error::Cancelled), true, None);
         }
@@ -285,7 +289,9 @@ pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &TaskRef, depth: usi
             return;
         }
     }
-    let Some(mut stack) = locate(s, io, cell) else { return };
+    let Some(mut stack) = locate(s, io, cell, false) else {
+        return;
+    };
     for timer in stack.truncate(depth - 1, &mut s.graveyard) {
         s.timers.cancel(timer);
     }

@@ -515,3 +515,31 @@ fn a_cores_failure_is_reported_and_other_task_errors_go_to_the_hook() {
     let panicked = cores::run(1, |_| -> multitask::Result<Task<()>> { panic!("factory panic") });
     assert_eq!(panicked.unwrap_err().to_string(), "task panicked: factory panic");
 }
+
+/// A task cancelled after its remote wait's result came (a `UniversalQueue`
+/// item handed to it from a plain thread), before its manager took the
+/// result in: it is dropped when `cancel` returns, and never resumes.
+#[test]
+fn a_cancel_after_a_remote_result_came_still_ends_the_task() {
+    let tm = TaskManager::new();
+    let q: UniversalQueue<u32> = UniversalQueue::new();
+    let resumed = Rc::new(Cell::new(false));
+    let (q2, r) = (q.clone(), resumed.clone());
+    let handle = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let item = wait!(q2.get())?;
+            r.set(true);
+            Ok(item)
+        },
+    ));
+    tm.run_next(Some(Duration::ZERO)).unwrap(); // the getter waits
+    let putter = q.clone();
+    std::thread::spawn(move || putter.put_blocking(7)).join().unwrap(); // handed to its wait
+    handle.cancel();
+    assert!(handle.is_cancelled());
+    assert_eq!(tm.tasks().len(), 0);
+    tm.run().unwrap();
+    assert!(!resumed.get());
+    assert_eq!(q.len(), 0, "the item went with the cancelled task's wait");
+}

@@ -322,8 +322,24 @@ impl Reactor {
 
     /// Takes out the waiter whose timeout fired: `fd`'s waiter number `seq`.
     pub(crate) fn withdraw(&mut self, fd: RawFd, seq: u64, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+        self.take_waiter(fd, seq, false, graveyard)
+    }
+
+    /// Takes out the waiter of a cancelled task: as [`withdraw`](Self::withdraw),
+    /// but a remote wait whose result has come already is taken too.
+    pub(crate) fn withdraw_cancelled(
+        &mut self,
+        fd: RawFd,
+        seq: u64,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> Option<Stack> {
+        self.take_waiter(fd, seq, true, graveyard)
+    }
+
+    /// [`withdraw`](Self::withdraw), or with `cancel` [`withdraw_cancelled`](Self::withdraw_cancelled).
+    fn take_waiter(&mut self, fd: RawFd, seq: u64, cancel: bool, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
         if fd == remote::REMOTE_FD {
-            return self.withdraw_remote(seq, graveyard);
+            return self.withdraw_remote(seq, cancel, graveyard);
         }
         let entry = self.entries.get(fd as usize)?;
         let i = entry.fifo.binary_search_by_key(&seq, |w| w.seq).ok()?;

@@ -121,11 +121,18 @@ impl Reactor {
         }
     }
 
-    /// A timeout fired for the remote wait `ticket`: its task, unless the
-    /// result won the race (then it stays, and gets the result).
-    pub(super) fn withdraw_remote(&mut self, ticket: u64, graveyard: &mut Vec<Box<dyn Any>>) -> Option<Stack> {
+    /// A timeout fired for the remote wait `ticket` (or, with `cancel`, its
+    /// task is cancelled): its task. A timeout that lost the race to the
+    /// result leaves the task, which gets the result; a cancel takes it all
+    /// the same, and the result, when it comes, is dropped (`take_remote`).
+    pub(super) fn withdraw_remote(
+        &mut self,
+        ticket: u64,
+        cancel: bool,
+        graveyard: &mut Vec<Box<dyn Any>>,
+    ) -> Option<Stack> {
         let remote = self.remote.as_mut()?;
-        if !remote.waiters.get(&ticket)?.slot.give_up() {
+        if !remote.waiters.get(&ticket)?.slot.give_up() && !cancel {
             return None;
         }
         let waiter = remote.waiters.remove(&ticket)?;
