@@ -137,8 +137,20 @@ pub(crate) enum Owner {
     Here(u32),
     /// Owned (id), registered with no reactor yet.
     Unregistered(u32),
-    /// Owned, but registered with another reactor: the compatibility path here.
-    Elsewhere,
+    /// Owned (id), but registered with another reactor: the compatibility
+    /// path here.
+    Elsewhere(u32),
+}
+
+impl Owner {
+    /// The owned fd a wait on the compatibility path is for: its id if it
+    /// is registered elsewhere, 0 for a raw fd.
+    pub(crate) fn elsewhere(self) -> u32 {
+        match self {
+            Owner::Elsewhere(id) => id,
+            _ => 0,
+        }
+    }
 }
 
 /// Who owns `fd`, as seen from the reactor whose list is `closed`.
@@ -149,7 +161,7 @@ pub(crate) fn owner(fd: RawFd, closed: &Rc<Closed>) -> Owner {
             Some(w) if w.strong_count() == 0 => Owner::Unregistered(o.id),
             None => Owner::Unregistered(o.id),
             Some(w) if std::ptr::eq(w.as_ptr(), Rc::as_ptr(closed)) => Owner::Here(o.id),
-            Some(_) => Owner::Elsewhere,
+            Some(_) => Owner::Elsewhere(o.id),
         },
         _ => Owner::Raw,
     })

@@ -605,3 +605,36 @@ fn the_sweep_drops_a_failed_callers_action_outside_the_borrow() {
         ]
     );
 }
+
+/// Two managers wait on one owned socket, registered with the second; the
+/// first waits through the compatibility path. Merged, both waiters wait on
+/// the same open file: neither gets EBADF, both see it readable.
+#[test]
+fn merging_managers_that_wait_on_one_owned_fd_keeps_both_waiters() {
+    let _serial = serial();
+    let (a, mut peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    let a = Rc::new(UnixStream::from(a));
+    let log = log();
+    let waiter = |name: &'static str| {
+        let (a, l) = (a.clone(), log.clone());
+        Task::new(
+            #[coroutine]
+            move |_| {
+                let got = wait!(readable(&*a).timeout(GUARD));
+                note(&l, format!("{name}: {got:?}"));
+                Ok(())
+            },
+        )
+    };
+    let (tm1, tm2) = (TaskManager::new(), TaskManager::new());
+    tm2.add(waiter("second's waiter"));
+    tm2.run_next(Some(std::time::Duration::ZERO)).unwrap();
+    tm1.add(waiter("first's waiter"));
+    tm1.run_next(Some(std::time::Duration::ZERO)).unwrap();
+    tm1.merge(&tm2);
+    peer.write_all(b"x").unwrap();
+    tm1.run().unwrap();
+    let mut got = lines(&log);
+    got.sort(); // several fds ready at once: any order (DESIGN.md §2)
+    assert_eq!(got, ["first's waiter: Ok(())", "second's waiter: Ok(())"]);
+}

@@ -28,12 +28,15 @@ use crate::fd::{Flags, EXC, READ, WRITE};
 pub(super) const SWEEP_AFTER: Duration = Duration::from_secs(1);
 
 impl Reactor {
-    /// Registers (or re-registers, re-arming) raw `fd` with interest `want`.
-    /// A failed waiter's action goes to `graveyard` (it may be the caller's).
+    /// Registers (or re-registers, re-arming) raw `fd` with interest `want`,
+    /// for waiters of the owned fd `elsewhere` registered with another
+    /// reactor (0: of a raw fd). A failed waiter's action goes to `graveyard`
+    /// (it may be the caller's).
     pub(super) fn arm(
         &mut self,
         fd: RawFd,
         want: Flags,
+        elsewhere: u32,
         graveyard: &mut Vec<Box<dyn Any>>,
     ) -> std::result::Result<(), i32> {
         let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
@@ -84,6 +87,7 @@ impl Reactor {
         let entry = self.entry(fd);
         entry.registered = want;
         entry.owner = 0;
+        entry.elsewhere = elsewhere;
         if is_new {
             entry.generation = raw_generation;
         }
@@ -97,7 +101,8 @@ impl Reactor {
             let entry = &self.entries[fd];
             let want = entry.wanted();
             if entry.owner == 0 && want != 0 {
-                if let Err(code) = self.arm(fd as RawFd, want, graveyard) {
+                let elsewhere = entry.elsewhere;
+                if let Err(code) = self.arm(fd as RawFd, want, elsewhere, graveyard) {
                     let mut failed = Vec::new();
                     self.fail_all(fd as RawFd, code, &mut failed, graveyard);
                     self.complete_all(failed);

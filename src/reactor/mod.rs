@@ -132,6 +132,10 @@ struct Entry {
     counts: [u32; 3],
     /// How many waiters the FIFO holds (not counting holes).
     live: u32,
+    /// Raw entries: the owned fd (its id) the waiters wait on through the
+    /// compatibility path while another reactor has it registered; 0 for a
+    /// raw fd. Such waiters are kept when this reactor takes the fd over.
+    elsewhere: u32,
 }
 
 impl Entry {
@@ -481,9 +485,9 @@ impl Reactor {
                 Ok(())
             }
             Owner::Unregistered(id) => self.register_owned(fd, id, &closed, graveyard),
-            Owner::Raw | Owner::Elsewhere => {
+            owner @ (Owner::Raw | Owner::Elsewhere(_)) => {
                 let want = flags | self.entries.get(fd as usize).map_or(0, Entry::wanted);
-                self.arm(fd, want, graveyard)
+                self.arm(fd, want, owner.elsewhere(), graveyard)
             }
         }
     }
@@ -827,10 +831,10 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
             Ok(())
         }
         Owner::Unregistered(id) => io.register_owned(fd, id, &closed, &mut s.graveyard),
-        Owner::Raw | Owner::Elsewhere => {
+        owner @ (Owner::Raw | Owner::Elsewhere(_)) => {
             // No entry made before epoll accepts the fd: a huge bogus number costs nothing.
             let want = wait.flags | io.entries.get(fd as usize).map_or(0, Entry::wanted);
-            io.arm(fd, want, &mut s.graveyard)
+            io.arm(fd, want, owner.elsewhere(), &mut s.graveyard)
         }
     };
     if let Err(code) = registered {

@@ -31,15 +31,26 @@ impl Reactor {
     /// An owned fd registered here: if its entry belonged to an earlier file
     /// of that number, that file's waiters are failed first.
     pub(super) fn adopt_entry(&mut self, fd: RawFd, id: u32, graveyard: &mut Vec<Box<dyn Any>>) {
-        if self.entry(fd).owner != id {
+        let entry = self.entry(fd);
+        if entry.owner == id {
+            return;
+        }
+        if entry.owner == 0 && entry.elsewhere == id {
+            // Its waiters waited on this very fd through the compatibility
+            // path while another reactor had it (a merge took that one away):
+            // they wait on here, as owned waiters.
+            let live = entry.live as usize;
+            self.raw_waiters -= live;
+        } else {
             let mut failed = Vec::new();
             self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
             self.complete_all(failed);
-            let entry = self.entry(fd);
-            entry.owner = id;
-            entry.generation = id;
-            entry.registered = READ | WRITE | EXC;
         }
+        let entry = self.entry(fd);
+        entry.owner = id;
+        entry.generation = id;
+        entry.registered = READ | WRITE | EXC;
+        entry.elsewhere = 0;
     }
 
     /// Registers an owned fd with this reactor, once, for read, write and
