@@ -280,8 +280,10 @@ pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &TaskRef, depth: usi
     // time the task has used the value and waits again (or is done).
     if let Some(stack) = s.runq.iter_mut().find(|t| t.is(cell)) {
         if stack.holds_value() {
-            // Just after now: not again in this step 2's loop over expired timers.
-            let again = s.clock.now() + std::time::Duration::from_nanos(1);
+            // Due now, so at the next step 2 whatever the clock does (a
+            // manual one may not move): set during this step 2's loop, it is
+            // not fired by it (`Timers::pop_expired_before`).
+            let again = s.clock.now();
             let timer = s
                 .timers
                 .insert(again, Expiry::Deadline(TaskRef::downgrade(cell), depth));

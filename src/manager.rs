@@ -224,8 +224,8 @@ impl Inner {
         if let Some(wait) = s.wait_time(timeout).filter(|w| may_sleep && !w.is_zero()) {
             s.clock.sleep(wait);
         }
-        let now = s.clock.now();
-        while let Some((_, expiry)) = self.s.timers.pop_expired(now) {
+        let (now, mark) = (s.clock.now(), crate::time::mark());
+        while let Some((_, expiry)) = self.s.timers.pop_expired_before(now, mark) {
             let s = &mut self.s;
             let (task, input, note) = match expiry {
                 Expiry::Sleep(key) => {

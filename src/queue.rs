@@ -122,7 +122,7 @@ impl<T: 'static> Queue<T> {
 
     /// The most items the queue holds; 0 means unbounded.
     pub fn maxsize(&self) -> usize {
-        self.core.borrow().maxsize
+        self.core.borrow().maxsize()
     }
 
     /// Yielded, resumes the task with the next item, once there is one.
@@ -215,7 +215,7 @@ impl<T> fmt::Debug for Queue<T> {
         let core = self.core.borrow();
         f.debug_struct("Queue")
             .field("len", &core.items.len())
-            .field("maxsize", &core.maxsize)
+            .field("maxsize", &core.maxsize())
             .finish()
     }
 }
@@ -422,10 +422,17 @@ pub(crate) fn pick(core: &QueueCore, asked: Asked) -> Picked {
     // The items are lent out while the predicates run, so that the queue is
     // not borrowed: a predicate may cancel a task waiting on this very queue
     // (its wait is withdrawn from the queue's lists). Meanwhile the queue
-    // reads as empty; nothing can put an item without yielding, and a getter
-    // that parks meanwhile (a predicate may run a pass) is served by
-    // `hand_picked` once the items are back.
-    let items = std::mem::take(&mut core.borrow_mut().items);
+    // reads as empty to a getter, which parks (a predicate may run a pass)
+    // and is served by `hand_picked` once the items are back, and as full as
+    // it is to a putter (the lent items are counted: `QueueState::is_full`).
+    let (items, maxsize) = {
+        let mut q = core.borrow_mut();
+        let items = std::mem::take(&mut q.items);
+        let maxsize = q.maxsize;
+        q.maxsize = maxsize.saturating_sub(items.len());
+        q.rare.make().lending.get_or_insert(maxsize);
+        (items, maxsize)
+    };
     let mut taken = vec![false; items.len()];
     let mut picked = Vec::new();
     for (seq, matcher) in asked {
@@ -445,6 +452,11 @@ pub(crate) fn pick(core: &QueueCore, asked: Asked) -> Picked {
         }
     }
     let mut q = core.borrow_mut();
+    q.maxsize = maxsize;
+    let rare = q.rare.make();
+    if rare.lending == Some(maxsize) {
+        rare.lending = None; // the outermost lending is over
+    }
     let mut items = items;
     items.append(&mut q.items);
     q.items = items;

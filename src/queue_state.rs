@@ -334,6 +334,9 @@ pub(crate) struct Rare(Option<Box<RareLists>>);
 pub(crate) struct RareLists {
     pub(crate) putters: Waiters<(Key, Value)>,
     pub(crate) matchers: Waiters<(Key, Matcher)>,
+    /// The queue's own `maxsize` while items are lent out to `get_matching`
+    /// predicates (`queue::pick`), which lowers the field by their count.
+    pub(crate) lending: Option<usize>,
 }
 
 impl Rare {
@@ -374,7 +377,9 @@ pub(crate) enum Side {
 
 pub(crate) struct QueueState {
     pub(crate) items: VecDeque<Value>,
-    /// 0 means unbounded, as in the original.
+    /// How many items it holds at most: `usize::MAX` for the original's 0
+    /// (unbounded), so that [`is_full`](QueueState::is_full) is one
+    /// comparison; lower by their count while items are lent out.
     pub(crate) maxsize: usize,
     pub(crate) getters: Waiters<Key>,
     /// The putters and the matchers.
@@ -390,14 +395,24 @@ impl QueueState {
     fn new(items: VecDeque<Value>, maxsize: usize) -> QueueState {
         QueueState {
             items,
-            maxsize,
+            maxsize: if maxsize == 0 { usize::MAX } else { maxsize },
             getters: Waiters::new(),
             rare: Rare(None),
         }
     }
 
+    /// True if a put would wait: one comparison (see [`maxsize`](QueueState::maxsize)).
     pub(crate) fn is_full(&self) -> bool {
-        self.maxsize > 0 && self.items.len() >= self.maxsize
+        self.items.len() >= self.maxsize
+    }
+
+    /// The `maxsize` the queue was made with (0: unbounded).
+    pub(crate) fn maxsize(&self) -> usize {
+        let lending = self.rare.0.as_ref().and_then(|lists| lists.lending);
+        match lending.unwrap_or(self.maxsize) {
+            usize::MAX => 0,
+            bounded => bounded,
+        }
     }
 }
 

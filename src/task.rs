@@ -374,11 +374,17 @@ impl Stack {
         self.frames().timer.take()
     }
 
-    /// True if the task is to be resumed with a value: what a wait that is
-    /// over handed it (a queue's `()` item included, see `Value::item`), not
-    /// the `()` of a bare yield or of a wake that gives nothing.
+    /// True if the task is to be resumed with a value or an error: what a
+    /// wait that is over handed it (a queue's `()` item included, see
+    /// `Value::item`), not the `()` of a bare yield or of a wake that gives
+    /// nothing.
     pub(crate) fn holds_value(&mut self) -> bool {
-        matches!(&*self.frames().input, Ok(value) if !value.is_nothing())
+        match &*self.frames().input {
+            Ok(value) => !value.is_nothing(),
+            // An error is what the wait gave, too (a joined task's failure
+            // among them): not to be replaced by the deadline's `Timeout`.
+            Err(_) => true,
+        }
     }
 
     /// Puts `timer` in place of the timer of the deadline guarding depth

@@ -244,6 +244,12 @@ fn next_seq() -> u64 {
     })
 }
 
+/// The sequence number the next timer set on this thread will have: every
+/// timer set from now on has one at least this high.
+pub(crate) fn mark() -> u64 {
+    NEXT_SEQ.with(|s| s.get())
+}
+
 /// The key id of a sequence number: its low 32 bits, zero mapped to one
 /// below (so ids stay non-zero for `Option<TimerKey>` to fit in eight bytes).
 fn id_of(seq: u64) -> NonZeroU32 {
@@ -490,9 +496,21 @@ impl<T> Timers<T> {
 
     /// Removes and returns the earliest timer, with its key, if it is due at
     /// `now`. O(log n).
+    #[allow(dead_code)] // the manager uses `pop_expired_before`; the tests and the timers bench this
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<(TimerKey, T)> {
+        self.pop_expired_before(now, u64::MAX)
+    }
+
+    /// As [`pop_expired`](Timers::pop_expired), but only a timer set before
+    /// [`mark`] was taken: step 2 fires the timers due when it began, and a
+    /// timer set while it fires them (a deadline put off) waits for the next
+    /// step 2 even if it is due. Such a timer must not be due before `now`
+    /// (the manager sets it at the clock's reading, `now` or later): set
+    /// last, it then sorts after every timer due before it, and the heap's
+    /// top is the only one to check.
+    pub(crate) fn pop_expired_before(&mut self, now: Instant, mark: u64) -> Option<(TimerKey, T)> {
         let (ns, _, slot) = unpack(self.heap.peek()?);
-        if self.instant(ns) > now {
+        if self.instant(ns) > now || self.slab[slot as usize].seq >= mark {
             return None;
         }
         self.heap.pop();
@@ -565,6 +583,17 @@ mod tests {
         assert_eq!(fire(&mut t, now), [0]);
         assert_eq!(fire(&mut t, later), [1, 2, 3]);
         assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_timer_set_after_the_mark_waits_for_the_next_check() {
+        let (mut t, now) = (Timers::new(), Instant::now());
+        t.insert(now - Duration::from_millis(1), 1);
+        let m = mark();
+        t.insert(now, 2); // due too, but set after the mark
+        assert_eq!(t.pop_expired_before(now, m).map(|(_, v)| v), Some(1));
+        assert_eq!(t.pop_expired_before(now, m).map(|(_, v)| v), None);
+        assert_eq!(fire(&mut t, now), [2]);
     }
 
     #[test]

@@ -1704,3 +1704,127 @@ fn a_getter_that_parks_while_a_predicate_has_the_items_is_served_after() {
     assert_eq!(lines(&log), ["matcher got 2", "getter got 1"]);
     assert_eq!(q.len(), 0);
 }
+
+#[test]
+fn a_deadline_put_off_for_a_handed_item_fires_at_the_next_step_2_on_a_manual_clock() {
+    // The manual clock does not move while tasks run: the deadline put off
+    // (the child was handed an item past it) must still come at the next
+    // step 2, and cut the child at its next yield.
+    let tm = manual();
+    let q: Queue<u32> = Queue::new();
+    let (q1, q2) = (q.clone(), q.clone());
+    let log = log();
+    let (l, l2) = (log.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let child = Task::new(
+                #[coroutine]
+                move |_| {
+                    let v = wait!(q1.get())?;
+                    push(&l2, format!("child got {v}"));
+                    for i in 0..100 {
+                        wait!();
+                        push(&l2, format!("child ran on {i}"));
+                    }
+                    Ok(v)
+                },
+            );
+            let got = wait!(timeout_after(1, child));
+            push(&l, format!("parent got {:?}", got.map_err(|e| e.name())));
+            Ok(())
+        },
+    ));
+    let clock = tm.clock();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            clock.advance(Duration::from_secs(2)); // past the deadline
+            wait!(q2.put(7))?; // handed to the waiting child at once
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["child got 7", "parent got Err(\"Timeout\")"]);
+}
+
+#[test]
+fn a_joined_tasks_error_is_not_taken_from_its_joiner_by_a_deadline() {
+    let tm = manual();
+    let failing: TaskHandle<()> = tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            wait!();
+            Err(Error::msg("boom"))
+        },
+    ));
+    let log = log();
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let joiner = Task::new(
+                #[coroutine]
+                move |_| {
+                    wait!(failing.join())?;
+                    Ok(())
+                },
+            );
+            let got = wait!(timeout_after(1, joiner));
+            push(&l, format!("parent got {:?}", got.map_err(|e| e.to_string())));
+            Ok(())
+        },
+    ));
+    let clock = tm.clock();
+    for pass in 0..8 {
+        if pass == 3 {
+            clock.advance(Duration::from_secs(2)); // after the joined task failed
+        }
+        tm.run_next(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(lines(&log), ["parent got Err(\"boom\")"]);
+}
+
+#[test]
+fn a_bounded_queue_stays_bounded_while_a_predicate_has_its_items() {
+    let tm = TaskManager::new();
+    let q: Queue<u32> = Queue::with_maxsize(1);
+    let log = log();
+    let (q1, tm1, l) = (q.clone(), tm.clone(), log.clone());
+    let first = Rc::new(std::cell::Cell::new(true));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let (q1b, l) = (q1.clone(), l.clone());
+            wait!(q1.get_matching(move |_: &u32| {
+                if first.replace(false) {
+                    // A pass of the manager while the item is lent out: the
+                    // second put must find the queue full.
+                    tm1.run_next(Some(Duration::ZERO)).unwrap();
+                    push(&l, format!("in the predicate: maxsize {}", q1b.maxsize()));
+                }
+                false
+            }))?;
+            Ok(())
+        },
+    ));
+    for item in [1, 2] {
+        let (qp, l) = (q.clone(), log.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(qp.put(item))?;
+                push(&l, format!("put {item}"));
+                Ok(())
+            },
+        ));
+    }
+    for _ in 0..4 {
+        tm.run_next(Some(Duration::ZERO)).unwrap();
+    }
+    // "put 1" in the predicate's own pass: the first put's task resumes there.
+    assert_eq!(lines(&log), ["put 1", "in the predicate: maxsize 1"]);
+    assert_eq!((q.len(), q.maxsize()), (1, 1));
+}
