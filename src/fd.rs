@@ -76,6 +76,11 @@ struct Owned {
     id: u32,
     /// The reactor that registered it, if one has.
     registered: Option<Weak<Closed>>,
+    /// Other reactors of the thread whose tasks wait on it through the
+    /// compatibility path (it is registered with another): told of its
+    /// release too, so that their waiters fail at their next pass rather
+    /// than read the file that gets its number next.
+    watchers: Vec<Weak<Closed>>,
     /// The part of a line `readline` has read and not returned yet.
     partial_line: Vec<u8>,
 }
@@ -101,6 +106,7 @@ pub(crate) fn adopt(fd: RawFd) -> u32 {
         t[i] = Some(Owned {
             id,
             registered: None,
+            watchers: Vec::new(),
             partial_line: Vec::new(),
         });
     });
@@ -122,10 +128,28 @@ pub(crate) fn release(fd: RawFd, id: u32) {
         })
         .ok()
         .flatten();
-    if let Some(closed) = owned.and_then(|o| o.registered).and_then(|w| w.upgrade()) {
+    let Some(owned) = owned else { return };
+    if let Some(closed) = owned.registered.and_then(|w| w.upgrade()) {
         let _ = closed.registry.deregister(&mut SourceFd(&fd));
         closed.list.borrow_mut().push((fd, id));
     }
+    for closed in owned.watchers.iter().filter_map(Weak::upgrade) {
+        closed.list.borrow_mut().push((fd, id));
+    }
+}
+
+/// Notes that the reactor of `closed` waits on owned `(fd, id)` through the
+/// compatibility path ([`Owner::Elsewhere`]), to be told of its release.
+pub(crate) fn watch(fd: RawFd, id: u32, closed: &Rc<Closed>) {
+    TABLE.with(|t| {
+        if let Some(Some(o)) = t.borrow_mut().get_mut(fd as usize) {
+            let known = o.watchers.iter().any(|w| std::ptr::eq(w.as_ptr(), Rc::as_ptr(closed)));
+            if o.id == id && !known {
+                o.watchers.retain(|w| w.strong_count() > 0);
+                o.watchers.push(Rc::downgrade(closed));
+            }
+        }
+    });
 }
 
 /// What the table says of `fd` for the reactor owning `closed`.

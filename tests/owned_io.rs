@@ -638,3 +638,49 @@ fn merging_managers_that_wait_on_one_owned_fd_keeps_both_waiters() {
     got.sort(); // several fds ready at once: any order (DESIGN.md §2)
     assert_eq!(got, ["first's waiter: Ok(())", "second's waiter: Ok(())"]);
 }
+
+/// An owned fd registered with one manager and waited on by a task of a
+/// second manager of the thread (the compatibility path there): its drop
+/// fails that waiter too, at its manager's next pass, even when the file
+/// stays open through a duplicate and the number is reused at once; the
+/// waiter never reads the new file's bytes.
+#[test]
+fn a_second_managers_waiter_on_a_dropped_owned_fd_gets_ebadf_and_not_the_next_files_bytes() {
+    let _serial = serial();
+    let (peer, a) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fa = Fd::new(a.try_clone().unwrap()).unwrap();
+    let dup = Fd::new(a).unwrap(); // keeps the file open after `fa` goes
+    let number = fa.as_raw_fd();
+    let log = log();
+    let (tm1, tm2) = (TaskManager::new(), TaskManager::new());
+    tm1.add(waiter(&log, "first manager's waiter", number));
+    tm1.run_next(Some(std::time::Duration::ZERO)).unwrap(); // registers `fa` with tm1
+    tm2.add(waiter(&log, "second manager's waiter", number));
+    tm2.run_next(Some(std::time::Duration::ZERO)).unwrap(); // waits through the compatibility path
+    drop(fa);
+    let (c, mut c_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+    note(
+        &log,
+        format!("new socket reuses the number: {}", c.as_raw_fd() == number),
+    );
+    c_peer.write_all(b"NEW").unwrap();
+    peer.try_clone().unwrap().write_all(b"OLD").unwrap(); // the old file is readable too
+    for _ in 0..2 {
+        tm2.run_next(Some(std::time::Duration::ZERO)).unwrap();
+        tm1.run_next(Some(std::time::Duration::ZERO)).unwrap();
+    }
+    let mut got = [0u8; 8];
+    c.set_nonblocking(true).unwrap(); // an error, not a hang, if its bytes were taken
+    let read = std::io::Read::read(&mut &c, &mut got).map(|n| String::from_utf8_lossy(&got[..n]).into_owned());
+    note(&log, format!("new socket's own read: {read:?}"));
+    assert_eq!(
+        lines(&log),
+        [
+            "new socket reuses the number: true".to_string(),
+            format!("second manager's waiter: errno {}", libc::EBADF),
+            format!("first manager's waiter: errno {}", libc::EBADF),
+            "new socket's own read: Ok(\"NEW\")".to_string(),
+        ]
+    );
+    drop(dup);
+}

@@ -22,7 +22,7 @@ use mio::unix::SourceFd;
 use mio::Interest;
 
 use super::{token, Reactor};
-use crate::fd::{Flags, EXC, READ, WRITE};
+use crate::fd::{self, Flags, EXC, READ, WRITE};
 
 /// While tasks run, waited raw fds are checked for closure this often.
 pub(super) const SWEEP_AFTER: Duration = Duration::from_secs(1);
@@ -88,6 +88,9 @@ impl Reactor {
         entry.registered = want;
         entry.owner = 0;
         entry.elsewhere = elsewhere;
+        if elsewhere != 0 {
+            fd::watch(fd, elsewhere, &closed);
+        }
         if is_new {
             entry.generation = raw_generation;
         }

@@ -20,7 +20,7 @@ use std::rc::Rc;
 use mio::unix::SourceFd;
 use mio::Interest;
 
-use super::{token, Reactor};
+use super::{token, Entry, Reactor};
 use crate::action::perform;
 use crate::fd::{self, Closed, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
@@ -89,7 +89,10 @@ impl Reactor {
         }
         let list = std::mem::take(&mut *closed.list.borrow_mut());
         for (fd, id) in list {
-            if self.entries.get(fd as usize).is_some_and(|e| e.owner == id) {
+            // Registered here, or waited on here through the compatibility
+            // path while another reactor had it (`fd::watch`).
+            let its = |e: &Entry| e.owner == id || (e.owner == 0 && e.elsewhere == id);
+            if self.entries.get(fd as usize).is_some_and(its) {
                 self.fail_all(fd, libc::EBADF, out, graveyard);
                 self.entries[fd as usize].owner = 0;
             }
