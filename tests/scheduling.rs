@@ -211,6 +211,57 @@ fn run_next_runs_exactly_the_tasks_queued_when_it_starts() {
     assert!(nothing_left(&tm));
 }
 
+/// A task that, at its first step, drives the manager it runs on itself
+/// (`drive`), then ticks twice.
+fn driver(log: &Log, tm: &TaskManager, drive: fn(&TaskManager)) -> Task {
+    let (l, m) = (log.clone(), tm.clone());
+    Task::new(
+        #[coroutine]
+        move |_| {
+            l.push("drive");
+            drive(&m);
+            l.push("driven");
+            for i in 1..=2 {
+                wait!();
+                l.push(format!("d{i}"));
+            }
+            Ok(())
+        },
+    )
+}
+
+#[test]
+fn a_run_called_by_a_task_leaves_the_run_next_around_it_one_pass() {
+    // The inner `run` starts its passes without going back to its loop
+    // while nothing waits on an fd or a timer; once it returns, the pass of
+    // the outer `run_next` must still end when its own tasks have run.
+    let log = Log::new();
+    let tm = TaskManager::new();
+    tm.add(driver(&log, &tm, |m| m.run().unwrap()));
+    tm.add(ticker(&log, "t", 3));
+    pass(&tm, &log);
+    assert_eq!(log.get(), ["drive", "t1", "t2", "t3", "driven", "|"]);
+    passes(&tm, &log, 2);
+    assert_eq!(log.get(), ["drive", "t1", "t2", "t3", "driven", "|", "d1", "|", "d2", "|"]);
+    assert!(nothing_left(&tm));
+}
+
+#[test]
+fn a_run_next_called_by_a_task_under_run_runs_one_pass_and_run_goes_on() {
+    let log = Log::new();
+    let tm = TaskManager::new();
+    tm.add(ticker(&log, "t", 4));
+    tm.add(driver(&log, &tm, |m| m.run_next(None).unwrap()));
+    tm.add(ticker(&log, "u", 2));
+    tm.run().unwrap();
+    assert_eq!(
+        log.get(),
+        // The inner pass runs what is queued while `drive` runs: u, then t.
+        ["t1", "drive", "u1", "t2", "driven", "u2", "t3", "d1", "t4", "d2"]
+    );
+    assert!(nothing_left(&tm));
+}
+
 #[test]
 fn yielded_value_is_handed_straight_back_from_the_back_of_the_queue() {
     let log = Log::new();
