@@ -563,7 +563,8 @@ impl TaskManager {
     /// task stays where it was, so calling `run` again carries on.
     pub fn run(&self) -> Result<()> {
         let mut ran = Ok(());
-        while ran.is_ok() && (self.has_runnable() || self.has_io_waits() || self.has_timeouts()) {
+        // `has_runnable() || has_io_waits() || has_timeouts()`, in one borrow.
+        while ran.is_ok() && self.with(|i| i.s.has_runnable() || i.io.has_waits() || !i.s.timers.is_empty()) {
             ran = self.pass(None, true);
         }
         self.with(|i| i.looping = false);

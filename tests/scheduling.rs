@@ -242,7 +242,10 @@ fn a_run_called_by_a_task_leaves_the_run_next_around_it_one_pass() {
     pass(&tm, &log);
     assert_eq!(log.get(), ["drive", "t1", "t2", "t3", "driven", "|"]);
     passes(&tm, &log, 2);
-    assert_eq!(log.get(), ["drive", "t1", "t2", "t3", "driven", "|", "d1", "|", "d2", "|"]);
+    assert_eq!(
+        log.get(),
+        ["drive", "t1", "t2", "t3", "driven", "|", "d1", "|", "d2", "|"]
+    );
     assert!(nothing_left(&tm));
 }
 
