@@ -114,7 +114,7 @@ struct Inner {
     /// Log records of this borrow, emitted once it ends (see [`Leftovers`]).
     notes: Vec<Note>,
     /// Set by the first borrow of each pass that `run` makes, cleared by
-    /// that of `run_next` and when `run` returns: while it is set, the end
+    /// that of `run_next`, when `run` returns and by a merge: while it is set, the end
     /// of a pass starts the next one in the same borrow when steps 1 and 2
     /// have nothing to do ([`Inner::quiet_pass`]). A `run_next` or `run`
     /// called by a task clears it, and the pass around goes back to ending
@@ -409,6 +409,9 @@ impl Inner {
         self.io
             .absorb(std::mem::replace(&mut other.io, Reactor::new()), &mut self.s.graveyard);
         self.notes.append(&mut other.notes);
+        // A pass of `run` may be under way on this state below the merge,
+        // and a `run_next` on `other`'s above it: the pass ends in its loop.
+        self.looping = false;
         // `other` is empty now: its drop runs no user code under this borrow.
     }
 }

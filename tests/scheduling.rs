@@ -250,6 +250,43 @@ fn a_run_called_by_a_task_leaves_the_run_next_around_it_one_pass() {
 }
 
 #[test]
+fn a_run_next_whose_manager_is_merged_into_one_under_run_still_runs_one_pass() {
+    // b runs; its task x drives a for one pass, in which y merges a into b:
+    // the rest of that pass is b's (it runs t, still due in b's pass), but it
+    // is still a's `run_next`, and ends with it.
+    let log = Log::new();
+    let (a, b) = (TaskManager::new(), TaskManager::new());
+    let (l, m) = (log.clone(), a.clone());
+    b.add(Task::new(
+        #[coroutine]
+        move |_| {
+            l.push("x");
+            m.run_next(None).unwrap();
+            l.push("x done");
+            Ok(())
+        },
+    ));
+    b.add(ticker(&log, "t", 3));
+    let (l, into) = (log.clone(), b.clone());
+    let me = a.clone();
+    a.add(Task::new(
+        #[coroutine]
+        move |_| {
+            l.push("y1");
+            into.merge(&me);
+            for i in 2..=3 {
+                wait!();
+                l.push(format!("y{i}"));
+            }
+            Ok(())
+        },
+    ));
+    b.run().unwrap();
+    assert_eq!(log.get(), ["x", "y1", "t1", "x done", "y2", "t2", "y3", "t3"]);
+    assert!(nothing_left(&b));
+}
+
+#[test]
 fn a_run_next_called_by_a_task_under_run_runs_one_pass_and_run_goes_on() {
     let log = Log::new();
     let tm = TaskManager::new();
