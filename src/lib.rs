@@ -477,6 +477,7 @@ mod queue_state;
 mod reactor;
 mod remote;
 mod resolve;
+mod runq;
 mod sched;
 mod semaphore;
 mod signal;

@@ -340,19 +340,33 @@ impl Inner {
         !self.io.has_waits() && self.s.timers.is_empty() && self.s.unjoined.is_empty()
     }
 
-    /// At the end of a pass of `run` (see `looping`), the next pass's first
-    /// task when steps 1 and 2 would have nothing to do in it: what `run`'s
-    /// loop and the next pass's first borrow would do then, without a return
-    /// to `run` and a new borrow (measured, those cost a pass 97
-    /// instructions: a switch among 10 tasks ten of its 119). `None` when
-    /// they have something to do or nothing is queued: `run`'s loop decides.
+    /// At the end of a pass of `run` (see `looping`), starts the next pass in
+    /// place when steps 1 and 2 would have nothing to do in it: counts the
+    /// tasks due, those queued and the `more` about to be, which is what
+    /// `run`'s loop and the next pass's first borrow would do then, without a
+    /// return to `run` and a new borrow (measured, those cost a pass 97
+    /// instructions: a switch among 10 tasks ten of its 119). `false` when
+    /// they have something to do or nothing would be due: `run`'s loop
+    /// decides.
+    #[inline(always)]
+    fn start_quiet_pass(&mut self, more: usize) -> bool {
+        let due = self.s.runq.len() + more;
+        if !self.looping || !self.is_quiet() || due == 0 {
+            return false;
+        }
+        self.s.due = due;
+        true
+    }
+
+    /// [`pop_due`](Self::pop_due) at the end of a pass: the next quiet
+    /// pass's first task ([`start_quiet_pass`](Self::start_quiet_pass)), or
+    /// `None`. Out of line: once a pass.
     #[cold]
     #[inline(never)]
     fn quiet_pass(&mut self) -> Option<Stack> {
-        if !self.looping || !self.is_quiet() || self.s.runq.is_empty() {
+        if !self.start_quiet_pass(0) {
             return None;
         }
-        self.s.due = self.s.runq.len();
         self.take_due()
     }
 
@@ -361,8 +375,49 @@ impl Inner {
     fn take_due(&mut self) -> Option<Stack> {
         self.s.due -= 1;
         let stack = self.s.runq.pop_front()?;
+        Some(self.running(stack))
+    }
+
+    /// A bare yield: `stack` goes to the back of the run queue, and the next
+    /// task due comes off the front, in one [`RunQueue::rotate`] (the switch's
+    /// hot path: see `runq.rs`): what `push_back` and [`pop_due`](Self::pop_due)
+    /// would do.
+    ///
+    /// [`RunQueue::rotate`]: crate::runq::RunQueue::rotate
+    #[inline(always)]
+    fn requeue(&mut self, stack: Stack) -> Option<Stack> {
+        if self.s.due == 0 {
+            return self.quiet_requeue(stack);
+        }
+        self.rotate_due(stack)
+    }
+
+    /// [`requeue`](Self::requeue) at the end of a pass (out of line, as
+    /// [`quiet_pass`](Self::quiet_pass)).
+    #[cold]
+    #[inline(never)]
+    fn quiet_requeue(&mut self, stack: Stack) -> Option<Stack> {
+        if !self.start_quiet_pass(1) {
+            self.s.runq.push_back(stack);
+            return None;
+        }
+        self.rotate_due(stack)
+    }
+
+    /// `stack` to the back of the run queue and the next task due (there is
+    /// one) off the front: it becomes the running one.
+    #[inline(always)]
+    fn rotate_due(&mut self, stack: Stack) -> Option<Stack> {
+        self.s.due -= 1;
+        let next = self.s.runq.rotate(stack);
+        Some(self.running(next))
+    }
+
+    /// Names `stack` as the task being resumed (`State::running`).
+    #[inline(always)]
+    fn running(&mut self, stack: Stack) -> Stack {
         self.s.running = Some(std::ptr::NonNull::from(&**stack.cell()));
-        Some(stack)
+        stack
     }
 
     /// Handles what a task yielded (step 3). Inlined: see `run_due`.
@@ -431,7 +486,7 @@ impl Drop for Inner {
         let mut cells: Vec<TaskRef> = self.s.runq.iter().map(|t| t.cell().clone()).collect();
         cells.extend(self.s.parked.iter().map(|(_, p)| p.stack.cell().clone()));
         cells.extend(self.io.waiters().map(|(t, _)| t.cell().clone()));
-        let mut dead: Vec<Box<dyn Any>> = self.s.runq.drain(..).map(boxed).collect();
+        let mut dead: Vec<Box<dyn Any>> = self.s.runq.drain().map(boxed).collect();
         for Parked { stack, waiting } in self.s.parked.drain() {
             dead.push(boxed(stack));
             dead.push(boxed(waiting));
@@ -688,10 +743,7 @@ impl TaskManager {
                 // (see `State::running`).
                 None => {
                     stale = true;
-                    next = self.with(|i| {
-                        i.s.runq.push_back(stack);
-                        i.pop_due()
-                    });
+                    next = self.with(|i| i.requeue(stack));
                 }
                 Some(Step::Yielded(operation)) => {
                     // The operation path, from here to the queue's hand-off

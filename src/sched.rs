@@ -20,7 +20,6 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
@@ -28,6 +27,7 @@ use std::time::{Duration, Instant};
 use crate::op::Input;
 use crate::park::{Key, Parking};
 use crate::queue_state::{QueueCore, Side};
+use crate::runq::RunQueue;
 use crate::sync_state::{EventCore, SemaphoreCore};
 use crate::task::{At, GroupCore, Stack, TaskCell, TaskRef, TaskWeak};
 use crate::time::{Clock, TimerKey, Timers};
@@ -149,7 +149,7 @@ pub(crate) struct Parked {
 pub(crate) struct State {
     pub(crate) clock: Clock,
     /// Runnable tasks, each holding what its `yield` evaluates to.
-    pub(crate) runq: VecDeque<Stack>,
+    pub(crate) runq: RunQueue<Stack>,
     /// How many tasks at the front of `runq` step 3 has still to run in this
     /// pass (DESIGN.md §2: those queued when it began). A cancel that takes
     /// one of them out of the queue counts it off (`control::locate`).
@@ -189,7 +189,7 @@ impl State {
     pub(crate) fn new(clock: Clock) -> State {
         State {
             clock,
-            runq: VecDeque::new(),
+            runq: RunQueue::new(),
             due: 0,
             parked: Parking::new(),
             timers: Timers::new(),
@@ -204,7 +204,7 @@ impl State {
     }
 
     /// Appends a task to the run queue.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn enqueue(&mut self, mut stack: Stack, input: Input) {
         stack.set_input(input);
         self.runq.push_back(stack);
