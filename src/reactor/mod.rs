@@ -576,8 +576,12 @@ impl Reactor {
                 s.ready(task, input);
             }
         }
-        for task in self.completed.drain(..) {
-            s.ready_as_is(task);
+        // Each drain tested first: an empty `Drain` still costs its drop's
+        // call (measured, 28 instructions; a lockstep echo request paid two).
+        if !self.completed.is_empty() {
+            for task in self.completed.drain(..) {
+                s.ready_as_is(task);
+            }
         }
         if !self.ready_calls.is_empty() {
             woken.extend(self.ready_calls.drain(..).map(Woken::Call));
@@ -605,9 +609,11 @@ impl Reactor {
         if std::mem::take(&mut self.woke_call) {
             return (result, Some(woken));
         }
-        for w in woken.drain(..) {
-            if let Woken::Ready(task, input) = w {
-                s.ready(task, input);
+        if !woken.is_empty() {
+            for w in woken.drain(..) {
+                if let Woken::Ready(task, input) = w {
+                    s.ready(task, input);
+                }
             }
         }
         self.woken = woken;
