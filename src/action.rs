@@ -121,7 +121,7 @@ fn send_all_action(fd: RawFd, data: &mut Vec<u8>, sent: &mut usize, spare: &mut 
 fn call_action(f: &mut Box<dyn FnMut() -> io::Result<Value>>) -> Option<Input> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(done) => finished(done),
-        Err(panic) => Some(Err(Error::Panic(panic_message(panic.as_ref())))),
+        Err(panic) => Some(Err(Error::Panic(panic_message(panic)))),
     }
 }
 

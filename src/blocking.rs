@@ -160,7 +160,7 @@ fn work(shared: &Shared) {
 /// more (a timeout) is dropped here, its `Drop` caught.
 fn run(job: Job) {
     let Job { call, completer } = job;
-    let payload = catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|p| Err(Error::Panic(panic_message(p.as_ref()))));
+    let payload = catch_unwind(AssertUnwindSafe(call)).unwrap_or_else(|p| Err(Error::Panic(panic_message(p))));
     if let Err(unwanted) = completer.complete(payload) {
         let _ = catch_unwind(AssertUnwindSafe(move || drop(unwanted)));
     }

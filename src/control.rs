@@ -245,7 +245,7 @@ pub(crate) fn member_copy(stack: &Stack, outcome: &Input) -> Option<Error> {
     Some(
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| error.to_string())) {
             Ok(text) => Error::msg(text),
-            Err(panic) => Error::Panic(crate::task::panic_message(panic.as_ref())),
+            Err(panic) => Error::Panic(crate::task::panic_message(panic)),
         },
     )
 }

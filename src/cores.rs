@@ -108,7 +108,7 @@ impl Cores {
                 .spawn(move || {
                     let result =
                         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| serve(core, &*factory, &*on_error)))
-                            .unwrap_or_else(|p| Err(Error::Panic(crate::task::panic_message(p.as_ref()))));
+                            .unwrap_or_else(|p| Err(Error::Panic(crate::task::panic_message(p))));
                     let _ = tx.send((core, result));
                 });
             if let Err(e) = spawned {

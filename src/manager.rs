@@ -805,7 +805,7 @@ impl TaskManager {
                         // name it while its `Drop`s run (they may call `tasks()`).
                         self.with(|i| i.s.running = None);
                         if let Err(error) = result {
-                            debug!("task failed: {error}");
+                            log_failure(&error);
                             return Err(error);
                         }
                         trace!("task finished");
@@ -847,7 +847,7 @@ impl TaskManager {
         }
         match escaped {
             Some(error) => {
-                debug!("task failed: {error}");
+                log_failure(&error);
                 Err(error)
             }
             None => Ok(()),
@@ -1069,11 +1069,28 @@ fn merged_into(node: &RefCell<Node>) -> Option<TaskManager> {
     }
 }
 
+/// Logs a task's failure (debug level). The error's `Display` may be the
+/// user's and may panic: caught, the record says so instead, and the error
+/// still leaves `run` as it is.
+#[inline(never)]
+fn log_failure(error: &Error) {
+    if log::Level::Debug > log::max_level() {
+        return;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| error.to_string())) {
+        Ok(text) => debug!("task failed: {text}"),
+        Err(panic) => {
+            let text = crate::task::panic_message(panic);
+            debug!("task failed, and its error's Display panicked: {text}");
+        }
+    }
+}
+
 /// Drops `value`; a panic in its `Drop` becomes `Error::Panic` instead of
 /// leaving the manager by unwinding.
 fn drop_caught<T>(value: T) -> Result<()> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(value)))
-        .map_err(|panic| Error::Panic(crate::task::panic_message(panic.as_ref())))
+        .map_err(|panic| Error::Panic(crate::task::panic_message(panic)))
 }
 
 thread_local! {

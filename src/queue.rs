@@ -446,7 +446,7 @@ pub(crate) fn pick(core: &QueueCore, asked: Asked) -> Picked {
                     taken[i] = true;
                     picked.push((seq, Ok(i)));
                 }
-                Err(panic) => picked.push((seq, Err(crate::task::panic_message(panic.as_ref())))),
+                Err(panic) => picked.push((seq, Err(crate::task::panic_message(panic)))),
             }
             break;
         }

@@ -323,7 +323,7 @@ impl Stack {
             (&mut *frames.input, top.body())
         };
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| top.resume(input, &mut *out))) {
-            *out = Some(Step::Done(Err(Error::Panic(panic_message(panic.as_ref())))));
+            *out = Some(Step::Done(Err(Error::Panic(panic_message(panic)))));
         }
     }
 
@@ -468,14 +468,24 @@ impl Drop for Stack {
     }
 }
 
-pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
+/// The text of a caught panic, for its [`Error::Panic`].
+///
+/// The payload is dropped here, and a panic in its own `Drop` (a payload
+/// made with `panic_any` of a value whose `Drop` panics) is caught, its own
+/// payload forgotten: the panic is the task's error, it never unwinds
+/// through the manager.
+pub(crate) fn panic_message(panic: Box<dyn Any + Send>) -> String {
+    let text = if let Some(s) = panic.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = panic.downcast_ref::<String>() {
         s.clone()
     } else {
         "(a panic with no message)".to_string()
+    };
+    if let Err(again) = catch_unwind(AssertUnwindSafe(move || drop(panic))) {
+        std::mem::forget(again);
     }
+    text
 }
 
 /// Runs `task` as a child with a deadline: the port of curio's

@@ -126,11 +126,13 @@ impl Seconds {
     }
 
     /// As a sleep: it must be greater than zero (the original's `ValueError`).
+    /// A positive span under a nanosecond (`1e-10`, which Python accepts)
+    /// sleeps one: it must not round down to the zero that is refused.
     pub(crate) fn sleep(self) -> Result<Duration> {
         if self.0.is_nan() || self.0 <= 0.0 {
             return Err(Error::invalid("'seconds' must be greater than 0"));
         }
-        self.timeout()
+        Ok(self.timeout()?.max(Duration::from_nanos(1)))
     }
 }
 

@@ -32,10 +32,18 @@ impl log::Log for CallsTheManager {
 
 static LOGGER: CallsTheManager = CallsTheManager;
 
+/// Installs the logger, once for the whole binary (its tests run on threads of one process).
+fn install() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        log::set_logger(&LOGGER).unwrap();
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+}
+
 #[test]
 fn a_logger_that_calls_the_manager_sees_every_record_outside_its_borrow() {
-    log::set_logger(&LOGGER).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    install();
     let (_a, b) = UnixStream::pair().unwrap();
     multitask::add(Task::<()>::new(
         #[coroutine]
@@ -70,4 +78,39 @@ fn a_logger_that_calls_the_manager_sees_every_record_outside_its_borrow() {
     assert!(records
         .iter()
         .any(|r| r.starts_with("DEBUG wait on fd ") && r.ends_with(" timed out")));
+}
+
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct BadDisplay;
+
+impl std::fmt::Display for BadDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("Display of BadDisplay")
+    }
+}
+
+impl std::error::Error for BadDisplay {}
+
+/// The manager logs a failed task's error with its `Display`, which is the
+/// user's: one that panics is caught there, the record says so, and `run`
+/// returns the error.
+#[test]
+fn a_failed_tasks_error_whose_display_panics_is_logged_and_returned() {
+    install();
+    let tm = multitask::TaskManager::new();
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            Err(Error::other(BadDisplay))
+        },
+    ));
+    let error = tm.run().unwrap_err();
+    assert!(error.is::<BadDisplay>());
+    let records = RECORDS.with(|r| r.take());
+    assert!(
+        records.contains(&"DEBUG task failed, and its error's Display panicked: Display of BadDisplay".to_string()),
+        "{records:?}"
+    );
 }

@@ -645,3 +645,62 @@ fn dropped_managers_waiters_behind_a_live_foreign_waiter_are_let_go_of() {
     assert_eq!(*alive.borrow(), 1, "only the foreign manager's putter's item");
     drop(foreign);
 }
+
+/// A positive sleep under a nanosecond (Python accepts `sleep(1e-10)`) is a
+/// sleep, not the error of `sleep(0)`.
+#[test]
+fn a_sleep_under_a_nanosecond_sleeps() {
+    let tm = TaskManager::new();
+    let got = Rc::new(RefCell::new(Vec::new()));
+    let g = got.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let tiny = wait!(sleep(1e-10)).map_err(|e| e.to_string());
+            g.borrow_mut().push(tiny);
+            let least = wait!(sleep(f64::MIN_POSITIVE)).map_err(|e| e.to_string());
+            g.borrow_mut().push(least);
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(*got.borrow(), [Ok(()), Ok(())]);
+}
+
+/// A panic whose payload panics again when dropped (`panic_any` of such a
+/// value) is the task's `Error::Panic`; the other task runs on.
+#[test]
+fn a_panic_whose_payload_panics_on_drop_is_the_tasks_error() {
+    struct PanicsOnDrop;
+    impl Drop for PanicsOnDrop {
+        fn drop(&mut self) {
+            panic!("the payload's Drop");
+        }
+    }
+    let tm = TaskManager::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| {
+            wait!();
+            std::panic::panic_any(PanicsOnDrop);
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            wait!();
+            l.borrow_mut().push("the other task ran on");
+            Ok(())
+        },
+    ));
+    let error = tm.run().unwrap_err();
+    assert!(
+        matches!(&error, Error::Panic(text) if text == "(a panic with no message)"),
+        "{error:?}"
+    );
+    tm.run().unwrap();
+    assert_eq!(*log.borrow(), ["the other task ran on"]);
+}

@@ -60,6 +60,14 @@ impl Reactor {
         let fresh = token(fd, self.raw_generation.wrapping_add(1), false);
         let result = if registered == 0 || owner != 0 {
             match registry.register(source, fresh, interest) {
+                // In this epoll already, under a registration no entry has: the
+                // manager's own waker (`remote.rs`), an eventfd that took the
+                // number of the task's fd after it closed. Taken over, it would
+                // wake no task again (every result from another thread lost):
+                // the task's fd is gone, EBADF.
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) && owner == 0 => {
+                    Err(std::io::Error::from_raw_os_error(libc::EBADF))
+                }
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, fresh, interest),
                 other => other,
             }
