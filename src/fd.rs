@@ -32,8 +32,6 @@ use std::cell::{Cell, RefCell};
 use std::os::fd::{AsRawFd, RawFd};
 use std::rc::{Rc, Weak};
 
-use mio::unix::SourceFd;
-
 /// Anything with a file descriptor, as the original accepts "an integer or an
 /// object with a `fileno()` method": a plain [`RawFd`], or a reference to a
 /// socket, pipe or file (`&sock`). The operation keeps only the number: an fd
@@ -130,7 +128,7 @@ pub(crate) fn release(fd: RawFd, id: u32) {
         .flatten();
     let Some(owned) = owned else { return };
     if let Some(closed) = owned.registered.and_then(|w| w.upgrade()) {
-        let _ = closed.registry.deregister(&mut SourceFd(&fd));
+        let _ = crate::epoll::delete(&closed.registry, fd);
         closed.list.borrow_mut().push((fd, id));
     }
     for closed in owned.watchers.iter().filter_map(Weak::upgrade) {

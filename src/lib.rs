@@ -458,6 +458,7 @@ pub mod blocking;
 mod cell;
 mod control;
 pub mod cores;
+mod epoll;
 mod error;
 mod event;
 mod fd;

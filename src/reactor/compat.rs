@@ -18,10 +18,10 @@ use std::any::Any;
 use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
 use mio::Interest;
 
 use super::{token, Reactor};
+use crate::epoll;
 use crate::fd::{self, Flags, EXC, READ, WRITE};
 
 /// While tasks run, waited raw fds are checked for closure this often.
@@ -56,10 +56,10 @@ impl Reactor {
             .entries
             .get(fd as usize)
             .map_or((0, 0, 0), |e| (e.registered, e.owner, e.generation));
-        let (source, interest) = (&mut SourceFd(&fd), interest(want));
+        let interest = interest(want);
         let fresh = token(fd, self.raw_generation.wrapping_add(1), false);
         let result = if registered == 0 || owner != 0 {
-            match registry.register(source, fresh, interest) {
+            match epoll::add(registry, fd, fresh, interest) {
                 // In this epoll already, under a registration no entry has: the
                 // manager's own waker (`remote.rs`), an eventfd that took the
                 // number of the task's fd after it closed. Taken over, it would
@@ -68,17 +68,17 @@ impl Reactor {
                 Err(e) if e.raw_os_error() == Some(libc::EEXIST) && owner == 0 => {
                     Err(std::io::Error::from_raw_os_error(libc::EBADF))
                 }
-                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(source, fresh, interest),
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => epoll::modify(registry, fd, fresh, interest),
                 other => other,
             }
             .map(|()| true)
         } else {
-            match registry.reregister(source, token(fd, generation, false), interest) {
+            match epoll::modify(registry, fd, token(fd, generation, false), interest) {
                 Ok(()) => Ok(false),
                 // Closed since it was registered (its number perhaps reused):
                 // whoever waited on the old file gets EBADF.
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                    let registered = registry.register(source, fresh, interest).map(|()| true);
+                    let registered = epoll::add(registry, fd, fresh, interest).map(|()| true);
                     let mut failed = Vec::new();
                     self.fail_all(fd, libc::EBADF, &mut failed, graveyard);
                     self.complete_all(failed);

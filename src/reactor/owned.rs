@@ -17,11 +17,11 @@ use std::any::Any;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 
-use mio::unix::SourceFd;
 use mio::Interest;
 
 use super::{token, Entry, Reactor};
 use crate::action::perform;
+use crate::epoll;
 use crate::fd::{self, Closed, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
 use crate::sched::State;
@@ -65,9 +65,9 @@ impl Reactor {
         let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
         let tok = token(fd, id, true);
         let registry = &closed.registry;
-        let result = match registry.register(&mut SourceFd(&fd), tok, interest) {
+        let result = match epoll::add(registry, fd, tok, interest) {
             // Waited on before as a raw fd: the same file, take its registration over.
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => registry.reregister(&mut SourceFd(&fd), tok, interest),
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => epoll::modify(registry, fd, tok, interest),
             other => other,
         };
         result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
