@@ -492,10 +492,35 @@ fn send_all_now(fd: RawFd, data: &[u8], sent: &mut usize) -> io::Result<()> {
     Ok(())
 }
 
+/// The supertrait that seals [`Listener`] and [`Datagram`]: their methods
+/// run inside the manager, while its state is borrowed, so only the
+/// library's own code may be them (user code there could call the manager).
+mod sealed {
+    pub trait Sealed {}
+}
+
 /// A listening socket that [`accept`] takes connections from: the crate's
 /// own ([`net::TcpListener`], [`net::UnixListener`]), std's or mio's, or a raw
 /// fd (of a TCP listener). `accept` gives the crate's own stream either way.
-pub trait Listener: FileNo {
+///
+/// Sealed: implemented for those types only, since its method runs inside
+/// the manager (any other socket goes through [`fd_action`](crate::fd_action),
+/// whose closure the manager calls outside its borrow). A program's own type
+/// does not compile as one:
+///
+/// ```compile_fail,E0277
+/// use std::os::fd::RawFd;
+/// struct Mine;
+/// impl multitask::FileNo for Mine {
+///     fn fileno(&self) -> RawFd { 0 }
+/// }
+/// impl multitask::Listener for Mine {
+///     type Stream = ();
+///     type Addr = ();
+///     fn accept_on(_: RawFd) -> std::io::Result<((), ())> { Ok(((), ())) }
+/// }
+/// ```
+pub trait Listener: FileNo + sealed::Sealed {
     /// The connected socket `accept` gives.
     type Stream: 'static;
     /// The peer's address.
@@ -507,6 +532,7 @@ pub trait Listener: FileNo {
 
 macro_rules! tcp_listener {
     ($($listener:ty),*) => {$(
+        impl sealed::Sealed for $listener {}
         impl Listener for $listener {
             type Stream = net::TcpStream;
             type Addr = SocketAddr;
@@ -520,6 +546,7 @@ tcp_listener!(&net::TcpListener, &std::net::TcpListener, &mio::net::TcpListener,
 
 macro_rules! unix_listener {
     ($($listener:ty),*) => {$(
+        impl sealed::Sealed for $listener {}
         impl Listener for $listener {
             type Stream = net::UnixStream;
             type Addr = std::os::unix::net::SocketAddr;
@@ -617,7 +644,9 @@ pub fn accept<L: Listener>(sock: L) -> Op<(L::Stream, L::Addr)> {
 /// A datagram socket for [`recvfrom`] and [`sendto`]: the crate's own
 /// ([`net::UdpSocket`], [`net::UnixDatagram`]), std's or mio's, or a raw fd
 /// (of a UDP socket).
-pub trait Datagram: FileNo {
+///
+/// Sealed, as [`Listener`] is, and for the same reason.
+pub trait Datagram: FileNo + sealed::Sealed {
     /// A peer's address.
     type Addr: 'static;
     /// Receives one datagram and its sender on the non-blocking socket `fd`.
@@ -642,9 +671,14 @@ macro_rules! udp_socket {
     )*};
 }
 udp_socket!(&net::UdpSocket, &std::net::UdpSocket, &mio::net::UdpSocket, RawFd);
+// (`RawFd` is sealed as a listener already.)
+impl sealed::Sealed for &net::UdpSocket {}
+impl sealed::Sealed for &std::net::UdpSocket {}
+impl sealed::Sealed for &mio::net::UdpSocket {}
 
 macro_rules! unix_datagram {
     ($($sock:ty),*) => {$(
+        impl sealed::Sealed for $sock {}
         impl Datagram for $sock {
             type Addr = std::os::unix::net::SocketAddr;
             fn recv_on(fd: RawFd, buf: &mut [u8]) -> io::Result<(usize, Self::Addr)> {
