@@ -127,6 +127,11 @@ struct Inner {
     /// called by a task clears it, and the pass around goes back to ending
     /// in `run`'s loop; so a `run_next` never runs more than its pass.
     looping: bool,
+    /// Set by `clear` on the state it drops: that state's segment ids are
+    /// the fresh state's aliases now, so its drop leaves them registered
+    /// (tasks' destructors, run by that drop, may cancel a handle or add to a
+    /// group made before the clear: they must reach the fresh state).
+    ids_moved: bool,
 }
 
 /// What steps 1 and 2 leave for after their borrow (`Inner::io_and_timeouts`).
@@ -200,6 +205,7 @@ impl Inner {
             io: Reactor::new(),
             notes: Vec::new(),
             looping: false,
+            ids_moved: false,
         }
     }
 
@@ -488,7 +494,9 @@ impl Drop for Inner {
         fn boxed<T: 'static>(value: T) -> Box<dyn Any> {
             Box::new(value)
         }
-        sched::unregister(&self.s);
+        if !self.ids_moved {
+            sched::unregister(&self.s);
+        }
         // The tasks' cells, to tell their joiners and groups once they are dropped.
         let mut cells: Vec<TaskRef> = self.s.runq.iter().map(|t| t.cell().clone()).collect();
         cells.extend(self.s.parked.iter().map(|(_, p)| p.stack.cell().clone()));
@@ -970,11 +978,12 @@ impl TaskManager {
                 let its = |what: &Expiry| matches!(what, Expiry::Deadline(cell, _) if cell.is_at(running));
                 fresh.s.timers.append_some(&mut i.s.timers, its);
             }
-            std::mem::replace(i, fresh)
+            let mut old = std::mem::replace(i, fresh);
+            old.ids_moved = true;
+            old
         });
-        root.register();
+        root.register(); // the old ids, aliases now, name the fresh state
         drop(old); // outside the borrow (see `Inner`'s `Drop`): the tasks' destructors may use the manager
-        root.register(); // the old state's drop forgot the old ids: they are aliases now
     }
 
     /// Numbers for tests and benchmarks: (runnable, waiting, timers).

@@ -1828,3 +1828,71 @@ fn a_bounded_queue_stays_bounded_while_a_predicate_has_its_items() {
     assert_eq!(lines(&log), ["put 1", "in the predicate: maxsize 1"]);
     assert_eq!((q.len(), q.maxsize()), (1, 1));
 }
+
+/// Runs a closure when dropped.
+struct OnDrop(Option<Box<dyn FnOnce()>>);
+
+impl Drop for OnDrop {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.take() {
+            f();
+        }
+    }
+}
+
+/// `clear` called by a task drops the other tasks, whose destructors run
+/// then: a cancel of the calling task's handle and a task added to a group
+/// made before the clear reach the manager (the cleared state's ids are the
+/// fresh state's then, not forgotten while it is dropped).
+#[test]
+fn destructors_run_by_a_clear_reach_the_manager_through_handles_and_groups_made_before() {
+    let tm = TaskManager::new();
+    let log = log();
+    let group = TaskGroup::in_manager(&tm);
+    let spawner = group.spawner();
+    let (slot, l) = (Rc::new(RefCell::new(None::<TaskHandle<()>>)), log.clone());
+    let (s, l2) = (slot.clone(), log.clone());
+    let on_drop = OnDrop(Some(Box::new(move || {
+        push(&l, "the sleeper's Drop: cancel the clearer, add a member");
+        s.borrow().as_ref().expect("the clearer's handle").cancel();
+        let member = spawner.add(Task::new(
+            #[coroutine]
+            move |_| {
+                push(&l2, "the member runs");
+                Ok(())
+            },
+        ));
+        assert!(member.is_ok());
+    })));
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        move |_| {
+            let _on_drop = on_drop;
+            wait!(sleep(3600))?;
+            Ok(())
+        },
+    ));
+    let (manager, l) = (tm.clone(), log.clone());
+    let clearer = tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!();
+            manager.clear();
+            push(&l, "after the clear");
+            wait!(); // cancelled here
+            push(&l, "resumed after its next yield");
+            Ok(())
+        },
+    ));
+    *slot.borrow_mut() = Some(clearer.clone());
+    tm.run().unwrap();
+    assert!(clearer.is_cancelled());
+    assert_eq!(
+        lines(&log),
+        [
+            "the sleeper's Drop: cancel the clearer, add a member",
+            "after the clear",
+            "the member runs"
+        ]
+    );
+}
