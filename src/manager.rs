@@ -659,17 +659,23 @@ impl TaskManager {
         // Steps 1 and 2 in one borrow; when they leave nothing to do outside
         // it (no user code to call, nothing to drop, no error), that borrow
         // also counts the tasks due and takes the first: step 3 starts.
-        let first = match self.with(|i| {
+        // A pass called by a task (a nested `run_next` or `run`) finds that
+        // task as the running one, and gives it back when it ends: `clear`
+        // and `tasks()` still know who runs (see `State::running`).
+        let (outer, started) = self.with(|i| {
             i.looping = looping;
-            i.start_pass(timeout)
-        }) {
-            Ok(first) => first,
-            Err(rest) => {
-                self.after_io_and_timeouts(*rest, timeout)?;
-                self.with(Inner::pop_due)
-            }
+            (i.s.running.take(), i.start_pass(timeout))
+        });
+        let ran = match started {
+            Ok(first) => self.run_due(first),
+            Err(rest) => self
+                .after_io_and_timeouts(*rest, timeout)
+                .and_then(|()| self.run_due(self.with(Inner::pop_due))),
         };
-        self.run_due(first)
+        if outer.is_some() {
+            self.with(|i| i.s.running = outer);
+        }
+        ran
     }
 
     /// What steps 1 and 2 left to do once their borrow ended (see

@@ -1896,3 +1896,41 @@ fn destructors_run_by_a_clear_reach_the_manager_through_handles_and_groups_made_
         ]
     );
 }
+
+/// A task that runs a nested pass of its own manager, then clears it, keeps
+/// its `timeout_after` deadline: the nested pass gives the running task back
+/// when it ends, so `clear` knows who called it.
+#[test]
+fn a_clear_after_a_nested_run_next_keeps_the_callers_deadline() {
+    let tm = manual();
+    let log = log();
+    tm.add(Task::<()>::new(
+        #[coroutine]
+        |_| loop {
+            wait!();
+        },
+    ));
+    let (manager, l) = (tm.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let child = Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    wait!();
+                    manager.run_next(Some(Duration::ZERO))?;
+                    manager.clear();
+                    wait!(sleep(3600))?;
+                    Ok(())
+                },
+            );
+            let got = wait!(timeout_after(5, child));
+            push(&l, format!("timeout_after: {:?}", got.map_err(|e| e.name())));
+            Ok(())
+        },
+    ));
+    let start = tm.clock().now();
+    tm.run().unwrap();
+    assert_eq!(lines(&log), [r#"timeout_after: Err("Timeout")"#]);
+    assert_eq!(tm.clock().now() - start, Duration::from_secs(5));
+}
