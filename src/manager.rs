@@ -631,6 +631,11 @@ impl TaskManager {
     /// A top-level task's error stops the run and is returned; every other
     /// task stays where it was, so calling `run` again carries on.
     pub fn run(&self) -> Result<()> {
+        self.nested(|| self.run_passes())
+    }
+
+    /// [`run`](TaskManager::run)'s passes.
+    fn run_passes(&self) -> Result<()> {
         let mut ran = Ok(());
         // `has_runnable() || has_io_waits() || has_timeouts()`, in one borrow.
         while ran.is_ok() && self.with(|i| i.s.has_runnable() || i.io.has_waits() || !i.s.timers.is_empty()) {
@@ -651,7 +656,7 @@ impl TaskManager {
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
-        self.pass(timeout, false)
+        self.nested(|| self.pass(timeout, false))
     }
 
     /// One pass of `run_next`, or of `run` (`looping`: see [`Inner::looping`]).
@@ -659,19 +664,27 @@ impl TaskManager {
         // Steps 1 and 2 in one borrow; when they leave nothing to do outside
         // it (no user code to call, nothing to drop, no error), that borrow
         // also counts the tasks due and takes the first: step 3 starts.
-        // A pass called by a task (a nested `run_next` or `run`) finds that
-        // task as the running one, and gives it back when it ends: `clear`
-        // and `tasks()` still know who runs (see `State::running`).
-        let (outer, started) = self.with(|i| {
+        let first = match self.with(|i| {
             i.looping = looping;
-            (i.s.running.take(), i.start_pass(timeout))
-        });
-        let ran = match started {
-            Ok(first) => self.run_due(first),
-            Err(rest) => self
-                .after_io_and_timeouts(*rest, timeout)
-                .and_then(|()| self.run_due(self.with(Inner::pop_due))),
+            i.start_pass(timeout)
+        }) {
+            Ok(first) => first,
+            Err(rest) => {
+                self.after_io_and_timeouts(*rest, timeout)?;
+                self.with(Inner::pop_due)
+            }
         };
+        self.run_due(first)
+    }
+
+    /// Runs `passes` (`run`'s loop, or `run_next`'s one pass). Called by a
+    /// task (a nested `run_next` or `run`), it finds that task as the running
+    /// one, and gives it back when the passes end: `clear` and `tasks()`
+    /// still know who runs (see `State::running`). Once per call, not per
+    /// pass: `run`'s passes pay nothing for it.
+    fn nested(&self, passes: impl FnOnce() -> Result<()>) -> Result<()> {
+        let outer = self.with(|i| i.s.running.take());
+        let ran = passes();
         if outer.is_some() {
             self.with(|i| i.s.running = outer);
         }
