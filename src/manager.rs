@@ -132,6 +132,9 @@ struct Inner {
     /// (tasks' destructors, run by that drop, may cancel a handle or add to a
     /// group made before the clear: they must reach the fresh state).
     ids_moved: bool,
+    /// How many times `clear` replaced the state: each clear gives the fresh
+    /// state one more than the one it drops (see [`TaskManager::epoch`]).
+    clears: u64,
 }
 
 /// What steps 1 and 2 leave for after their borrow (`Inner::io_and_timeouts`).
@@ -206,6 +209,7 @@ impl Inner {
             notes: Vec::new(),
             looping: false,
             ids_moved: false,
+            clears: 0,
         }
     }
 
@@ -677,6 +681,15 @@ impl TaskManager {
         self.run_due(first)
     }
 
+    /// Which state this manager runs on now: its root (the manager that owns
+    /// the state), and how often that was cleared. A `clear` changes the
+    /// count; a merge of this manager into another changes the root instead.
+    fn epoch(&self) -> (*const RefCell<Node>, u64) {
+        let root = self.root();
+        let clears = root.with(|i| i.clears);
+        (Rc::as_ptr(&root.node), clears)
+    }
+
     /// Runs `passes` (`run`'s loop, or `run_next`'s one pass). Called by a
     /// task (a nested `run_next` or `run`), it finds that task as the running
     /// one, and gives it back when the passes end: `clear` and `tasks()`
@@ -708,13 +721,33 @@ impl TaskManager {
             // Step 1 found callers' `fd_action`s ready: they are called here,
             // with the state not borrowed (they are user code), in order, and
             // then everything step 1 woke is enqueued and step 2 runs.
-            let results: Vec<Option<Input>> = woken
-                .iter_mut()
-                .map(|w| match w {
+            let epoch = self.epoch();
+            let mut results: Vec<Option<Input>> = Vec::with_capacity(woken.len());
+            for w in woken.iter_mut() {
+                results.push(match w {
                     Woken::Call(call) => call.call(),
                     Woken::Ready(..) => None,
-                })
-                .collect();
+                });
+                let now = self.epoch();
+                if now.0 == epoch.0 && now.1 != epoch.1 {
+                    // That closure cleared the manager: its task runs on with
+                    // the result, as a task calling `clear` does, and every
+                    // other task step 1 woke was the cleared state's, so it
+                    // is dropped here (outside the borrow), not enqueued.
+                    let result = results.pop().expect("pushed above");
+                    let k = results.len();
+                    let caller = woken.remove(k);
+                    let others = woken.drain(..).map(|w| Box::new(w) as Box<dyn Any>);
+                    Leftovers {
+                        dead: others.collect(),
+                        notes: Vec::new(),
+                        wakes: Vec::new(),
+                    }
+                    .finish();
+                    (woken, results) = (vec![caller], vec![result]);
+                    break;
+                }
+            }
             let dead = self.with(|i| {
                 i.io.enqueue_called(&mut i.s, woken.drain(..).zip(results));
                 if !i.s.flagged.is_empty() {
@@ -988,6 +1021,7 @@ impl TaskManager {
         let root = self.root();
         let old = root.with(|i| {
             let mut fresh = Inner::new(i.s.clock.clone());
+            fresh.clears = i.clears + 1;
             // What was made before (a group, a handle, the task calling
             // this) names the manager by the old ids: they stay its.
             fresh.s.aliases = i.s.ids().collect();

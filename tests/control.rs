@@ -1934,3 +1934,73 @@ fn a_clear_after_a_nested_run_next_keeps_the_callers_deadline() {
     assert_eq!(lines(&log), [r#"timeout_after: Err("Timeout")"#]);
     assert_eq!(tm.clock().now() - start, Duration::from_secs(5));
 }
+
+/// A caller's `fd_action` closure that clears the manager: its task runs on
+/// with the closure's result (as a task calling `clear` does), and every
+/// other task is dropped, those the same poll woke too (their closures are
+/// not called).
+#[test]
+fn a_clear_from_an_fd_action_closure_drops_the_other_tasks_the_poll_woke() {
+    let tm = TaskManager::new();
+    let log = log();
+    let pairs: Vec<_> = (0..3)
+        .map(|_| std::os::unix::net::UnixStream::pair().unwrap())
+        .collect();
+    let fds: Vec<std::os::fd::RawFd> = pairs.iter().map(|(a, _)| std::os::fd::AsRawFd::as_raw_fd(a)).collect();
+    let (manager, l, fd) = (tm.clone(), log.clone(), fds[0]);
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _n = Noisy("X", l.clone());
+            let (m, l2) = (manager.clone(), l.clone());
+            let got = wait!(multitask::fd_action(fd, false, true, false, move || {
+                push(&l2, "X's closure clears");
+                m.clear();
+                Ok(1)
+            }));
+            push(&l, format!("X resumed: {got:?}"));
+            Ok(())
+        },
+    ));
+    let (l, fd) = (log.clone(), fds[1]);
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _n = Noisy("Y", l.clone());
+            let l2 = l.clone();
+            let got = wait!(multitask::fd_action(fd, false, true, false, move || {
+                push(&l2, "Y's closure");
+                Ok(2)
+            }));
+            push(&l, format!("Y resumed: {got:?}"));
+            Ok(())
+        },
+    ));
+    let (l, fd) = (log.clone(), fds[2]);
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let _n = Noisy("Z", l.clone());
+            let got = wait!(multitask::writable(fd));
+            push(&l, format!("Z resumed: {got:?}"));
+            Ok(())
+        },
+    ));
+    tm.add(holder("W", &log, || sleep(3600)));
+    tm.run_next(None).unwrap(); // all four wait
+    tm.run_next(None).unwrap(); // the poll finds the three writable; X's closure clears
+    tm.run_next(None).unwrap();
+    assert_eq!(
+        lines(&log),
+        [
+            "X's closure clears",
+            "drop W",
+            "drop Y",
+            "drop Z",
+            "X resumed: Ok(1)",
+            "drop X"
+        ]
+    );
+    assert_eq!(tm.__counts(), (0, 0, 0));
+    drop(pairs);
+}
