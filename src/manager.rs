@@ -47,7 +47,7 @@
 //!   (`Inner`'s `Drop`).
 
 use std::any::Any;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
@@ -193,11 +193,46 @@ impl Leftovers {
                 let _ = drop_caught(input);
             }
         }
+        // A dropped value may cancel a task (a task group's drop), whose
+        // leftovers are finished inside this drop, and so on: a chain of
+        // nested groups nests these calls as deep as the chain (a stack
+        // overflow at about 11,000 levels). Past `DEEPEST` nested calls the
+        // values wait in `DEFERRED`, and the call at `DEEPEST - 1` drops
+        // them, in order, once its own value is dropped: the stack stays
+        // bounded, and below that depth the order is as it always was.
+        let depth = FINISHING.with(Cell::get);
+        if depth >= DEEPEST {
+            DEFERRED.with(|d| d.borrow_mut().extend(self.dead));
+            return;
+        }
+        FINISHING.with(|f| f.set(depth + 1));
         for value in self.dead {
-            if let Err(e) = drop_caught(value) {
-                log::warn!("a value dropped by the manager panicked: {e}");
+            drop_reported(value);
+            if depth + 1 == DEEPEST {
+                while let Some(value) = DEFERRED.with(|d| d.borrow_mut().pop_front()) {
+                    drop_reported(value);
+                }
             }
         }
+        FINISHING.with(|f| f.set(depth));
+    }
+}
+
+/// How deep [`Leftovers::finish`] may nest before it defers its values.
+const DEEPEST: u32 = 32;
+
+thread_local! {
+    /// How deep [`Leftovers::finish`] calls nest now on this thread.
+    static FINISHING: Cell<u32> = const { Cell::new(0) };
+    /// Values of `finish` calls nested past [`DEEPEST`], to drop in order.
+    static DEFERRED: RefCell<std::collections::VecDeque<Box<dyn Any>>> = RefCell::default();
+}
+
+/// Drops a value the manager let go of; a panic in its `Drop` is reported
+/// through `log` and goes no further (no task owns the value any more).
+fn drop_reported(value: Box<dyn Any>) {
+    if let Err(e) = drop_caught(value) {
+        log::warn!("a value dropped by the manager panicked: {e}");
     }
 }
 

@@ -704,3 +704,51 @@ fn a_panic_whose_payload_panics_on_drop_is_the_tasks_error() {
     tm.run().unwrap();
     assert_eq!(*log.borrow(), ["the other task ran on"]);
 }
+
+/// Counts its drops.
+struct Counted(Rc<std::cell::Cell<usize>>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() + 1);
+    }
+}
+
+/// A task group per level, each the only member of the group above it, the
+/// deepest sleeping.
+fn nested_groups(tm: TaskManager, levels: usize, drops: Rc<std::cell::Cell<usize>>) -> Task<()> {
+    Task::new(
+        #[coroutine]
+        static move |_| {
+            let _counted = Counted(drops.clone());
+            if levels == 0 {
+                wait!(sleep(3600))?;
+                return Ok(());
+            }
+            let group = multitask::TaskGroup::in_manager(&tm);
+            group.add(nested_groups(tm.clone(), levels - 1, drops.clone()));
+            wait!(group.join())?;
+            Ok(())
+        },
+    )
+}
+
+/// Cancelling the top of 20,000 nested task groups drops every level (each
+/// group's drop cancels its member, in the destructors the manager runs):
+/// the drops nest only so deep, then go on in a loop, so the stack holds
+/// (before, the test thread's stack overflowed: the process aborted).
+#[test]
+fn cancelling_the_top_of_twenty_thousand_nested_groups_drops_every_level() {
+    const LEVELS: usize = 20_000;
+    let tm = TaskManager::new();
+    let drops = Rc::new(std::cell::Cell::new(0));
+    let top = tm.add(nested_groups(tm.clone(), LEVELS, drops.clone()));
+    while tm.has_runnable() {
+        tm.run_next(None).unwrap();
+    }
+    assert_eq!(tm.tasks().len(), LEVELS + 1);
+    top.cancel();
+    assert_eq!(drops.get(), LEVELS + 1);
+    assert!(top.is_cancelled());
+    assert!(tm.tasks().is_empty());
+}
