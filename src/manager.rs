@@ -759,8 +759,16 @@ impl TaskManager {
             let epoch = self.epoch();
             let mut results: Vec<Option<Input>> = Vec::with_capacity(woken.len());
             for w in woken.iter_mut() {
+                // While its closure runs, the task is the running one: a
+                // `clear` it makes keeps the task's `timeout_after` deadlines.
+                let task = std::ptr::NonNull::from(&**w.task().cell());
                 results.push(match w {
-                    Woken::Call(call) => call.call(),
+                    Woken::Call(call) => {
+                        self.with(|i| i.s.running = Some(task));
+                        let result = call.call();
+                        self.with(|i| i.s.running = None);
+                        result
+                    }
                     Woken::Ready(..) => None,
                 });
                 let now = self.epoch();
@@ -772,6 +780,9 @@ impl TaskManager {
                     let result = results.pop().expect("pushed above");
                     let k = results.len();
                     let caller = woken.remove(k);
+                    // Their joiners and groups are told once they are
+                    // dropped, as for every task a clear drops (`Inner`'s `Drop`).
+                    let cells: Vec<TaskRef> = woken.iter().map(|w| w.task().cell().clone()).collect();
                     let others = woken.drain(..).map(|w| Box::new(w) as Box<dyn Any>);
                     Leftovers {
                         dead: others.collect(),
@@ -779,6 +790,9 @@ impl TaskManager {
                         wakes: Vec::new(),
                     }
                     .finish();
+                    for cell in &cells {
+                        control::dropped_with_manager(cell);
+                    }
                     (woken, results) = (vec![caller], vec![result]);
                     break;
                 }

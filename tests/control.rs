@@ -2004,3 +2004,94 @@ fn a_clear_from_an_fd_action_closure_drops_the_other_tasks_the_poll_woke() {
     assert_eq!(tm.__counts(), (0, 0, 0));
     drop(pairs);
 }
+
+/// The tasks that a clear from an `fd_action` closure drops (woken by the
+/// same poll) are told to their joiners and groups, as every task a clear
+/// drops is: a joiner on another manager gets `Cancelled` (named
+/// `GeneratorExit`, as Python's), the group counts
+/// the task off.
+#[test]
+fn tasks_dropped_by_a_clear_from_an_fd_action_closure_reach_their_joiners_and_groups() {
+    let (tm, other) = (TaskManager::new(), TaskManager::new());
+    let log = log();
+    let pairs: Vec<_> = (0..2)
+        .map(|_| std::os::unix::net::UnixStream::pair().unwrap())
+        .collect();
+    let fds: Vec<std::os::fd::RawFd> = pairs.iter().map(|(a, _)| std::os::fd::AsRawFd::as_raw_fd(a)).collect();
+    let (manager, fx, fy) = (tm.clone(), fds[0], fds[1]);
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let m = manager.clone();
+            wait!(multitask::fd_action(fx, false, true, false, move || {
+                m.clear();
+                Ok(1)
+            }))?;
+            Ok(())
+        },
+    ));
+    let group = Rc::new(TaskGroup::in_manager(&tm));
+    let y = group.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(multitask::writable(fy))?;
+            Ok(7u32)
+        },
+    ));
+    let (y2, g2, l) = (y.clone(), group.clone(), log.clone());
+    other.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let joined = wait!(y2.join()).map_err(|e| e.name());
+            push(&l, format!("join Y: {joined:?}"));
+            let all = wait!(g2.join()).map_err(|e| e.name());
+            push(&l, format!("group join: {all:?}"));
+            Ok(())
+        },
+    ));
+    for _ in 0..3 {
+        tm.run_next(None).unwrap();
+        other.run_next(Some(Duration::ZERO)).unwrap();
+    }
+    assert!(y.is_cancelled());
+    assert_eq!(group.len(), 0);
+    assert_eq!(lines(&log), [r#"join Y: Err("GeneratorExit")"#, "group join: Ok(())"]);
+    drop(pairs);
+}
+
+/// A task whose `fd_action` closure clears the manager keeps its
+/// `timeout_after` deadline, as a task that calls `clear` itself does (its
+/// closure runs as the running task).
+#[test]
+fn a_clear_from_an_fd_action_closure_keeps_the_tasks_deadline() {
+    let tm = manual();
+    let log = log();
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&a);
+    let (manager, l) = (tm.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let child = Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    let m = manager.clone();
+                    wait!(multitask::fd_action(fd, false, true, false, move || {
+                        m.clear();
+                        Ok(1)
+                    }))?;
+                    wait!(sleep(3600))?;
+                    Ok(())
+                },
+            );
+            let got = wait!(timeout_after(5, child));
+            push(&l, format!("timeout_after: {:?}", got.map_err(|e| e.name())));
+            Ok(())
+        },
+    ));
+    let start = tm.clock().now();
+    tm.run().unwrap();
+    assert_eq!(lines(&log), [r#"timeout_after: Err("Timeout")"#]);
+    assert_eq!(tm.clock().now() - start, Duration::from_secs(5));
+    drop((a, b));
+}

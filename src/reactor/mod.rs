@@ -94,6 +94,15 @@ pub(crate) enum Woken {
     Call(Call),
 }
 
+impl Woken {
+    /// The task woken.
+    pub(crate) fn task(&self) -> &Stack {
+        match self {
+            Woken::Ready(task, _) | Woken::Call(Call { task, .. }) => task,
+        }
+    }
+}
+
 /// A caller's `fd_action` whose fd is ready.
 pub(crate) struct Call {
     task: Stack,
