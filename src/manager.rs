@@ -553,15 +553,23 @@ impl Drop for Inner {
         dead.append(&mut self.s.graveyard);
         dead.extend(self.io.drain());
         let notes = std::mem::take(&mut self.notes);
-        Leftovers {
-            dead,
-            notes,
-            wakes: Vec::new(),
-        }
-        .finish();
-        for cell in &cells {
-            control::dropped_with_manager(cell);
-        }
+        drop_tasks(dead, notes, &cells);
+    }
+}
+
+/// Drops tasks the manager let go of with `dead` (their stacks and whatever
+/// else goes with them), after emitting `notes`; then tells each of their
+/// `cells`' joiners and groups (`control::dropped_with_manager`). Outside
+/// every borrow: the destructors are the user's.
+fn drop_tasks(dead: Vec<Box<dyn Any>>, notes: Vec<Note>, cells: &[TaskRef]) {
+    Leftovers {
+        dead,
+        notes,
+        wakes: Vec::new(),
+    }
+    .finish();
+    for cell in cells {
+        control::dropped_with_manager(cell);
     }
 }
 
@@ -780,19 +788,11 @@ impl TaskManager {
                     let result = results.pop().expect("pushed above");
                     let k = results.len();
                     let caller = woken.remove(k);
-                    // Their joiners and groups are told once they are
-                    // dropped, as for every task a clear drops (`Inner`'s `Drop`).
+                    // Their joiners and groups are told, as for every task
+                    // a clear drops (`Inner`'s `Drop`).
                     let cells: Vec<TaskRef> = woken.iter().map(|w| w.task().cell().clone()).collect();
                     let others = woken.drain(..).map(|w| Box::new(w) as Box<dyn Any>);
-                    Leftovers {
-                        dead: others.collect(),
-                        notes: Vec::new(),
-                        wakes: Vec::new(),
-                    }
-                    .finish();
-                    for cell in &cells {
-                        control::dropped_with_manager(cell);
-                    }
+                    drop_tasks(others.collect(), Vec::new(), &cells);
                     (woken, results) = (vec![caller], vec![result]);
                     break;
                 }
