@@ -229,7 +229,8 @@ impl<T> RunQueue<T> {
         }
     }
 
-    /// Takes every value out, front first.
+    /// Takes the values out, front first, as the iterator is driven (the
+    /// manager drives it to the end).
     pub(crate) fn drain(&mut self) -> impl Iterator<Item = T> + '_ {
         std::iter::from_fn(move || self.pop_front())
     }
