@@ -62,7 +62,7 @@ use crate::op::{nothing, Input, Operation};
 use crate::park::Key;
 use crate::reactor::{Reactor, Woken};
 use crate::sched::{self, Expiry, Manager, Parked, State};
-use crate::task::{Stack, Task, TaskRef};
+use crate::task::{Stack, Task, TaskCell, TaskRef};
 use crate::time::Clock;
 
 /// Runs a set of cooperating tasks within one thread (Python's `TaskManager`).
@@ -678,7 +678,7 @@ impl TaskManager {
     /// A top-level task's error stops the run and is returned; every other
     /// task stays where it was, so calling `run` again carries on.
     pub fn run(&self) -> Result<()> {
-        self.nested(|| self.run_passes())
+        self.nested(true, || self.run_passes())
     }
 
     /// [`run`](TaskManager::run)'s passes.
@@ -688,7 +688,6 @@ impl TaskManager {
         while ran.is_ok() && self.with(|i| i.s.has_runnable() || i.io.has_waits() || !i.s.timers.is_empty()) {
             ran = self.pass(None, true);
         }
-        self.with(|i| i.looping = false);
         ran?;
         // A failed task whose handle was dropped unjoined since the last pass.
         match self.with(|i| control::unjoined_error(&mut i.s)) {
@@ -703,7 +702,7 @@ impl TaskManager {
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
-        self.nested(|| self.pass(timeout, false))
+        self.nested(false, || self.pass(timeout, false))
     }
 
     /// One pass of `run_next`, or of `run` (`looping`: see [`Inner::looping`]).
@@ -736,15 +735,46 @@ impl TaskManager {
     /// Runs `passes` (`run`'s loop, or `run_next`'s one pass). Called by a
     /// task (a nested `run_next` or `run`), it finds that task as the running
     /// one, and gives it back when the passes end: `clear` and `tasks()`
-    /// still know who runs (see `State::running`). Once per call, not per
-    /// pass: `run`'s passes pay nothing for it.
-    fn nested(&self, passes: impl FnOnce() -> Result<()>) -> Result<()> {
-        let outer = self.with(|i| i.s.running.take());
-        let ran = passes();
-        if outer.is_some() {
-            self.with(|i| i.s.running = outer);
+    /// still know who runs (see `State::running`). For `run` (`ends_loop`),
+    /// the end also clears [`Inner::looping`], so that a `run_next` around
+    /// it keeps to its one pass. Both happen even if a panic unwinds out of
+    /// the passes (a user's logger may panic) and a task catches it. Once per
+    /// call, not per pass: `run`'s passes pay nothing for it.
+    fn nested(&self, ends_loop: bool, passes: impl FnOnce() -> Result<()>) -> Result<()> {
+        /// Puts the state back as `nested` found it, on return or unwind.
+        struct Restore<'a> {
+            manager: &'a TaskManager,
+            outer: Option<std::ptr::NonNull<TaskCell>>,
+            ends_loop: bool,
         }
-        ran
+        impl Drop for Restore<'_> {
+            fn drop(&mut self) {
+                if self.outer.is_none() && !self.ends_loop {
+                    return;
+                }
+                // Never a panic here, not even while unwinding: a state that
+                // cannot be borrowed is left as it is.
+                let root = self.manager.root();
+                let Ok(mut node) = root.node.try_borrow_mut() else {
+                    return;
+                };
+                if let Node::Root(i) = &mut *node {
+                    if self.outer.is_some() {
+                        i.s.running = self.outer;
+                    }
+                    if self.ends_loop {
+                        i.looping = false;
+                    }
+                }
+            }
+        }
+        let outer = self.with(|i| i.s.running.take());
+        let _restore = Restore {
+            manager: self,
+            outer,
+            ends_loop,
+        };
+        passes()
     }
 
     /// What steps 1 and 2 left to do once their borrow ended (see

@@ -24,7 +24,11 @@ impl log::Log for CallsTheManager {
     fn log(&self, record: &log::Record) {
         let tm = multitask::get_default_task_manager();
         let _ = (tm.has_runnable(), tm.has_io_waits(), tm.has_timeouts());
-        let _ = RECORDS.try_with(|r| r.borrow_mut().push(format!("{} {}", record.level(), record.args())));
+        let text = format!("{} {}", record.level(), record.args());
+        let _ = RECORDS.try_with(|r| r.borrow_mut().push(text.clone()));
+        if text.contains("the logger panics on this") {
+            panic!("a logger that panics");
+        }
     }
 
     fn flush(&self) {}
@@ -112,5 +116,49 @@ fn a_failed_tasks_error_whose_display_panics_is_logged_and_returned() {
     assert!(
         records.contains(&"DEBUG task failed, and its error's Display panicked: Display of BadDisplay".to_string()),
         "{records:?}"
+    );
+}
+
+/// A panic that unwinds out of a `run` a task called (a logger that
+/// panics), caught by that task, leaves the `run_next` around it to its one
+/// pass: the tasks queued meanwhile run in the next `run_next`.
+#[test]
+fn a_run_next_around_a_task_whose_nested_run_unwound_runs_one_pass() {
+    install();
+    let tm = multitask::TaskManager::new();
+    let lines = std::rc::Rc::new(RefCell::new(Vec::new()));
+    let (m, l) = (tm.clone(), lines.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            m.add(Task::<()>::new(
+                #[coroutine]
+                |_| Err(Error::msg("the logger panics on this")),
+            ));
+            let unwound = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.run())).is_err();
+            l.borrow_mut().push(format!("x: inner run unwound: {unwound}"));
+            wait!();
+            l.borrow_mut().push("x2".to_string());
+            Ok(())
+        },
+    ));
+    let l = lines.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for i in 1..=3 {
+                l.borrow_mut().push(format!("t{i}"));
+                wait!();
+            }
+            Ok(())
+        },
+    ));
+    for _ in 0..4 {
+        tm.run_next(None).unwrap();
+        lines.borrow_mut().push("|".to_string());
+    }
+    assert_eq!(
+        *lines.borrow(),
+        ["t1", "x: inner run unwound: true", "|", "t2", "x2", "|", "t3", "|", "|"]
     );
 }
