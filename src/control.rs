@@ -242,12 +242,10 @@ pub(crate) fn member_copy(stack: &Stack, outcome: &Input) -> Option<Error> {
     if !stack.cell().in_group() {
         return None;
     }
-    Some(
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| error.to_string())) {
-            Ok(text) => Error::msg(text),
-            Err(panic) => Error::Panic(crate::task::panic_message(panic)),
-        },
-    )
+    Some(match crate::task::display_caught(error) {
+        Ok(text) => Error::msg(text),
+        Err(panic) => Error::Panic(panic),
+    })
 }
 
 /// The group's joiner and what it gets, once no member is left.

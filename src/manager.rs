@@ -1218,12 +1218,9 @@ fn log_failure(error: &Error) {
     if log::Level::Debug > log::max_level() {
         return;
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| error.to_string())) {
+    match crate::task::display_caught(error) {
         Ok(text) => debug!("task failed: {text}"),
-        Err(panic) => {
-            let text = crate::task::panic_message(panic);
-            debug!("task failed, and its error's Display panicked: {text}");
-        }
+        Err(panic) => debug!("task failed, and its error's Display panicked: {panic}"),
     }
 }
 

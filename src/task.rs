@@ -468,6 +468,13 @@ impl Drop for Stack {
     }
 }
 
+/// `value` displayed, or, if its `Display` panics (it may be the user's),
+/// the panic's text: for the places that display an error outside the task
+/// that made it (a group's copy of a member's error, the manager's log).
+pub(crate) fn display_caught(value: &dyn std::fmt::Display) -> std::result::Result<String, String> {
+    catch_unwind(AssertUnwindSafe(|| value.to_string())).map_err(panic_message)
+}
+
 /// The text of a caught panic, for its [`Error::Panic`].
 ///
 /// The payload is dropped here, and a panic in its own `Drop` (a payload
