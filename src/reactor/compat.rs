@@ -15,7 +15,7 @@
 //! file.
 
 use std::any::Any;
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use mio::Interest;
@@ -58,7 +58,13 @@ impl Reactor {
             .map_or((0, 0, 0), |e| (e.registered, e.owner, e.generation));
         let interest = interest(want);
         let fresh = token(fd, self.raw_generation.wrapping_add(1), false);
-        let result = if registered == 0 || owner != 0 {
+        let own_epoll = self.poll.as_ref().is_some_and(|(poll, _)| poll.as_raw_fd() == fd);
+        let result = if own_epoll || fd == registry.as_raw_fd() {
+            // The manager's own epoll instance (its two numbers, made lazily
+            // after the task's fd closed) took the number: the kernel would
+            // refuse to add it to itself (EINVAL). The task's fd is gone, EBADF.
+            Err(std::io::Error::from_raw_os_error(libc::EBADF))
+        } else if registered == 0 || owner != 0 {
             match epoll::add(registry, fd, fresh, interest) {
                 // In this epoll already, under a registration no entry has: the
                 // manager's own waker (`remote.rs`), an eventfd that took the
