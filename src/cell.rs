@@ -88,6 +88,14 @@ pub(crate) trait Erased: Pointee<Metadata = DynMetadata<Self>> {}
 
 impl<T: ?Sized + Pointee<Metadata = DynMetadata<T>>> Erased for T {}
 
+/// A header's attention bit: `cancel` was called while the task ran (or
+/// sat in a list between two borrows); it ends at its next yield.
+pub(crate) const CANCEL: u8 = 1;
+/// A header's attention bit: a `timeout_after` deadline of the task passed
+/// while it ran (a nested `run` it called ran the manager's step 2); the
+/// deadline is set again when its resume returns (`sched::State::overdue`).
+pub(crate) const OVERDUE: u8 = 2;
+
 /// What the handles, the joiner, the group and the manager see of a task,
 /// and its frames. `E` is the erased body type.
 pub(crate) struct Header<E: ?Sized + Erased> {
@@ -100,9 +108,9 @@ pub(crate) struct Header<E: ?Sized + Erased> {
     /// when the task is added (0 before, and for a child).
     pub(crate) id: u64,
     pub(crate) status: Cell<Status>,
-    /// `cancel` was called while the task ran (or sat in a list between two
-    /// borrows): it ends at its next yield.
-    pub(crate) cancel_requested: Cell<bool>,
+    /// What must be done when the task's resume returns, as [`CANCEL`] and
+    /// [`OVERDUE`] bits: one byte, so that a switch tests both with one load.
+    attention: Cell<u8>,
     /// How many coroutines deep its stack is (for `tasks()`).
     pub(crate) depth: Cell<u32>,
     /// What few tasks use (a name, a group, a joiner, a kept outcome): made
@@ -262,7 +270,7 @@ impl<E: ?Sized + Erased> TaskRef<E> {
                     }),
                     id: 0,
                     status: Cell::new(Status::Pending),
-                    cancel_requested: Cell::new(false),
+                    attention: Cell::new(0),
                     depth: Cell::new(1),
                     cold: OnceCell::new(),
                     at: Cell::new(At::Elsewhere),
@@ -438,6 +446,44 @@ impl<E: ?Sized + Erased> Drop for TaskWeak<E> {
 }
 
 impl<E: ?Sized + Erased> Header<E> {
+    /// True if the task's last resume must be looked at before its step is
+    /// taken as usual (a cancel, a deadline overdue).
+    #[inline(always)]
+    pub(crate) fn needs_attention(&self) -> bool {
+        self.attention.get() != 0
+    }
+
+    /// True if `cancel` was called while the task ran.
+    pub(crate) fn cancel_requested(&self) -> bool {
+        self.attention.get() & CANCEL != 0
+    }
+
+    /// Asks for the task to end at its next yield; false if that was asked already.
+    pub(crate) fn request_cancel(&self) -> bool {
+        let was = self.attention.get();
+        self.attention.set(was | CANCEL);
+        was & CANCEL == 0
+    }
+
+    /// Withdraws a cancel asked for; true if there was one.
+    pub(crate) fn withdraw_cancel(&self) -> bool {
+        let was = self.attention.get();
+        self.attention.set(was & !CANCEL);
+        was & CANCEL != 0
+    }
+
+    /// A `timeout_after` deadline of the task passed while it ran.
+    pub(crate) fn mark_overdue(&self) {
+        self.attention.set(self.attention.get() | OVERDUE);
+    }
+
+    /// Takes the [`OVERDUE`] mark; true if it was there.
+    pub(crate) fn take_overdue(&self) -> bool {
+        let was = self.attention.get();
+        self.attention.set(was & !OVERDUE);
+        was & OVERDUE != 0
+    }
+
     /// True while the task is in its manager.
     pub(crate) fn is_pending(&self) -> bool {
         self.status.get() == Status::Pending

@@ -91,7 +91,7 @@ pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &TaskRef) {
             end(s, io, stack, Err(Error::Cancelled), true, None);
         }
         None => {
-            if !cell.cancel_requested.replace(true) {
+            if cell.request_cancel() {
                 s.flagged.push(cell.clone());
             }
         }
@@ -102,7 +102,7 @@ pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &TaskRef) {
 /// between two borrows was enqueued since they were flagged).
 pub(crate) fn cancel_flagged(s: &mut State, io: &mut Reactor) {
     for cell in std::mem::take(&mut s.flagged) {
-        cell.cancel_requested.set(false);
+        cell.withdraw_cancel();
         cancel(s, io, &cell);
     }
 }
@@ -128,7 +128,7 @@ pub(crate) fn end(
     let cell = stack.cell().clone();
     cell.status
         .set(if cancelled { Status::Cancelled } else { Status::Finished });
-    if cell.cancel_requested.replace(false) {
+    if cell.withdraw_cancel() {
         s.flagged.retain(|c| !TaskRef::ptr_eq(c, &cell));
     }
     s.graveyard.push(Box::new(stack));
@@ -290,6 +290,13 @@ pub(crate) fn expire(s: &mut State, io: &mut Reactor, cell: &TaskRef, depth: usi
         }
     }
     let Some(mut stack) = locate(s, io, cell, false) else {
+        // Found nowhere: it is running, and this is a nested `run` or
+        // `run_next` of its own. The cut is made once its resume returns:
+        // the deadline is set again then (`TaskManager::attend`).
+        s.overdue
+            .retain(|(weak, _)| weak.upgrade().is_some_and(|c| c.is_pending()));
+        s.overdue.push((TaskRef::downgrade(cell), depth));
+        cell.mark_overdue();
         return;
     };
     for timer in stack.truncate(depth - 1, &mut s.graveyard) {

@@ -871,7 +871,10 @@ impl TaskManager {
             stale = false;
             let mut out = None;
             stack.resume(&mut out);
-            if stack.cell().cancel_requested.get() && !(matches!(out, Some(Step::Done(_))) && stack.depth() == 1) {
+            if stack.cell().needs_attention()
+                && !(matches!(out, Some(Step::Done(_))) && stack.depth() == 1)
+                && self.attend(&mut stack)
+            {
                 self.end_cancelled(stack, out);
                 next = self.with(Inner::pop_due);
                 continue;
@@ -1021,6 +1024,37 @@ impl TaskManager {
 
     /// Ends a task that was cancelled while it ran, now that it has yielded
     /// (or a child of it returned): what it yielded is dropped with it.
+    /// A task's resume returned with its attention asked for (see
+    /// [`crate::cell::CANCEL`]): true if it was cancelled while it ran, and
+    /// ends now. Else a `timeout_after` deadline of its passed while it ran
+    /// (a nested `run` of its own): it is set again, due at the next step 2,
+    /// and the task's step is taken as usual. That step 2 cuts it back as it
+    /// would have if it had yielded when the deadline passed.
+    #[cold]
+    #[inline(never)]
+    fn attend(&self, stack: &mut Stack) -> bool {
+        let cell = stack.cell().clone();
+        if cell.cancel_requested() {
+            return true;
+        }
+        cell.take_overdue();
+        self.with(|i| {
+            let s = &mut i.s;
+            let now = s.clock.now();
+            let mut k = 0;
+            while k < s.overdue.len() {
+                if !s.overdue[k].0.is_at(std::ptr::NonNull::from(&*cell)) {
+                    k += 1;
+                    continue;
+                }
+                let (weak, depth) = s.overdue.remove(k);
+                let timer = s.timers.insert(now, Expiry::Deadline(weak, depth));
+                stack.replace_deadline(depth, timer);
+            }
+        });
+        false
+    }
+
     fn end_cancelled(&self, stack: Stack, step: Option<Step>) {
         let leftovers = self.with(|i| {
             i.s.running = None;
@@ -1109,6 +1143,7 @@ impl TaskManager {
             if let Some(running) = i.s.running {
                 let its = |what: &Expiry| matches!(what, Expiry::Deadline(cell, _) if cell.is_at(running));
                 fresh.s.timers.append_some(&mut i.s.timers, its);
+                fresh.s.overdue = i.s.overdue.extract_if(.., |(cell, _)| cell.is_at(running)).collect();
             }
             let mut old = std::mem::replace(i, fresh);
             old.ids_moved = true;

@@ -165,6 +165,11 @@ pub(crate) struct State {
     /// Tasks cancelled while they ran, or while they sat in a list between
     /// two borrows: ended at their next yield, or when the list is enqueued.
     pub(crate) flagged: Vec<TaskRef>,
+    /// `timeout_after` deadlines that passed while their task ran (a nested
+    /// `run` of its): the task and the depth of the child the deadline cuts
+    /// off, set again when its resume returns. Rare; tasks over are dropped
+    /// from it at the next push.
+    pub(crate) overdue: Vec<(TaskWeak, usize)>,
     /// Finished tasks that failed while a handle was alive: if the handle
     /// is dropped unjoined, the error leaves `run_next` after all.
     pub(crate) unjoined: Vec<TaskRef>,
@@ -196,6 +201,7 @@ impl State {
             graveyard: Vec::new(),
             elsewhere: Vec::new(),
             flagged: Vec::new(),
+            overdue: Vec::new(),
             unjoined: Vec::new(),
             to_match: Vec::new(),
             running: None,
@@ -344,6 +350,7 @@ impl State {
         self.graveyard.append(&mut other.graveyard);
         self.elsewhere.append(&mut other.elsewhere);
         self.flagged.append(&mut other.flagged);
+        self.overdue.append(&mut other.overdue);
         self.unjoined.append(&mut other.unjoined);
         self.to_match.append(&mut other.to_match);
         self.aliases.append(&mut other.aliases);

@@ -2095,3 +2095,62 @@ fn a_clear_from_an_fd_action_closure_keeps_the_tasks_deadline() {
     assert_eq!(tm.clock().now() - start, Duration::from_secs(5));
     drop((a, b));
 }
+
+/// A `timeout_after` deadline that passes while its task runs a nested
+/// `run` of its own manager is not lost: the task is cut back at its next
+/// yield, at the step 2 after it, as if it had yielded when the deadline
+/// passed (manual clock: the nested run sleeps 10 s, the deadline is 5 s).
+/// With `clear`, the task clears its manager after the nested run: the
+/// deadline is the caller's, and stays.
+fn deadline_during_a_nested_run(clear: bool) -> Vec<String> {
+    let tm = manual();
+    let log = log();
+    let (manager, l) = (tm.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let l2 = l.clone();
+            let child = Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    let l3 = l2.clone();
+                    manager.add(Task::new(
+                        #[coroutine]
+                        move |_| {
+                            wait!(sleep(10))?;
+                            push(&l3, "the sleeper wakes");
+                            Ok(())
+                        },
+                    ));
+                    manager.run()?;
+                    push(&l2, "the nested run returns");
+                    if clear {
+                        manager.clear();
+                    }
+                    wait!(sleep(3600))?;
+                    push(&l2, "the child slept an hour");
+                    Ok(())
+                },
+            );
+            let got = wait!(timeout_after(5, child));
+            push(&l, format!("timeout_after: {:?}", got.map_err(|e| e.name())));
+            Ok(())
+        },
+    ));
+    let start = tm.clock().now();
+    tm.run().unwrap();
+    assert_eq!(tm.clock().now() - start, Duration::from_secs(10));
+    assert!(!tm.has_timeouts());
+    lines(&log)
+}
+
+#[test]
+fn a_deadline_that_passes_during_a_nested_run_cuts_the_task_back_at_its_next_yield() {
+    let expected = [
+        "the sleeper wakes",
+        "the nested run returns",
+        r#"timeout_after: Err("Timeout")"#,
+    ];
+    assert_eq!(deadline_during_a_nested_run(false), expected);
+    assert_eq!(deadline_during_a_nested_run(true), expected);
+}
