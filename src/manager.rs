@@ -132,9 +132,13 @@ struct Inner {
     /// (tasks' destructors, run by that drop, may cancel a handle or add to a
     /// group made before the clear: they must reach the fresh state).
     ids_moved: bool,
-    /// How many times `clear` replaced the state: each clear gives the fresh
-    /// state one more than the one it drops (see [`TaskManager::epoch`]).
-    clears: u64,
+    /// One flag per list of tasks step 1 woke that is out of the borrow
+    /// while callers' `fd_action` closures run (see
+    /// [`TaskManager::after_io_and_timeouts`]): the list's tasks are this
+    /// state's, and a `clear` of it sets the flag, so that they are dropped
+    /// instead of enqueued in the fresh state. A merge moves the flags with
+    /// the tasks, so a clear of the manager merged into is seen too.
+    between: Vec<Rc<Cell<bool>>>,
 }
 
 /// What steps 1 and 2 leave for after their borrow (`Inner::io_and_timeouts`).
@@ -244,7 +248,7 @@ impl Inner {
             notes: Vec::new(),
             looping: false,
             ids_moved: false,
-            clears: 0,
+            between: Vec::new(),
         }
     }
 
@@ -516,6 +520,7 @@ impl Inner {
         self.io
             .absorb(std::mem::replace(&mut other.io, Reactor::new()), &mut self.s.graveyard);
         self.notes.append(&mut other.notes);
+        self.between.append(&mut other.between);
         // A pass of `run` may be under way on this state below the merge,
         // and a `run_next` on `other`'s above it: the pass ends in its loop.
         self.looping = false;
@@ -723,15 +728,6 @@ impl TaskManager {
         self.run_due(first)
     }
 
-    /// Which state this manager runs on now: its root (the manager that owns
-    /// the state), and how often that was cleared. A `clear` changes the
-    /// count; a merge of this manager into another changes the root instead.
-    fn epoch(&self) -> (*const RefCell<Node>, u64) {
-        let root = self.root();
-        let clears = root.with(|i| i.clears);
-        (Rc::as_ptr(&root.node), clears)
-    }
-
     /// Runs `passes` (`run`'s loop, or `run_next`'s one pass). Called by a
     /// task (a nested `run_next` or `run`), it finds that task as the running
     /// one, and gives it back when the passes end: `clear` and `tasks()`
@@ -794,7 +790,8 @@ impl TaskManager {
             // Step 1 found callers' `fd_action`s ready: they are called here,
             // with the state not borrowed (they are user code), in order, and
             // then everything step 1 woke is enqueued and step 2 runs.
-            let epoch = self.epoch();
+            let cleared = Rc::new(Cell::new(false));
+            self.with(|i| i.between.push(cleared.clone()));
             let mut results: Vec<Option<Input>> = Vec::with_capacity(woken.len());
             for w in woken.iter_mut() {
                 // While its closure runs, the task is the running one: a
@@ -809,8 +806,7 @@ impl TaskManager {
                     }
                     Woken::Ready(..) => None,
                 });
-                let now = self.epoch();
-                if now.0 == epoch.0 && now.1 != epoch.1 {
+                if cleared.get() {
                     // That closure cleared the manager: its task runs on with
                     // the result, as a task calling `clear` does, and every
                     // other task step 1 woke was the cleared state's, so it
@@ -828,6 +824,7 @@ impl TaskManager {
                 }
             }
             let dead = self.with(|i| {
+                i.between.retain(|flag| !Rc::ptr_eq(flag, &cleared));
                 i.io.enqueue_called(&mut i.s, woken.drain(..).zip(results));
                 if !i.s.flagged.is_empty() {
                     // Cancelled while in that list: found now where it went.
@@ -1134,7 +1131,9 @@ impl TaskManager {
         let root = self.root();
         let old = root.with(|i| {
             let mut fresh = Inner::new(i.s.clock.clone());
-            fresh.clears = i.clears + 1;
+            for flag in &i.between {
+                flag.set(true); // those lists' tasks were this state's
+            }
             // What was made before (a group, a handle, the task calling
             // this) names the manager by the old ids: they stay its.
             fresh.s.aliases = i.s.ids().collect();

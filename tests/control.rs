@@ -1938,10 +1938,12 @@ fn a_clear_after_a_nested_run_next_keeps_the_callers_deadline() {
 /// A caller's `fd_action` closure that clears the manager: its task runs on
 /// with the closure's result (as a task calling `clear` does), and every
 /// other task is dropped, those the same poll woke too (their closures are
-/// not called).
-#[test]
-fn a_clear_from_an_fd_action_closure_drops_the_other_tasks_the_poll_woke() {
+/// not called). The closure `clears` the manager (`"clear"`), or merges it
+/// into another one and clears that (`"merge, clear"`), or clears it and
+/// merges it into another (`"clear, merge"`): the same tasks are dropped.
+fn clear_from_an_fd_action_closure(clears: &'static str) -> Vec<String> {
     let tm = TaskManager::new();
+    let other = TaskManager::new();
     let log = log();
     let pairs: Vec<_> = (0..3)
         .map(|_| std::os::unix::net::UnixStream::pair().unwrap())
@@ -1952,10 +1954,20 @@ fn a_clear_from_an_fd_action_closure_drops_the_other_tasks_the_poll_woke() {
         #[coroutine]
         move |_| {
             let _n = Noisy("X", l.clone());
-            let (m, l2) = (manager.clone(), l.clone());
+            let (m, l2, other) = (manager.clone(), l.clone(), other.clone());
             let got = wait!(multitask::fd_action(fd, false, true, false, move || {
                 push(&l2, "X's closure clears");
-                m.clear();
+                match clears {
+                    "clear" => m.clear(),
+                    "merge, clear" => {
+                        other.merge(&m);
+                        other.clear();
+                    }
+                    _ => {
+                        m.clear();
+                        other.merge(&m);
+                    }
+                }
                 Ok(1)
             }));
             push(&l, format!("X resumed: {got:?}"));
@@ -1990,19 +2002,24 @@ fn a_clear_from_an_fd_action_closure_drops_the_other_tasks_the_poll_woke() {
     tm.run_next(None).unwrap(); // all four wait
     tm.run_next(None).unwrap(); // the poll finds the three writable; X's closure clears
     tm.run_next(None).unwrap();
-    assert_eq!(
-        lines(&log),
-        [
-            "X's closure clears",
-            "drop W",
-            "drop Y",
-            "drop Z",
-            "X resumed: Ok(1)",
-            "drop X"
-        ]
-    );
     assert_eq!(tm.__counts(), (0, 0, 0));
     drop(pairs);
+    lines(&log)
+}
+
+#[test]
+fn a_clear_from_an_fd_action_closure_drops_the_other_tasks_the_poll_woke() {
+    let expected = [
+        "X's closure clears",
+        "drop W",
+        "drop Y",
+        "drop Z",
+        "X resumed: Ok(1)",
+        "drop X",
+    ];
+    for clears in ["clear", "merge, clear", "clear, merge"] {
+        assert_eq!(clear_from_an_fd_action_closure(clears), expected, "{clears}");
+    }
 }
 
 /// The tasks that a clear from an `fd_action` closure drops (woken by the
