@@ -86,19 +86,22 @@ pub(crate) type FdWaiting = (RawFd, Flags, Option<&'static str>);
 
 /// A waiter whose fd is ready, taken out at step 1.
 pub(crate) enum Woken {
-    /// Its wait is over: resume it with this.
-    Ready(Stack, Input),
+    /// Its wait is over: resume it with the input its cell holds (set when
+    /// it was woken, so that the list moves one pointer per task).
+    Ready(Stack),
     /// A caller's `fd_action`, to call once the manager's state is no longer
     /// borrowed (the closure is user code): then resumed with its result, or,
-    /// if it would block, parked again ([`Reactor::repark`]).
-    Call(Call),
+    /// if it would block, parked again ([`Reactor::repark`]). Boxed: it is
+    /// rare, and the list's every entry is as large as its largest kind.
+    Call(Box<Call>),
 }
 
 impl Woken {
     /// The task woken.
     pub(crate) fn task(&self) -> &Stack {
         match self {
-            Woken::Ready(task, _) | Woken::Call(Call { task, .. }) => task,
+            Woken::Ready(task) => task,
+            Woken::Call(call) => &call.task,
         }
     }
 }
@@ -523,12 +526,12 @@ impl Reactor {
                 self.waiting -= 1;
                 self.raw_waiters -= !owned as usize;
                 let action = action.expect("a Call action");
-                woken.push(Woken::Call(Call {
+                woken.push(Woken::Call(Box::new(Call {
                     task,
                     fd: fd as RawFd,
                     flags,
                     action,
-                }));
+                })));
                 self.woke_call = true;
                 if i == 0 {
                     entry.fifo.pop_front();
@@ -546,11 +549,12 @@ impl Reactor {
             if owned && entry.stream {
                 ready &= !empty;
             }
-            let (task, action) = entry.take(i).expect("a waiter, not a hole");
+            let (mut task, action) = entry.take(i).expect("a waiter, not a hole");
             self.waiting -= 1;
             self.raw_waiters -= !owned as usize;
             bury(action, graveyard);
-            woken.push(Woken::Ready(task, input));
+            task.set_input(input);
+            woken.push(Woken::Ready(task));
             if i == 0 {
                 entry.fifo.pop_front(); // the usual case: the hole goes at once
             } else {
@@ -593,7 +597,7 @@ impl Reactor {
             }
         }
         if !self.ready_calls.is_empty() {
-            woken.extend(self.ready_calls.drain(..).map(Woken::Call));
+            woken.extend(self.ready_calls.drain(..).map(|call| Woken::Call(Box::new(call))));
             self.woke_call = true;
         }
         // Indexed, not drained: `serve` borrows the reactor, and the list
@@ -620,8 +624,8 @@ impl Reactor {
         }
         if !woken.is_empty() {
             for w in woken.drain(..) {
-                if let Woken::Ready(task, input) = w {
-                    s.ready(task, input);
+                if let Woken::Ready(task) = w {
+                    s.ready_as_is(task);
                 }
             }
         }
@@ -633,10 +637,7 @@ impl Reactor {
     /// pass has none, and should not pay for draining an empty list).
     fn take_completed(&mut self, woken: &mut Vec<Woken>) {
         if !self.completed.is_empty() {
-            woken.extend(self.completed.drain(..).map(|mut task| {
-                let input = task.swap_input(nothing());
-                Woken::Ready(task, input)
-            }));
+            woken.extend(self.completed.drain(..).map(Woken::Ready));
         }
     }
 
@@ -646,12 +647,13 @@ impl Reactor {
     pub(crate) fn enqueue_called(&mut self, s: &mut State, woken: impl Iterator<Item = (Woken, Option<Input>)>) {
         for (w, result) in woken {
             match (w, result) {
-                (Woken::Ready(task, input), _) => s.ready(task, input),
+                (Woken::Ready(task), _) => s.ready_as_is(task),
                 (Woken::Call(call), Some(input)) => {
-                    bury(Some(call.action), &mut s.graveyard);
-                    s.ready(call.task, input);
+                    let Call { task, action, .. } = *call;
+                    bury(Some(action), &mut s.graveyard);
+                    s.ready(task, input);
                 }
-                (Woken::Call(call), None) => self.repark(s, call),
+                (Woken::Call(call), None) => self.repark(s, *call),
             }
         }
     }

@@ -114,7 +114,9 @@ impl Reactor {
                     if let Some(keep) = waiter.keep {
                         graveyard.push(keep);
                     }
-                    woken.push(Woken::Ready(waiter.task, input));
+                    let mut task = waiter.task;
+                    task.set_input(input);
+                    woken.push(Woken::Ready(task));
                 }
                 None => graveyard.push(Box::new(payload)),
             }
