@@ -542,7 +542,26 @@ macro_rules! tcp_listener {
         }
     )*};
 }
-tcp_listener!(&net::TcpListener, &std::net::TcpListener, &mio::net::TcpListener, RawFd);
+tcp_listener!(&net::TcpListener, &std::net::TcpListener, &mio::net::TcpListener);
+
+impl sealed::Sealed for RawFd {}
+impl Listener for RawFd {
+    type Stream = net::TcpStream;
+    type Addr = SocketAddr;
+    fn accept_on(fd: RawFd) -> io::Result<(net::TcpStream, SocketAddr)> {
+        // The family is checked before a connection is taken: one refused
+        // afterwards would be lost (accepted, then closed).
+        // SAFETY: zeroed sockaddr_storage is a valid value for the out-parameter.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+        // SAFETY: storage and len describe a writable buffer of that size.
+        if unsafe { libc::getsockname(fd, (&mut storage as *mut libc::sockaddr_storage).cast(), &mut len) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        socket_addr(&storage)?;
+        accept_tcp(fd)
+    }
+}
 
 macro_rules! unix_listener {
     ($($listener:ty),*) => {$(

@@ -436,6 +436,7 @@ impl Reactor {
             entry.counts = [0; 3];
         }
         all.extend(self.completed.drain(..).map(|done| Box::new(done) as Box<dyn Any>));
+        all.extend(self.ready_calls.drain(..).map(|call| Box::new(call) as Box<dyn Any>));
         self.drain_remote(&mut all);
         self.waiting = 0;
         self.raw_waiters = 0;
@@ -451,21 +452,25 @@ impl Reactor {
         other.take_closed(&mut failed, graveyard);
         self.complete_all(failed);
         self.completed.append(&mut other.completed);
-        let moved: Vec<(RawFd, u32, VecDeque<Waiter>)> = other
+        self.ready_calls.append(&mut other.ready_calls);
+        let moved: Vec<(RawFd, u32, u32, VecDeque<Waiter>)> = other
             .entries
             .iter_mut()
             .enumerate()
             .filter(|(_, e)| e.live > 0)
-            .map(|(fd, e)| (fd as RawFd, e.owner, std::mem::take(&mut e.fifo)))
+            .map(|(fd, e)| (fd as RawFd, e.owner, e.elsewhere, std::mem::take(&mut e.fifo)))
             .collect();
         drop(other); // closes its epoll instance: its registrations go with it
-        for (fd, owner, fifo) in moved {
+        for (fd, owner, elsewhere, fifo) in moved {
             let mut flags = 0;
             let entry = self.entry(fd);
             if entry.live == 0 {
-                // Carried over, so that registering it here keeps its waiters.
+                // Carried over, so that registering it here keeps its waiters:
+                // its own fd's, or (`elsewhere`) waiters on an owned fd of
+                // another reactor, perhaps this one's.
                 entry.owner = owner;
                 entry.generation = owner;
+                entry.elsewhere = elsewhere;
             }
             let raw = entry.owner == 0;
             let before = entry.live;
@@ -483,6 +488,14 @@ impl Reactor {
                 let mut failed = Vec::new();
                 self.fail_all(fd, code, &mut failed, graveyard);
                 self.complete_all(failed);
+                continue;
+            }
+            // An owned fd this reactor knows ready already sends no edge for
+            // the waiters that came: they are served at the next step 1.
+            let entry = &mut self.entries[fd as usize];
+            if entry.owner != 0 && entry.ready & flags != 0 && !entry.pending {
+                entry.pending = true;
+                self.pending.push(fd);
             }
         }
     }
@@ -493,7 +506,7 @@ impl Reactor {
         let closed = self.poller().map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         match fd::owner(fd, &closed) {
             Owner::Here(id) => {
-                self.adopt_entry(fd, id, graveyard);
+                self.adopt_entry(fd, id, false, graveyard);
                 Ok(())
             }
             Owner::Unregistered(id) => self.register_owned(fd, id, &closed, graveyard),
@@ -662,10 +675,15 @@ impl Reactor {
     /// without re-arming its fd: a new edge will wake it (on an owned fd the
     /// direction is no longer known ready).
     fn repark(&mut self, s: &mut State, mut call: Call) {
-        let timeout = call
-            .task
-            .take_timer()
-            .and_then(|timer| s.timers.cancel_remaining(timer, s.clock.now()));
+        let timeout = match call.task.take_timer() {
+            None => None,
+            Some(timer) => match s.timers.cancel_remaining(timer, s.clock.now()) {
+                Some(left) => Some(left),
+                // Its timeout fired while the closure ran (a nested pass it
+                // made found the task in no wait set): the wait is over.
+                None => return self.finish(s, call.task, Some(call.action), Err(Error::Timeout)),
+            },
+        };
         let Some(entry) = self.entries.get_mut(call.fd as usize).filter(|e| e.registered != 0) else {
             // Not in epoll: a regular file (always ready: waiting would be for
             // ever), or an fd closed while its action was being called.
@@ -679,7 +697,13 @@ impl Reactor {
             return self.finish(s, call.task, Some(call.action), Err(error.into()));
         };
         if entry.owner != 0 {
-            entry.ready &= !call.flags;
+            // Which of its directions made the closure block is the
+            // closure's secret: the fd says, level-triggered, what it is
+            // ready for now. Nothing known ready is then forgotten wrongly
+            // (another task's send on a writable socket would wait for an
+            // edge that never comes). The closure itself waits for the next
+            // edge, as before.
+            entry.ready = (entry.ready & !call.flags) | (ready_now(call.fd) & call.flags);
         }
         let wait = FdWait {
             fd: call.fd,
@@ -773,6 +797,31 @@ impl Reactor {
     }
 }
 
+/// What `fd` is ready for now, by a `poll(2)` that does not wait (the
+/// level-triggered truth, for the rare case the edges cannot tell).
+fn ready_now(fd: RawFd) -> Flags {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN | libc::POLLOUT | libc::POLLPRI,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, a zero timeout.
+    if unsafe { libc::poll(&mut p, 1, 0) } <= 0 {
+        return 0;
+    }
+    let mut ready = 0;
+    if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+        ready |= READ;
+    }
+    if p.revents & (libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0 {
+        ready |= WRITE;
+    }
+    if p.revents & (libc::POLLPRI | libc::POLLERR) != 0 {
+        ready |= EXC;
+    }
+    ready
+}
+
 /// The error of an action that would block on a regular file: epoll refuses
 /// such an fd and select calls it always ready, so waiting would be for ever.
 fn regular_file_would_block() -> io::Error {
@@ -844,7 +893,7 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
     }
     let registered = match owner {
         Owner::Here(id) => {
-            io.adopt_entry(fd, id, &mut s.graveyard);
+            io.adopt_entry(fd, id, false, &mut s.graveyard);
             Ok(())
         }
         Owner::Unregistered(id) => io.register_owned(fd, id, &closed, &mut s.graveyard),

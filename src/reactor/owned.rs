@@ -19,7 +19,7 @@ use std::rc::Rc;
 
 use mio::Interest;
 
-use super::{token, Entry, Reactor};
+use super::{token, Reactor};
 use crate::action::perform;
 use crate::epoll;
 use crate::fd::{self, Closed, EXC, READ, WRITE};
@@ -30,15 +30,17 @@ use crate::task::Stack;
 impl Reactor {
     /// An owned fd registered here: if its entry belonged to an earlier file
     /// of that number, that file's waiters are failed first.
-    pub(super) fn adopt_entry(&mut self, fd: RawFd, id: u32, graveyard: &mut Vec<Box<dyn Any>>) {
+    pub(super) fn adopt_entry(&mut self, fd: RawFd, id: u32, same_file: bool, graveyard: &mut Vec<Box<dyn Any>>) {
         let entry = self.entry(fd);
         if entry.owner == id {
             return;
         }
-        if entry.owner == 0 && entry.elsewhere == id {
+        if entry.owner == 0 && (entry.elsewhere == id || same_file) {
             // Its waiters waited on this very fd through the compatibility
-            // path while another reactor had it (a merge took that one away):
-            // they wait on here, as owned waiters.
+            // path: while another reactor had it (a merge took that one
+            // away), or by its number before it became the crate's (epoll
+            // had that file under that number): they wait on here, as owned
+            // waiters.
             let live = entry.live as usize;
             self.raw_waiters -= live;
         } else {
@@ -65,14 +67,20 @@ impl Reactor {
         let interest = Interest::READABLE | Interest::WRITABLE | Interest::PRIORITY;
         let tok = token(fd, id, true);
         let registry = &closed.registry;
+        let mut same_file = false;
         let result = match epoll::add(registry, fd, tok, interest) {
-            // Waited on before as a raw fd: the same file, take its registration over.
-            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => epoll::modify(registry, fd, tok, interest),
+            // Waited on before as a raw fd: epoll keys a registration by the
+            // file and its number, so this is the same file; its
+            // registration is taken over, and so are its waiters.
+            Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                same_file = true;
+                epoll::modify(registry, fd, tok, interest)
+            }
             other => other,
         };
         result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         fd::set_registered(fd, id, closed);
-        self.adopt_entry(fd, id, graveyard);
+        self.adopt_entry(fd, id, same_file, graveyard);
         let stream = is_stream(fd);
         let entry = self.entry(fd);
         entry.stream = stream;
@@ -87,15 +95,28 @@ impl Reactor {
         if closed.list.borrow().is_empty() {
             return;
         }
+        let closed = closed.clone();
         let list = std::mem::take(&mut *closed.list.borrow_mut());
         for (fd, id) in list {
             // Registered here, or waited on here through the compatibility
             // path while another reactor had it (`fd::watch`).
-            let its = |e: &Entry| e.owner == id || (e.owner == 0 && e.elsewhere == id);
-            if self.entries.get(fd as usize).is_some_and(its) {
-                self.fail_all(fd, libc::EBADF, out, graveyard);
-                self.entries[fd as usize].owner = 0;
+            let Some(entry) = self.entries.get(fd as usize) else {
+                continue;
+            };
+            let watched = entry.owner == 0 && entry.elsewhere == id;
+            if entry.owner != id && !watched {
+                continue;
             }
+            if watched && entry.registered != 0 {
+                // That path's registration here is of the number, and the
+                // file may still be open (`into_inner`): it goes with its
+                // waiters, so that a later raw wait on it registers afresh.
+                // (Refused harmlessly if the number is closed or another
+                // file's now.)
+                let _ = epoll::delete(&closed.registry, fd);
+            }
+            self.fail_all(fd, libc::EBADF, out, graveyard);
+            self.entries[fd as usize].owner = 0;
         }
     }
 
