@@ -924,10 +924,16 @@ impl TaskManager {
                         next = self.with(Inner::pop_due);
                     }
                 }
-                Some(Step::Done(result)) => match stack.pop() {
+                Some(Step::Done(mut result)) => match stack.pop() {
                     // A child finished: its parent resumes with the result,
-                    // one pass later (its deadline, if it had one, is off).
-                    (true, deadline) => {
+                    // one pass later (its deadline, if it had one, is off),
+                    // or with the panic of the child's drop.
+                    (true, deadline, panicked) => {
+                        if let Some(panic) = panicked {
+                            if let Err(error) = drop_caught(std::mem::replace(&mut result, Err(panic))) {
+                                log::warn!("a finished child's value panicked when dropped: {error}");
+                            }
+                        }
                         next = self.with(|i| {
                             i.s.running = None;
                             if let Some(timer) = deadline {
@@ -939,12 +945,17 @@ impl TaskManager {
                     }
                     // A task finished that nothing else holds (no handle, no
                     // group: every Python port): its error leaves `run`.
-                    (false, _) if TaskRef::strong_count(stack.cell()) == 1 => {
+                    (false, ..) if TaskRef::strong_count(stack.cell()) == 1 => {
                         // The task is about to be freed: `running` must not
                         // name it while its `Drop`s run (they may call `tasks()`).
                         self.with(|i| i.s.running = None);
                         if let Err(error) = result {
                             log_failure(&error);
+                            // Its error leaves `run`; a panic of its drop
+                            // (a hand-written coroutine's fields) is told.
+                            if let Err(panic) = drop_caught(stack) {
+                                log::warn!("a failed task panicked when dropped: {panic}");
+                            }
                             return Err(error);
                         }
                         trace!("task finished");
@@ -957,7 +968,7 @@ impl TaskManager {
                         }
                         next = self.with(Inner::pop_due);
                     }
-                    (false, _) => {
+                    (false, ..) => {
                         self.end_held(stack, result)?;
                         next = self.with(Inner::pop_due);
                     }

@@ -337,23 +337,27 @@ impl Stack {
     /// Drops the finished top and makes its parent the top again. `false`
     /// when the top was the task itself, not a child: the whole task is done.
     /// The deadline guarding the finished child, if any, is given back to
-    /// be cancelled.
+    /// be cancelled; and the panic of the child's drop, if it panicked.
     #[inline]
-    pub(crate) fn pop(&mut self) -> (bool, Option<TimerKey>) {
+    pub(crate) fn pop(&mut self) -> (bool, Option<TimerKey>, Option<Error>) {
         let depth = self.depth();
         let frames = self.frames();
         let Some(child) = frames.children.as_mut().and_then(|children| children.pop()) else {
-            return (false, None);
+            return (false, None, None);
         };
         // The finished child's cell, with its body: dropped here, as a
-        // finished top always was (its locals are gone already).
-        drop(child);
+        // finished top always was (a `#[coroutine]`'s locals are gone
+        // already, but a hand-written coroutine may keep fields whose drop
+        // panics: that is the child's error, for its parent).
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(child)))
+            .err()
+            .map(|panic| Error::Panic(panic_message(panic)));
         let deadline = match frames.deadlines.as_mut() {
             Some(deadlines) if deadlines.last().is_some_and(|d| d.0 == depth) => deadlines.pop().map(|d| d.1),
             _ => None,
         };
         self.0.depth.set(depth as u32 - 1);
-        (true, deadline)
+        (true, deadline, panicked)
     }
 
     /// How many coroutines deep the stack is (1 for a task with no child).

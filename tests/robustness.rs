@@ -1,6 +1,6 @@
 //! Regressions of issue 9 ("nothing a task does can crash the manager") that
 //! are fixed: each asserts the correct behaviour of one finding.
-#![feature(coroutines)]
+#![feature(coroutines, coroutine_trait)]
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -94,7 +94,7 @@ fn fd_action_on_a_negative_fd_drops_its_closure_outside_the_borrow() {
     assert_eq!(*log.borrow(), ["dropped", "added by a Drop ran"]);
 }
 
-/// A return value whose `Drop` panics.
+/// A value whose `Drop` panics (a return value, a coroutine's field).
 struct PanicsOnDrop;
 
 impl Drop for PanicsOnDrop {
@@ -751,4 +751,48 @@ fn cancelling_the_top_of_twenty_thousand_nested_groups_drops_every_level() {
     assert_eq!(drops.get(), LEVELS + 1);
     assert!(top.is_cancelled());
     assert!(tm.tasks().is_empty());
+}
+
+/// A hand-written coroutine (`Task::new` takes any), finished at its first
+/// resume, that keeps a field whose drop panics (a `#[coroutine]` closure
+/// drops its captures inside its last resume, where the panic is caught).
+struct Done(#[allow(dead_code)] PanicsOnDrop, bool);
+
+impl std::ops::Coroutine<Input> for Done {
+    type Yield = Operation;
+    type Return = multitask::Result<()>;
+    fn resume(self: std::pin::Pin<&mut Self>, _: Input) -> std::ops::CoroutineState<Operation, multitask::Result<()>> {
+        std::ops::CoroutineState::Complete(if self.1 { Err(Error::msg("failed")) } else { Ok(()) })
+    }
+}
+
+/// A failed top-level task whose drop panics: its error leaves `run`, and
+/// the panic is caught (told through `log`), not let out of `run`.
+#[test]
+fn a_failed_tasks_panicking_drop_stays_in_run() {
+    let tm = TaskManager::new();
+    tm.add(Task::new(Done(PanicsOnDrop, true)));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tm.run()));
+    let got = run.expect("a panic came out of run()").map_err(|e| e.to_string());
+    assert_eq!(got, Err("failed".to_string()));
+}
+
+/// A finished child whose drop panics: its parent resumes with the panic as
+/// the child's error; nothing unwinds out of `run`.
+#[test]
+fn a_finished_childs_panicking_drop_is_its_parents_error() {
+    let tm = TaskManager::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let got = wait!(Task::new(Done(PanicsOnDrop, false)));
+            l.borrow_mut().push(format!("{:?}", got.map_err(|e| e.to_string())));
+            Ok(())
+        },
+    ));
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tm.run()));
+    assert!(matches!(run, Ok(Ok(()))), "{run:?}");
+    assert_eq!(*log.borrow(), [r#"Err("task panicked: drop of the return value")"#]);
 }
