@@ -211,16 +211,19 @@ pub fn run_in_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) 
 /// on the manager's thread.
 pub(crate) fn remote_call<T: 'static>(call: impl FnOnce() -> Payload + Send + 'static, convert: Convert) -> Op<T> {
     let call: Box<dyn FnOnce() -> Payload + Send> = Box::new(call);
-    Op::new(Operation::Remote(RemoteWait::with_convert(convert, move |completer| {
-        match submit(&pool(), Job { call, completer }) {
-            Ok(()) => None,
-            Err((job, e)) => {
-                let Job { call, completer } = job;
-                let _ = completer.complete(Err(e.into()));
-                Some(Box::new(call)) // the caller's closure: dropped outside the manager's borrow
+    Op::new(Operation::Remote(RemoteWait::with_convert(
+        convert,
+        move |completer, _| {
+            match submit(&pool(), Job { call, completer }) {
+                Ok(()) => None,
+                Err((job, e)) => {
+                    let Job { call, completer } = job;
+                    let _ = completer.complete(Err(e.into()));
+                    Some(Box::new(call)) // the caller's closure: dropped outside the manager's borrow
+                }
             }
-        }
-    })))
+        },
+    )))
 }
 
 /// How many workers this thread's pool runs now (for tests).

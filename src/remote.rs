@@ -52,21 +52,32 @@ pub(crate) type Convert = fn(Box<dyn Any + Send>) -> Input;
 /// is over, outside its borrow.
 pub(crate) type Keep = Option<Box<dyn Any>>;
 
+/// How a remote wait starts, under the manager's borrow: with its
+/// completer, and the manager's graveyard, where it puts what it is done
+/// with and whose drop may run user code (a queue's last handle, whose
+/// items are the user's), to be dropped once the borrow ends.
+pub(crate) type Start = Box<dyn FnOnce(Completer, &mut Vec<Box<dyn Any>>) -> Keep>;
+
 /// A remote wait inside [`Operation::Remote`](crate::Operation::Remote).
 pub struct RemoteWait {
-    pub(crate) start: Box<dyn FnOnce(Completer) -> Keep>,
+    pub(crate) start: Start,
     pub(crate) convert: Convert,
     pub(crate) timeout: Option<Duration>,
 }
 
 impl RemoteWait {
     /// A wait whose value is a `T`, started by `start`.
-    pub(crate) fn new<T: 'static>(start: impl FnOnce(Completer) -> Keep + 'static) -> RemoteWait {
+    pub(crate) fn new<T: 'static>(
+        start: impl FnOnce(Completer, &mut Vec<Box<dyn Any>>) -> Keep + 'static,
+    ) -> RemoteWait {
         RemoteWait::with_convert(convert::<T>, start)
     }
 
     /// A wait whose payload `convert` turns into the task's input.
-    pub(crate) fn with_convert(convert: Convert, start: impl FnOnce(Completer) -> Keep + 'static) -> RemoteWait {
+    pub(crate) fn with_convert(
+        convert: Convert,
+        start: impl FnOnce(Completer, &mut Vec<Box<dyn Any>>) -> Keep + 'static,
+    ) -> RemoteWait {
         RemoteWait {
             start: Box::new(start),
             convert,

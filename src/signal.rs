@@ -298,7 +298,7 @@ impl Signals {
     /// arrival is never lost to a wait that gave up.
     pub fn wait(&self) -> Op<c_int> {
         let receiver = self.receiver.clone();
-        Op::new(Operation::Remote(RemoteWait::new::<c_int>(move |completer| {
+        Op::new(Operation::Remote(RemoteWait::new::<c_int>(move |completer, _| {
             let mut inbox = lock(&receiver.inbox);
             match inbox.arrived.pop_front() {
                 Some(signum) => {
@@ -407,9 +407,11 @@ pub fn signal(signum: c_int) -> Op<c_int> {
         unreachable!("Signals::wait is a remote wait")
     };
     let start = remote.start;
-    Op::new(Operation::Remote(RemoteWait::new::<c_int>(move |completer| {
-        drop(receiver);
-        start(completer);
-        Some(Box::new(signals)) // kept until the wait is over: then restored
-    })))
+    Op::new(Operation::Remote(RemoteWait::new::<c_int>(
+        move |completer, graveyard| {
+            drop(receiver);
+            start(completer, graveyard);
+            Some(Box::new(signals)) // kept until the wait is over: then restored
+        },
+    )))
 }

@@ -224,7 +224,7 @@ impl<T: Send + 'static> UniversalQueue<T> {
     /// that gave up.
     pub fn get(&self) -> Op<T> {
         let queue = self.clone();
-        Op::new(Operation::Remote(RemoteWait::new::<T>(move |completer| {
+        Op::new(Operation::Remote(RemoteWait::new::<T>(move |completer, graveyard| {
             let mut dead = Vec::new();
             let mut state = queue.lock();
             match queue.take_head(&mut state, &mut dead) {
@@ -239,6 +239,7 @@ impl<T: Send + 'static> UniversalQueue<T> {
                 }
             }
             drop(state);
+            graveyard.push(Box::new(queue)); // it may be the last handle: the items are the user's
             keep(dead)
         })))
     }
@@ -248,7 +249,7 @@ impl<T: Send + 'static> UniversalQueue<T> {
     /// the item is then not put.
     pub fn put(&self, item: T) -> Op<()> {
         let queue = self.clone();
-        Op::new(Operation::Remote(RemoteWait::new::<()>(move |completer| {
+        Op::new(Operation::Remote(RemoteWait::new::<()>(move |completer, graveyard| {
             let mut state = queue.lock();
             match queue.put_now(&mut state, item) {
                 Ok(()) => {
@@ -261,9 +262,12 @@ impl<T: Send + 'static> UniversalQueue<T> {
                     }
                     state.putters.push_back((completer, item));
                     drop(state);
+                    graveyard.push(Box::new(queue)); // it may be the last handle: the items are the user's
                     return keep(dead);
                 }
             }
+            drop(state);
+            graveyard.push(Box::new(queue));
             None
         })))
     }

@@ -796,3 +796,81 @@ fn a_finished_childs_panicking_drop_is_its_parents_error() {
     assert!(matches!(run, Ok(Ok(()))), "{run:?}");
     assert_eq!(*log.borrow(), [r#"Err("task panicked: drop of the return value")"#]);
 }
+
+thread_local! {
+    static DROPS: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Calls the thread's default manager when dropped: `has_runnable` would
+/// panic if its state were borrowed. (`Send`, as a `UniversalQueue`'s items
+/// are.)
+struct CallsManager;
+
+impl Drop for CallsManager {
+    fn drop(&mut self) {
+        let runnable = multitask::get_default_task_manager().has_runnable();
+        DROPS.with(|d| d.borrow_mut().push(format!("item dropped, runnable: {runnable}")));
+    }
+}
+
+/// A `UniversalQueue` put whose operation holds the queue's last handle:
+/// the queue and its item are dropped once the manager's borrow ends (the
+/// item's `Drop` calls the manager), not inside the wait's start.
+#[test]
+fn a_universal_queues_last_handle_in_a_put_drops_its_items_outside_the_borrow() {
+    multitask::add(Task::new(
+        #[coroutine]
+        |_| {
+            let got = wait!(multitask::UniversalQueue::new().put(CallsManager));
+            DROPS.with(|d| {
+                d.borrow_mut()
+                    .push(format!("put: {:?}", got.map_err(|e| e.to_string())))
+            });
+            Ok(())
+        },
+    ));
+    let run = std::panic::catch_unwind(multitask::run);
+    assert!(matches!(run, Ok(Ok(()))), "{run:?}");
+    let drops = DROPS.with(|d| d.borrow().clone());
+    assert_eq!(drops, ["item dropped, runnable: false", "put: Ok(())"]);
+}
+
+thread_local! {
+    static EVENT: multitask::Event = multitask::Event::new();
+}
+
+/// Sets the thread's `EVENT` when dropped.
+struct SetsEvent;
+
+impl Drop for SetsEvent {
+    fn drop(&mut self) {
+        EVENT.with(|e| e.set());
+    }
+}
+
+/// The same drop setting an `Event`: its waiter is woken (a set under the
+/// borrow could not reach the manager, and the waiter stayed parked).
+#[test]
+fn an_event_set_by_the_drop_of_a_universal_queues_item_wakes_its_waiter() {
+    let tm = TaskManager::new();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let event = EVENT.with(|e| e.clone());
+            wait!(event.wait())?;
+            l.borrow_mut().push("the waiter woke");
+            Ok(())
+        },
+    ));
+    tm.add(Task::new(
+        #[coroutine]
+        |_| {
+            wait!(multitask::UniversalQueue::new().put(SetsEvent))?;
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(*log.borrow(), ["the waiter woke"]);
+}

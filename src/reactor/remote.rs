@@ -198,7 +198,11 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, mut stack: Stack, wait: Remo
     } = wait;
     let remote = match io.remote() {
         Ok(remote) => remote,
-        Err(e) => return io.finish(s, stack, None, Err(e.into())),
+        Err(e) => {
+            // Never started: what it holds (a caller's closure) is the user's.
+            s.graveyard.push(Box::new(start));
+            return io.finish(s, stack, None, Err(e.into()));
+        }
     };
     let ticket = remote::ticket();
     let (completer, slot): (Completer, _) = Completer::new(ticket, remote.inbox.clone());
@@ -219,7 +223,7 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, mut stack: Stack, wait: Remo
     // Library code (a pool's submit, a queue's hand-off, a receiver's
     // check): it runs no user code, and may finish the wait at once (the
     // result then waits in the inbox for the next step 1).
-    let keep = start(completer);
+    let keep = start(completer, &mut s.graveyard);
     if let Some(keep) = keep {
         match io.remote.as_mut().and_then(|r| r.waiters.get_mut(&ticket)) {
             Some(waiter) => waiter.keep = Some(keep),
