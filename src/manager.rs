@@ -521,6 +521,7 @@ impl Inner {
             .absorb(std::mem::replace(&mut other.io, Reactor::new()), &mut self.s.graveyard);
         self.notes.append(&mut other.notes);
         self.between.append(&mut other.between);
+        crate::queue::settle_after_merge(&mut self.s);
         // A pass of `run` may be under way on this state below the merge,
         // and a `run_next` on `other`'s above it: the pass ends in its loop.
         self.looping = false;

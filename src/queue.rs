@@ -325,6 +325,56 @@ fn hand_off(core: &QueueCore, item: Option<Value>, timeout: Option<Duration>, st
     }
 }
 
+/// After a merge: each queue that the merged manager's parked tasks wait
+/// on is served as a put or a get would serve it. Waiters of two managers
+/// were kept apart on it (a put of one left its item for the other's getter
+/// to find at its next operation); they are one manager's now, and a getter
+/// waits only on an empty queue, a putter only on a full one (DESIGN.md §2).
+pub(crate) fn settle_after_merge(state: &mut State) {
+    let mut cores: Vec<QueueCore> = Vec::new();
+    for (_, parked) in state.parked.iter() {
+        if let Waiting::Queue { core, .. } = &parked.waiting {
+            if !cores.iter().any(|c| Rc::ptr_eq(c, core)) {
+                cores.push(core.clone());
+            }
+        }
+    }
+    for core in cores {
+        settle(&core, state);
+    }
+}
+
+/// Moves waiting putters' items in while there is room, and hands items to
+/// waiting getters while there are both, FIFO, as DESIGN.md §2's hand-offs do.
+fn settle(core: &QueueCore, state: &mut State) {
+    let mut q = core.borrow_mut();
+    loop {
+        while !q.is_full() {
+            let (parked, graveyard) = (&mut state.parked, &mut state.graveyard);
+            let putter = q.rare.get().and_then(|rare| {
+                rare.putters.take_first(
+                    |(key, _)| claim(parked, *key),
+                    |(_, item)| graveyard.push(Box::new(item)),
+                )
+            });
+            let Some(((_, item), putter)) = putter else { break };
+            q.items.push_back(item);
+            state.resume(putter, nothing());
+        }
+        if q.items.is_empty() {
+            break;
+        }
+        let Some((_, getter)) = q.getters.take_first(|key| claim(&mut state.parked, *key), drop) else {
+            break;
+        };
+        let item = q.items.pop_front().expect("checked non-empty");
+        state.resume(getter, Ok(item));
+    }
+    if q.rare.has_matchers() && !q.items.is_empty() {
+        state.to_match.push(core.clone());
+    }
+}
+
 /// Takes the waiter `key` out of the parking lot if it is this manager's;
 /// else says whose it is: another live manager's, or a dropped one's.
 /// Inlined into the operation path (see `manager.rs`, `run_due`).

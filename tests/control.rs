@@ -2171,3 +2171,61 @@ fn a_deadline_that_passes_during_a_nested_run_cuts_the_task_back_at_its_next_yie
     assert_eq!(deadline_during_a_nested_run(false), expected);
     assert_eq!(deadline_during_a_nested_run(true), expected);
 }
+
+/// A getter parked in one manager, and an item put by another (left in the
+/// queue for the getter's manager): merged, the getter gets the item; and a
+/// putter parked on a full queue that the other manager drained puts its
+/// item. A getter waits only on an empty queue, a putter only on a full one.
+#[test]
+fn a_merge_serves_the_queue_waiters_the_other_managers_operations_left_waiting() {
+    let (m1, m2) = (TaskManager::new(), TaskManager::new());
+    let log = log();
+    let q: Queue<u32> = Queue::new();
+    let (q1, l) = (q.clone(), log.clone());
+    m1.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let item = wait!(q1.get())?;
+            push(&l, format!("got {item}"));
+            Ok(())
+        },
+    ));
+    m1.run().unwrap();
+    let q2 = q.clone();
+    m2.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(q2.put(7))?;
+            Ok(())
+        },
+    ));
+    m2.run().unwrap();
+    assert_eq!(q.len(), 1, "left for m1's getter");
+    // A full queue of size 1, a putter of m1 parked on it, drained by m2.
+    let full: Queue<u32> = Queue::with_contents([1], 1);
+    let (f1, l) = (full.clone(), log.clone());
+    m1.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(f1.put(2))?;
+            push(&l, "put 2");
+            Ok(())
+        },
+    ));
+    m1.run().unwrap();
+    let (f2, l) = (full.clone(), log.clone());
+    m2.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let item = wait!(f2.get())?;
+            push(&l, format!("m2 got {item}"));
+            Ok(())
+        },
+    ));
+    m2.run().unwrap();
+    m1.merge(&m2);
+    m1.run().unwrap();
+    assert_eq!(lines(&log), ["m2 got 1", "got 7", "put 2"]);
+    assert_eq!((q.len(), full.len()), (0, 1));
+    assert_eq!(m1.__counts(), (0, 0, 0));
+}
