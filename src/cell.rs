@@ -553,6 +553,9 @@ pub(crate) struct GroupCore<E: ?Sized + Erased> {
     pub(crate) error: Cell<Option<Error>>,
     /// The task parked on `join`.
     pub(crate) joiner: Cell<Option<Key>>,
+    /// Set when the `TaskGroup` is dropped: a spawner adds no member after
+    /// (a member's destructor, run by that drop's cancel, may try).
+    pub(crate) closed: Cell<bool>,
 }
 
 impl<E: ?Sized + Erased> Default for GroupCore<E> {
@@ -561,6 +564,7 @@ impl<E: ?Sized + Erased> Default for GroupCore<E> {
             members: RefCell::default(),
             error: Cell::new(None),
             joiner: Cell::new(None),
+            closed: Cell::new(false),
         }
     }
 }

@@ -14,6 +14,7 @@
 //! to it use a [`GroupSpawner`], which holds the group weakly and so does not
 //! keep it alive.
 
+use std::collections::HashSet;
 use std::rc::{Rc, Weak};
 
 use crate::error::{Error, Result};
@@ -21,7 +22,7 @@ use crate::handle::{spawn, TaskHandle};
 use crate::manager::TaskManager;
 use crate::op::{Op, SyncOn, SyncWait};
 use crate::sched::manager_of;
-use crate::task::{GroupCore, Task};
+use crate::task::{GroupCore, Task, TaskCell};
 
 /// A set of tasks that succeed or fail together.
 ///
@@ -116,13 +117,27 @@ impl TaskGroup {
         self.len() == 0
     }
 
-    /// Cancels every member still running, in the order they were added.
+    /// Cancels every member still running, in the order they were added,
+    /// and those added meanwhile (by a cancelled member's destructor).
     pub fn cancel(&self) {
-        let members = self.core.members.borrow().clone();
-        if let Some(manager) = manager_of(self.home) {
-            for member in &members {
+        let Some(manager) = manager_of(self.home) else { return };
+        // By address (a member cancelled while it runs stays a member), each
+        // held until the end, so that no address is a new member's meanwhile.
+        let mut done: HashSet<*const TaskCell> = HashSet::new();
+        let mut held = Vec::new();
+        loop {
+            let members = self.core.members.borrow().clone();
+            let mut fresh = members
+                .iter()
+                .filter(|m| done.insert(&***m as *const TaskCell))
+                .peekable();
+            if fresh.peek().is_none() {
+                return;
+            }
+            for member in fresh {
                 manager.cancel(member);
             }
+            held.push(members);
         }
     }
 
@@ -143,8 +158,9 @@ impl Default for TaskGroup {
 }
 
 impl Drop for TaskGroup {
-    /// Cancels the members still running.
+    /// Cancels the members still running; a spawner adds none after.
     fn drop(&mut self) {
+        self.core.closed.set(true);
         self.cancel();
     }
 }
@@ -168,8 +184,8 @@ impl GroupSpawner {
     /// [`Error::InvalidArgument`] once the group is dropped.
     pub fn add<T: 'static>(&self, task: Task<T>) -> Result<TaskHandle<T>> {
         match self.core.upgrade() {
-            Some(core) => Ok(add_to(&core, self.home, task)),
-            None => Err(Error::invalid("the task group was dropped")),
+            Some(core) if !core.closed.get() => Ok(add_to(&core, self.home, task)),
+            _ => Err(Error::invalid("the task group was dropped")),
         }
     }
 }

@@ -2229,3 +2229,61 @@ fn a_merge_serves_the_queue_waiters_the_other_managers_operations_left_waiting()
     assert_eq!((q.len(), full.len()), (0, 1));
     assert_eq!(m1.__counts(), (0, 0, 0));
 }
+
+/// Adds a member to a group through its spawner when dropped.
+struct SpawnsOnDrop(multitask::GroupSpawner, Rc<RefCell<Vec<String>>>);
+
+impl Drop for SpawnsOnDrop {
+    fn drop(&mut self) {
+        let l = self.1.clone();
+        let added = self.0.add(Task::new(
+            #[coroutine]
+            move |_| {
+                push(&l, "late member ran");
+                wait!(sleep(3600))?;
+                Ok(())
+            },
+        ));
+        push(
+            &self.1,
+            format!("spawner: {:?}", added.map(|_| ()).map_err(|e| e.to_string())),
+        );
+    }
+}
+
+/// A member's destructor, run by its group's drop, cannot add a member that
+/// outlives the group: the spawner refuses. An explicit `cancel` cancels the
+/// members such a destructor adds too.
+#[test]
+fn no_member_outlives_its_dropped_group_nor_escapes_its_cancel() {
+    for drop_it in [true, false] {
+        let tm = manual();
+        let log = log();
+        let group = TaskGroup::in_manager(&tm);
+        let guard = SpawnsOnDrop(group.spawner(), log.clone());
+        group.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let _g = &guard;
+                wait!(sleep(3600))?;
+                Ok(())
+            },
+        ));
+        tm.run_next(None).unwrap();
+        if drop_it {
+            drop(group);
+            tm.run().unwrap();
+            assert_eq!(
+                lines(&log),
+                [r#"spawner: Err("the task group was dropped")"#],
+                "dropped"
+            );
+        } else {
+            group.cancel();
+            tm.run().unwrap();
+            assert_eq!(lines(&log), ["spawner: Ok(())"], "cancelled");
+            assert!(group.is_empty());
+        }
+        assert_eq!(tm.__counts(), (0, 0, 0));
+    }
+}
