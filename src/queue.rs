@@ -531,17 +531,23 @@ pub(crate) fn hand_picked(core: &QueueCore, picked: Picked, state: &mut State) {
             continue;
         };
         state.graveyard.push(Box::new(matcher));
-        let input = match pick {
+        let (input, slot) = match pick {
             Ok(i) => match slots.get_mut(i).and_then(Option::take) {
-                Some(item) => Ok(item),
+                Some(item) => (Ok(item), i),
                 None => continue,
             },
-            Err(panic) => Err(crate::error::Error::Panic(panic)),
+            Err(panic) => (Err(crate::error::Error::Panic(panic)), usize::MAX),
         };
-        handed += input.is_ok() as usize;
-        if let Err(Ok(item)) = state.wake(key, input) {
-            q.items.push_back(item); // not parked here after all: keep it
-            returned = true;
+        let ok = input.is_ok();
+        match state.wake(key, input) {
+            Ok(()) => handed += ok as usize,
+            // Not parked here after all (a predicate cleared the manager):
+            // the item goes back where it was, the queue's order kept.
+            Err(Ok(item)) => {
+                slots[slot] = Some(item);
+                returned = true;
+            }
+            Err(Err(_)) => {}
         }
     }
     let rest: VecDeque<Value> = slots.into_iter().flatten().collect();

@@ -2287,3 +2287,40 @@ fn no_member_outlives_its_dropped_group_nor_escapes_its_cancel() {
         assert_eq!(tm.__counts(), (0, 0, 0));
     }
 }
+
+/// A `get_matching` predicate that clears the manager: the item it picked
+/// for its (now dropped) task stays where it was in the queue.
+#[test]
+fn a_clear_from_a_predicate_keeps_the_queues_order() {
+    let tm = TaskManager::new();
+    let q: Queue<u32> = Queue::with_contents([1, 2, 3], 0);
+    let (q2, manager) = (q.clone(), tm.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            let m = manager.clone();
+            let _ = wait!(q2.get_matching(move |n: &u32| {
+                if *n == 1 {
+                    m.clear();
+                }
+                *n == 1
+            }));
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    let log = log();
+    let (q3, l) = (q.clone(), log.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            while !q3.is_empty() {
+                let item = wait!(q3.get())?;
+                push(&l, format!("{item}"));
+            }
+            Ok(())
+        },
+    ));
+    tm.run().unwrap();
+    assert_eq!(lines(&log), ["1", "2", "3"]);
+}
