@@ -92,6 +92,12 @@ pub(crate) fn cancel(s: &mut State, io: &mut Reactor, cell: &TaskRef) {
         }
         None => {
             if cell.request_cancel() {
+                // Cells of tasks over since they were flagged (dropped by a
+                // clear while they sat here) are let go of, outside the borrow.
+                let over: Vec<TaskRef> = s.flagged.extract_if(.., |c| !c.is_pending()).collect();
+                if !over.is_empty() {
+                    s.graveyard.push(Box::new(over));
+                }
                 s.flagged.push(cell.clone());
             }
         }
