@@ -449,7 +449,14 @@
 //! tm.run().unwrap();
 //! ```
 
-#![feature(allocator_api, cfg_sanitize, coroutine_trait, coroutines, ptr_metadata)]
+#![feature(
+    allocator_api,
+    cfg_sanitize,
+    coroutine_trait,
+    coroutines,
+    ptr_metadata,
+    vec_push_within_capacity
+)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 

@@ -73,7 +73,10 @@ impl Spare {
         }
         buf.clear();
         self.bytes += capacity;
-        self.buffers.push(buf);
+        // Inlined, the growth out of line (as `Reactor::complete`'s push).
+        if let Err(buf) = self.buffers.push_within_capacity(buf) {
+            self.buffers.push(buf);
+        }
     }
 }
 
