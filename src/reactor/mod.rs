@@ -47,7 +47,7 @@ use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use mio::{Events, Poll, Token};
+use mio::{Poll, Token};
 
 mod compat;
 mod owned;
@@ -58,6 +58,7 @@ pub(crate) use remote::REMOTE_FD;
 use compat::SWEEP_AFTER;
 
 use crate::action::perform;
+use crate::epoll;
 use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
@@ -203,7 +204,7 @@ pub(crate) struct Reactor {
     /// Made at the first fd wait: a manager that never does I/O needs no epoll.
     poll: Option<(Poll, Rc<Closed>)>,
     /// The poll's event buffer; taken out while its events are served.
-    events: Option<Events>,
+    events: Option<Vec<libc::epoll_event>>,
     /// The buffers of messages sent, to hold messages received (`spare.rs`).
     spare: Spare,
     /// Indexed by fd number; grows only for fds epoll accepted.
@@ -239,7 +240,7 @@ impl Reactor {
     pub(crate) fn new() -> Reactor {
         Reactor {
             poll: None,
-            events: Some(Events::with_capacity(1024)),
+            events: Some(Vec::with_capacity(1024)),
             spare: Spare::new(),
             entries: Vec::new(),
             waiting: 0,
@@ -753,7 +754,7 @@ impl Reactor {
         };
         let result = loop {
             let Some((poll, _)) = &mut self.poll else { break Ok(()) };
-            match poll.poll(&mut events, wait) {
+            match epoll::wait(poll, &mut events, wait) {
                 Ok(()) => {}
                 // A signal arrived while blocked: poll again, report nothing.
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -761,19 +762,20 @@ impl Reactor {
             }
             let mut count = 0;
             for event in events.iter() {
-                if event.token() == remote::WAKER {
+                let token = Token(event.u64 as usize);
+                if token == remote::WAKER {
                     // Another thread finished a remote wait of ours.
                     self.take_remote(woken, graveyard);
                     count += 1;
                     continue;
                 }
-                let (fd, generation, owned) = untoken(event.token());
+                let (fd, generation, owned) = untoken(token);
                 let current = self
                     .entries
                     .get(fd)
                     .is_some_and(|e| e.generation == generation && (e.owner != 0) == owned);
                 if current {
-                    self.serve(fd, readiness(event), woken, graveyard);
+                    self.serve(fd, readiness(event.events), woken, graveyard);
                 }
                 count += 1;
             }
@@ -856,18 +858,22 @@ fn bury(action: Option<Action>, graveyard: &mut Vec<Box<dyn Any>>) {
 
 /// What an event says the fd is ready for. An error or hang-up wakes every
 /// waiter: their I/O will report it, as select reports such fds as ready.
-fn readiness(event: &mio::event::Event) -> Flags {
-    if event.is_error() {
+/// (`events` is the event's epoll bits; mio's `Event` reads them the same way:
+/// readable is `EPOLLIN` or `EPOLLPRI`, read-closed `EPOLLHUP` or
+/// `EPOLLIN` with `EPOLLRDHUP`, write-closed `EPOLLHUP` or `EPOLLERR`.)
+fn readiness(events: u32) -> Flags {
+    let has = |bit: libc::c_int| events & bit as u32 != 0;
+    if has(libc::EPOLLERR) {
         return READ | WRITE | EXC;
     }
     let mut ready = 0;
-    if event.is_readable() || event.is_read_closed() {
+    if has(libc::EPOLLIN) || has(libc::EPOLLPRI) || has(libc::EPOLLHUP) {
         ready |= READ;
     }
-    if event.is_writable() || event.is_write_closed() {
+    if has(libc::EPOLLOUT) || has(libc::EPOLLHUP) {
         ready |= WRITE;
     }
-    if event.is_priority() {
+    if has(libc::EPOLLPRI) {
         ready |= EXC;
     }
     ready
