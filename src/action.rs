@@ -26,8 +26,11 @@
 //!   without waiting and no byte is hidden in a buffer of ours. The part of a
 //!   line that has arrived is kept by the operation while it waits for the
 //!   rest (waiting for the whole line in the kernel could deadlock: a socket's
-//!   queue can fill before the newline arrives); a `readline` that times out
-//!   drops that part.
+//!   queue can fill before the newline arrives). A `readline` that times out
+//!   keeps that part on the crate's own fds, for the next `readline` (a `recv`
+//!   or `read` meanwhile gets the bytes after it); on any other fd the part
+//!   goes with the operation. On a datagram socket a line is a whole
+//!   datagram (a read takes all of one, and would lose what it left).
 //!
 //! The operations hold the raw fd, not a borrow (the manager keeps the
 //! operation while the task waits): the fd must stay open while the task
@@ -173,13 +176,19 @@ fn reserve(buf: &mut Vec<u8>, n: usize) -> io::Result<()> {
 
 /// `poll(2)` with no wait: is `fd` ready for `events` (or at EOF, or in error)?
 fn ready_now(fd: RawFd, events: libc::c_short) -> io::Result<bool> {
+    Ok(poll_now(fd, events)? != 0)
+}
+
+/// `poll(2)` with no wait: what `fd` reports of `events` (and `POLLHUP`,
+/// `POLLERR`) now, level-triggered.
+pub(crate) fn poll_now(fd: RawFd, events: libc::c_short) -> io::Result<libc::c_short> {
     let mut pfd = libc::pollfd { fd, events, revents: 0 };
     // SAFETY: one valid pollfd, zero timeout.
     check(unsafe { libc::poll(&mut pfd, 1, 0) } as isize)?;
     if pfd.revents & libc::POLLNVAL != 0 {
         return Err(io::Error::from_raw_os_error(libc::EBADF));
     }
-    Ok(pfd.revents != 0)
+    Ok(pfd.revents)
 }
 
 fn would_block<T>() -> io::Result<T> {
@@ -269,6 +278,9 @@ pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
 
 /// `yield write(fd, data)`: once `fd` is writable, write `data`; gives the
 /// number of bytes written, which may be fewer than `data.len()`, as `os.write`.
+/// A regular file takes all of it (`os.write` does not write part of it); a
+/// pipe or a tty takes at most `PIPE_BUF` bytes at a time, what a writable
+/// one takes without blocking whatever its mode.
 pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
     let (fd, data) = (fd.fileno(), data.into());
     let mut socket = true;
@@ -276,10 +288,24 @@ pub fn write(fd: impl FileNo, data: impl Into<Vec<u8>>) -> Op<usize> {
         if let Some(sent) = socket_or_ready(&mut socket, fd, true, || send_now(fd, &data))? {
             return Ok(sent);
         }
-        // A writable pipe takes PIPE_BUF bytes without blocking, whatever its mode.
-        // SAFETY: data is a valid slice of at least that many bytes.
-        check(unsafe { libc::write(fd, data.as_ptr().cast(), data.len().min(libc::PIPE_BUF)) })
+        let most = if is_regular_file(fd) {
+            data.len()
+        } else {
+            data.len().min(libc::PIPE_BUF)
+        };
+        // SAFETY: data is a valid slice of at least `most` bytes.
+        check(unsafe { libc::write(fd, data.as_ptr().cast(), most) })
     })
+}
+
+/// True if `fd` is a regular file or a block device (whose writes never
+/// wait for a reader).
+fn is_regular_file(fd: RawFd) -> bool {
+    // SAFETY: zeroed stat is a valid out-parameter; fstat fills it or fails.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is writable for the call.
+    let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+    ok && matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK)
 }
 
 /// `send` that cannot block, and cannot raise `SIGPIPE`.
@@ -293,7 +319,10 @@ pub(crate) fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
 /// left (an empty `Vec` once nothing is). A line already buffered in the
 /// kernel is returned without waiting. On the crate's own fds
 /// ([`net`](crate::net)), the part of a line read before a timeout is kept
-/// for the next `readline`.
+/// for the next `readline` (a `recv` or `read` meanwhile gets the bytes
+/// after it); on a raw fd or a std object (the compatibility path) that part
+/// is lost with the timed-out operation: wrap the socket to keep it. On a
+/// datagram socket, a line is a whole datagram.
 ///
 /// It never reads past the newline, so no byte is hidden from readiness in a
 /// buffer of the library's: on a socket it peeks to find the newline, on
@@ -349,10 +378,28 @@ fn socket_line(fd: RawFd, line: &mut Vec<u8>) -> io::Result<Vec<u8>> {
         // SAFETY: `peeked` has at least `room` writable bytes.
         let got = check(unsafe { libc::recv(fd, peeked.as_mut_ptr().cast(), room, flags) })?;
         if got == 0 {
-            return Ok(std::mem::take(line)); // end of file
+            if !fd::is_stream(fd) {
+                // An empty datagram, not the end of a stream: it is taken,
+                // so that the next readline sees the next one.
+                // SAFETY: `peeked` has room for the (empty) datagram.
+                check(unsafe { libc::recv(fd, peeked.as_mut_ptr().cast(), 1, libc::MSG_DONTWAIT) })?;
+            }
+            return Ok(std::mem::take(line)); // end of file, or an empty datagram
         }
         let newline = peeked[..got].iter().position(|&b| b == b'\n');
         let take = newline.map_or(got, |i| i + 1);
+        if (take < got || got == room) && !fd::is_stream(fd) {
+            // A datagram socket (asked only when a read could cut one: a
+            // read takes a whole datagram, and what it does not copy is
+            // lost): its line is the whole datagram.
+            let size = datagram_size(fd)?;
+            // SAFETY: `fill` passes a pointer to n writable bytes.
+            let datagram = fill(&mut Vec::new(), size, |ptr, n| unsafe {
+                libc::recv(fd, ptr, n, libc::MSG_DONTWAIT)
+            })?;
+            line.extend_from_slice(&datagram);
+            return Ok(std::mem::take(line));
+        }
         let start = line.len();
         line.resize(start + take, 0);
         // SAFETY: `line` has `take` writable bytes from `start`; the peek saw them arrive.
@@ -781,11 +828,43 @@ pub fn recvfrom<S: Datagram>(sock: S, n: usize) -> Op<(Vec<u8>, S::Addr)> {
     set_nonblocking(fd);
     let mut buf = Vec::new();
     action(fd, READ, move || {
+        // The buffer is zeroed before the call (the sockets' `recv_from`
+        // takes initialized bytes): a large `n` is first cut to the size of
+        // the datagram waiting (a peek that tells it), so that a small one
+        // costs what it is, not `n`. (A size no buffer can have fails at
+        // once, as the allocation would.)
+        if n > isize::MAX as usize {
+            reserve(&mut buf, n)?;
+        }
+        let n = if n > ZEROED_RECVFROM {
+            n.min(datagram_size(fd)?)
+        } else {
+            n
+        };
         reserve(&mut buf, n)?;
         buf.resize(n, 0);
         let (got, from) = S::recv_on(fd, &mut buf)?;
         buf.truncate(got);
         Ok((std::mem::take(&mut buf), from))
+    })
+}
+
+/// The largest `recvfrom` whose buffer is zeroed with no look at the
+/// datagram first.
+const ZEROED_RECVFROM: usize = 64 * 1024;
+
+/// The size of the datagram waiting on `fd` (`MSG_PEEK | MSG_TRUNC` gives
+/// its whole length, reading nothing); `WouldBlock` if none waits.
+fn datagram_size(fd: RawFd) -> io::Result<usize> {
+    let mut byte = 0u8;
+    // SAFETY: one writable byte; the call may write at most one.
+    check(unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_TRUNC | libc::MSG_DONTWAIT,
+        )
     })
 }
 

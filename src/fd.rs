@@ -224,3 +224,20 @@ pub(crate) fn keep_partial_line(fd: RawFd, line: Vec<u8>) -> Option<Vec<u8>> {
         _ => Some(line),
     })
 }
+
+/// True if `fd` is a stream socket.
+pub(crate) fn is_stream(fd: RawFd) -> bool {
+    let mut kind: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_TYPE writes one c_int into `kind`.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_TYPE,
+            (&mut kind as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    ret == 0 && kind == libc::SOCK_STREAM
+}

@@ -57,7 +57,7 @@ pub(crate) use remote::REMOTE_FD;
 
 use compat::SWEEP_AFTER;
 
-use crate::action::perform;
+use crate::action::{perform, poll_now};
 use crate::epoll;
 use crate::error::{Error, Result};
 use crate::fd::{self, Closed, Flags, Owner, EXC, READ, WRITE};
@@ -137,6 +137,15 @@ struct Entry {
     ready: Flags,
     /// Owned fds: a stream socket (a short read or write means drained or full).
     stream: bool,
+    /// Owned fds: an event said the peer closed its side (or the socket
+    /// failed). Reads return at once from then on, so a short read no
+    /// longer means drained: the next one gives the end of the file, and
+    /// no edge would come to say so.
+    read_closed: bool,
+    /// Owned fds: an event said urgent data came. A read stops short at its
+    /// mark with bytes after it, so a short read does not mean drained
+    /// until a read would block.
+    urgent: bool,
     /// In the reactor's pending list.
     pending: bool,
     /// The waiters, FIFO, with holes where timeouts withdrew some.
@@ -152,6 +161,23 @@ struct Entry {
 }
 
 impl Entry {
+    /// Which directions a finished action's short read or write says are
+    /// drained or full, for this fd (see [`Entry::read_closed`]): the
+    /// invariant of `ready` is that it never says "not ready" wrongly.
+    #[inline(always)]
+    fn told_by_short_io(&self, empty: Flags) -> Flags {
+        match (self.stream, self.read_closed || self.urgent) {
+            (false, _) => 0,
+            (true, false) => empty,
+            (true, true) => empty & WRITE,
+        }
+    }
+
+    /// True if a waiter waits for any of `flags`.
+    fn waits_for(&self, flags: Flags) -> bool {
+        (0..3).any(|i| flags & (1 << i) != 0 && self.counts[i] > 0)
+    }
+
     /// Takes the task out of waiter `i`, leaving a hole; its action is
     /// given back to be dropped (or buried) by the caller.
     fn take(&mut self, i: usize) -> Option<(Stack, Option<Action>)> {
@@ -557,11 +583,12 @@ impl Reactor {
             let mut empty = 0;
             let Some(input) = perform(fd as RawFd, waiter.action.as_mut(), &mut empty, &mut self.spare) else {
                 ready &= !direction; // would block: wait for the next edge
+                entry.urgent &= direction & READ == 0;
                 i += 1;
                 continue;
             };
-            if owned && entry.stream {
-                ready &= !empty;
+            if owned {
+                ready &= !entry.told_by_short_io(empty);
             }
             let (mut task, action) = entry.take(i).expect("a waiter, not a hole");
             self.waiting -= 1;
@@ -775,6 +802,10 @@ impl Reactor {
                     .get(fd)
                     .is_some_and(|e| e.generation == generation && (e.owner != 0) == owned);
                 if current {
+                    let entry = &mut self.entries[fd];
+                    let bits = event.events as libc::c_int;
+                    entry.read_closed |= bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
+                    entry.urgent |= bits & libc::EPOLLPRI != 0;
                     self.serve(fd, readiness(event.events), woken, graveyard);
                 }
                 count += 1;
@@ -818,23 +849,16 @@ fn drain_each<T>(list: &mut Vec<T>, mut each: impl FnMut(T)) {
 /// What `fd` is ready for now, by a `poll(2)` that does not wait (the
 /// level-triggered truth, for the rare case the edges cannot tell).
 fn ready_now(fd: RawFd) -> Flags {
-    let mut p = libc::pollfd {
-        fd,
-        events: libc::POLLIN | libc::POLLOUT | libc::POLLPRI,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, a zero timeout.
-    if unsafe { libc::poll(&mut p, 1, 0) } <= 0 {
-        return 0;
-    }
+    let revents = poll_now(fd, libc::POLLIN | libc::POLLOUT | libc::POLLPRI).unwrap_or(0);
+    let has = |bits: libc::c_short| revents & bits != 0;
     let mut ready = 0;
-    if p.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
+    if has(libc::POLLIN | libc::POLLHUP | libc::POLLERR) {
         ready |= READ;
     }
-    if p.revents & (libc::POLLOUT | libc::POLLHUP | libc::POLLERR) != 0 {
+    if has(libc::POLLOUT | libc::POLLHUP | libc::POLLERR) {
         ready |= WRITE;
     }
-    if p.revents & (libc::POLLPRI | libc::POLLERR) != 0 {
+    if has(libc::POLLPRI | libc::POLLERR) {
         ready |= EXC;
     }
     ready
@@ -907,8 +931,11 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
     };
     let owner = fd::owner(fd, &closed);
     let owned = matches!(owner, Owner::Here(_) | Owner::Unregistered(_));
-    if !owned && !matches!(wait.action, None | Some(Action::Call(_))) {
-        // Raw fd, library action: try it first (it cannot block).
+    let queued = io.entries.get(fd as usize).is_some_and(|e| e.waits_for(wait.flags));
+    if !owned && !queued && !matches!(wait.action, None | Some(Action::Call(_))) {
+        // Raw fd, library action, no waiter for that direction before it
+        // (a `sendall` half-way must not be overtaken): try it first (it
+        // cannot block).
         if let Some(input) = perform(fd, wait.action.as_mut(), &mut 0, &mut io.spare) {
             return io.finish(s, stack, wait.action, input);
         }

@@ -81,10 +81,12 @@ impl Reactor {
         result.map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))?;
         fd::set_registered(fd, id, closed);
         self.adopt_entry(fd, id, same_file, graveyard);
-        let stream = is_stream(fd);
+        let stream = fd::is_stream(fd);
         let entry = self.entry(fd);
         entry.stream = stream;
         entry.ready = 0;
+        entry.read_closed = false;
+        entry.urgent = false;
         Ok(())
     }
 
@@ -146,13 +148,14 @@ impl Reactor {
                 Some(Action::Call(_)) => {}
                 Some(ref mut todo) => match perform(fd, Some(todo), &mut empty, &mut self.spare) {
                     Some(input) => {
-                        if entry.stream {
-                            entry.ready &= !empty;
-                        }
+                        entry.ready &= !entry.told_by_short_io(empty);
                         Action::discard(action);
                         return self.complete(stack, input);
                     }
-                    None => entry.ready &= !direction, // drained by someone else
+                    None => {
+                        entry.ready &= !direction; // drained by someone else
+                        entry.urgent &= direction & READ == 0;
+                    }
                 },
             }
         }
@@ -176,21 +179,4 @@ impl Reactor {
             .as_ref()
             .is_some_and(|(_, closed)| closed.list.borrow().is_empty())
     }
-}
-
-/// True if `fd` is a stream socket.
-fn is_stream(fd: RawFd) -> bool {
-    let mut kind: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: SO_TYPE writes one c_int into `kind`.
-    let ret = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_TYPE,
-            (&mut kind as *mut libc::c_int).cast(),
-            &mut len,
-        )
-    };
-    ret == 0 && kind == libc::SOCK_STREAM
 }
