@@ -301,6 +301,12 @@ impl<T: Send + 'static> UniversalQueue<T> {
         let mut state = self.lock();
         let result = loop {
             if let Some(item) = self.take_head(&mut state, &mut dead) {
+                // The wake-up this thread took may have been for an item
+                // that is still there (a task putter's, moved in): passed on
+                // to the next thread getter, or it would sleep beside it.
+                if !state.items.is_empty() {
+                    self.shared.not_empty.notify_one();
+                }
                 break Ok(item);
             }
             state = match wait(&self.shared.not_empty, state, deadline) {
@@ -341,7 +347,15 @@ impl<T: Send + 'static> UniversalQueue<T> {
         let mut state = self.lock();
         loop {
             match self.put_now(&mut state, item) {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    // The wake-up this thread took may have been for room that
+                    // is still there (its item went straight to a task
+                    // getter): passed on to the next thread putter.
+                    if !state.is_full() {
+                        self.shared.not_full.notify_one();
+                    }
+                    return Ok(());
+                }
                 Err(back) => item = back,
             }
             state = match wait(&self.shared.not_full, state, deadline) {

@@ -543,3 +543,95 @@ fn a_cancel_after_a_remote_result_came_still_ends_the_task() {
     assert!(!resumed.get());
     assert_eq!(q.len(), 0, "the item went with the cancelled task's wait");
 }
+
+/// Two threads blocked in `put_blocking` on a full queue of size 1, and
+/// three tasks getting: every getter gets an item and both threads return.
+/// (A thread's item handed straight to a task getter leaves the room it was
+/// woken for: the wake-up is passed on to the other thread.)
+#[test]
+fn threads_blocked_in_put_blocking_all_get_room() {
+    let q: UniversalQueue<u32> = UniversalQueue::with_maxsize(1);
+    q.put_blocking(0);
+    let producers: Vec<_> = (1..=2)
+        .map(|i| {
+            let q = q.clone();
+            std::thread::spawn(move || q.put_blocking(i))
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100)); // both wait on the full queue
+    let tm = TaskManager::new();
+    let got = Rc::new(std::cell::RefCell::new(Vec::new()));
+    for _ in 0..3 {
+        let (q, got) = (q.clone(), got.clone());
+        tm.add(Task::<()>::new(
+            #[coroutine]
+            move |_| {
+                // Bounded, so that a lost wake-up fails the test instead of hanging it.
+                let item = wait!(q.get().timeout(10)).map_err(|e| e.to_string());
+                got.borrow_mut().push(item);
+                Ok(())
+            },
+        ));
+    }
+    tm.run().unwrap();
+    // A lost wake-up leaves a thread blocked for ever beside the room: given
+    // 30 s to finish, so that it fails the test instead of hanging it.
+    let start = std::time::Instant::now();
+    while producers.iter().any(|p| !p.is_finished()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        producers.iter().all(|p| p.is_finished()),
+        "a thread still waits: {:?}",
+        got.borrow()
+    );
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut items: Vec<u32> = got.borrow().iter().map(|r| *r.as_ref().unwrap()).collect();
+    items.sort();
+    assert_eq!(items, [0, 1, 2]);
+    assert_eq!(q.len(), 0);
+}
+
+/// Two threads blocked in `get_blocking` on an empty queue of size 1, and
+/// two tasks putting (the second waits on the full queue): both threads get
+/// an item. (A thread that takes one moves the waiting task's item in: the
+/// wake-up for it is passed on to the other thread.)
+#[test]
+fn threads_blocked_in_get_blocking_all_get_an_item() {
+    let q: UniversalQueue<u32> = UniversalQueue::with_maxsize(1);
+    let getters: Vec<_> = (0..2)
+        .map(|_| {
+            let q = q.clone();
+            std::thread::spawn(move || q.get_blocking())
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(100)); // both wait on the empty queue
+    let tm = TaskManager::new();
+    for i in 1..=2 {
+        let q = q.clone();
+        tm.add(Task::<()>::new(
+            #[coroutine]
+            move |_| {
+                wait!(q.put(i).timeout(10))?;
+                Ok(())
+            },
+        ));
+    }
+    tm.run().unwrap();
+    // A lost wake-up leaves a thread blocked for ever beside an item: given
+    // 30 s to finish, so that it fails the test instead of hanging it.
+    let start = std::time::Instant::now();
+    while getters.iter().any(|g| !g.is_finished()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        getters.iter().all(|g| g.is_finished()),
+        "a thread still waits, {} item(s) in the queue",
+        q.len()
+    );
+    let mut items: Vec<u32> = getters.into_iter().map(|g| g.join().unwrap()).collect();
+    items.sort();
+    assert_eq!(items, [1, 2]);
+}
