@@ -152,16 +152,23 @@ fn dispatch(read_end: c_int) {
             return;
         }
         let registry = lock(registry());
-        for (signum, count) in COUNTS.iter().enumerate() {
-            let n = count.swap(0, Ordering::SeqCst);
-            if n == 0 {
-                continue;
-            }
-            if let Some(Some(installed)) = registry.installed.get(signum) {
-                for (_, receiver) in &installed.receivers {
-                    receiver.arrive(signum as c_int, n);
-                }
-            }
+        for signum in 0..NSIG {
+            deliver(&registry, signum);
+        }
+    }
+}
+
+/// Hands the arrivals of `signum` counted so far to its receivers now (the
+/// registry locked): the dispatcher's work, and a new receiver's before it
+/// joins them, so that it is not given an arrival from before it was made.
+fn deliver(registry: &Registry, signum: usize) {
+    let n = COUNTS[signum].swap(0, Ordering::SeqCst);
+    if n == 0 {
+        return;
+    }
+    if let Some(Some(installed)) = registry.installed.get(signum) {
+        for (_, receiver) in &installed.receivers {
+            receiver.arrive(signum as c_int, n);
         }
     }
 }
@@ -280,7 +287,8 @@ impl Signals {
                     }
                 }
             }
-            if let Some(installed) = slot {
+            deliver(&registry, signum as usize);
+            if let Some(installed) = &mut registry.installed[signum as usize] {
                 installed.receivers.push((id, receiver.clone()));
             }
             added.push(signum);

@@ -53,6 +53,7 @@ fn child_entry() {
         "sigint" => sigint_scenario(),
         "counted" => counted_scenario(),
         "sigchld" => sigchld_scenario(),
+        "late" => late_receiver_scenario(),
         other => panic!("no scenario {other}"),
     }
 }
@@ -228,6 +229,36 @@ fn arrivals_between_waits_are_counted_and_dispositions_restored() {
             "ready",
         ]
     );
+    assert!(child.wait().unwrap().success());
+}
+
+/// A receiver made just after an arrival is not given it: the arrival is
+/// the older receiver's alone (handed to it when the new one is made).
+fn late_receiver_scenario() {
+    let older = Signals::new(&[libc::SIGWINCH]).unwrap();
+    let mut given = 0;
+    for i in 1..=100 {
+        // SAFETY: raise(3): the handler has run when it returns.
+        unsafe { libc::raise(libc::SIGWINCH) };
+        let newer = Signals::new(&[libc::SIGWINCH]).unwrap();
+        // Until the older one has it (the dispatcher may hand it over later).
+        let start = std::time::Instant::now();
+        while older.pending() < i && start.elapsed() < Duration::from_secs_f64(GUARD) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        given += newer.pending();
+    }
+    say(format!(
+        "older: {}, newer ones given an earlier arrival: {given}",
+        older.pending()
+    ));
+}
+
+#[test]
+fn a_receiver_is_not_given_an_arrival_from_before_it_was_made() {
+    let (mut child, lines) = child("late");
+    let lines: Vec<String> = lines.collect();
+    assert_eq!(lines, ["older: 100, newer ones given an earlier arrival: 0"]);
     assert!(child.wait().unwrap().success());
 }
 
