@@ -27,9 +27,10 @@
 //!   line that has arrived is kept by the operation while it waits for the
 //!   rest (waiting for the whole line in the kernel could deadlock: a socket's
 //!   queue can fill before the newline arrives). A `readline` that times out
-//!   keeps that part on the crate's own fds, for the next `readline` (a `recv`
-//!   or `read` meanwhile gets the bytes after it); on any other fd the part
-//!   goes with the operation. On a datagram socket a line is a whole
+//!   keeps that part on the crate's own fds, for the next `readline` (or a
+//!   `recv` or `read`, which gives it first: the stream's order holds, and the
+//!   fd counts as readable while it is kept); on any other fd the part goes
+//!   with the operation. On a datagram socket a line is a whole
 //!   datagram (a read takes all of one, and would lose what it left).
 //!
 //! The operations hold the raw fd, not a borrow (the manager keeps the
@@ -78,6 +79,11 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
     let Some(action) = action else { return Some(nothing()) };
     let done = match action {
         Action::Recv(n) => {
+            if fd::any_partial_line() {
+                if let Some(got) = after_partial_line(fd, *n, |more| recv_now(fd, more, spare)) {
+                    return Some(got.map(Value::new).map_err(Error::from));
+                }
+            }
             let got = recv_now(fd, *n, spare);
             if got.as_ref().is_ok_and(|bytes| !bytes.is_empty() && bytes.len() < *n) {
                 *drained |= READ;
@@ -97,6 +103,35 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
         Action::Try(f) | Action::Call(f) => return call_action(f),
     };
     finished(done)
+}
+
+/// A read of up to `n` bytes from owned `fd` that gives first the part of a
+/// line a timed-out `readline` kept (so that the stream's order holds), then
+/// what `more` reads after it without waiting; `None` if `fd` keeps none.
+#[cold]
+#[inline(never)]
+pub(crate) fn after_partial_line(
+    fd: RawFd,
+    n: usize,
+    more: impl FnOnce(usize) -> io::Result<Vec<u8>>,
+) -> Option<io::Result<Vec<u8>>> {
+    if n == 0 {
+        return None; // a read of nothing reads nothing
+    }
+    let mut part = fd::take_partial_line(fd);
+    if part.is_empty() {
+        return None;
+    }
+    if part.len() >= n {
+        let rest = part.split_off(n);
+        fd::keep_partial_line(fd, rest);
+        return Some(Ok(part));
+    }
+    // Whatever else comes of it (nothing yet, an error) is for the next read.
+    if let Ok(bytes) = more(n - part.len()) {
+        part.extend_from_slice(&bytes);
+    }
+    Some(Ok(part))
 }
 
 /// What an action's I/O gave: `None` if it would block, else the task's input.
@@ -263,6 +298,13 @@ pub fn read(fd: impl FileNo, n: usize) -> Op<Vec<u8>> {
     let fd = fd.fileno();
     let (mut buf, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
+        if fd::any_partial_line() {
+            // SAFETY: `fill` passes a pointer to n writable bytes.
+            let more = |m| fill(&mut Vec::new(), m, |ptr, m| unsafe { libc::read(fd, ptr, m) });
+            if let Some(got) = after_partial_line(fd, n, more) {
+                return got;
+            }
+        }
         // SAFETY (both calls): `fill` passes a pointer to n writable bytes.
         let on_socket = || {
             fill(&mut buf, n, |ptr, n| unsafe {
@@ -319,8 +361,8 @@ pub(crate) fn send_now(fd: RawFd, data: &[u8]) -> io::Result<usize> {
 /// left (an empty `Vec` once nothing is). A line already buffered in the
 /// kernel is returned without waiting. On the crate's own fds
 /// ([`net`](crate::net)), the part of a line read before a timeout is kept
-/// for the next `readline` (a `recv` or `read` meanwhile gets the bytes
-/// after it); on a raw fd or a std object (the compatibility path) that part
+/// for the next `readline` (a `recv` or `read` meanwhile gives it first, in
+/// the stream's order); on a raw fd or a std object (the compatibility path) that part
 /// is lost with the timed-out operation: wrap the socket to keep it. On a
 /// datagram socket, a line is a whole datagram.
 ///

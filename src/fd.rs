@@ -86,6 +86,20 @@ struct Owned {
 thread_local! {
     static TABLE: RefCell<Vec<Option<Owned>>> = const { RefCell::new(Vec::new()) };
     static NEXT_ID: Cell<u32> = const { Cell::new(1) };
+    /// How many owned fds keep a partial line: while none does (the usual
+    /// case), a `recv` or `read` asks one load, not the table.
+    static PARTIAL_LINES: Cell<usize> = const { Cell::new(0) };
+}
+
+/// True if any owned fd of the thread keeps a partial line.
+#[inline(always)]
+pub(crate) fn any_partial_line() -> bool {
+    PARTIAL_LINES.with(|n| n.get() > 0)
+}
+
+/// Counts a partial line kept (`true`) or given back (`false`).
+fn count_partial_line(kept: bool) {
+    PARTIAL_LINES.with(|n| n.set(if kept { n.get() + 1 } else { n.get().saturating_sub(1) }));
 }
 
 /// Records `fd` as owned by the library; gives its id.
@@ -127,6 +141,9 @@ pub(crate) fn release(fd: RawFd, id: u32) {
         .ok()
         .flatten();
     let Some(owned) = owned else { return };
+    if !owned.partial_line.is_empty() {
+        count_partial_line(false);
+    }
     if let Some(closed) = owned.registered.and_then(|w| w.upgrade()) {
         let _ = crate::epoll::delete(&closed.registry, fd);
         closed.list.borrow_mut().push((fd, id));
@@ -207,10 +224,22 @@ pub(crate) fn is_owned(fd: RawFd) -> bool {
 
 /// Takes the partial line kept for owned `fd` (empty if none, or not owned).
 pub(crate) fn take_partial_line(fd: RawFd) -> Vec<u8> {
+    if !any_partial_line() {
+        return Vec::new();
+    }
     TABLE.with(|t| match t.borrow_mut().get_mut(fd as usize) {
-        Some(Some(o)) => std::mem::take(&mut o.partial_line),
+        Some(Some(o)) if !o.partial_line.is_empty() => {
+            count_partial_line(false);
+            std::mem::take(&mut o.partial_line)
+        }
         _ => Vec::new(),
     })
+}
+
+/// True if owned `fd` keeps a partial line.
+pub(crate) fn has_partial_line(fd: RawFd) -> bool {
+    any_partial_line()
+        && TABLE.with(|t| matches!(t.borrow().get(fd as usize), Some(Some(o)) if !o.partial_line.is_empty()))
 }
 
 /// Keeps `line` as owned `fd`'s partial line, for its next `readline`.
@@ -218,6 +247,12 @@ pub(crate) fn take_partial_line(fd: RawFd) -> Vec<u8> {
 pub(crate) fn keep_partial_line(fd: RawFd, line: Vec<u8>) -> Option<Vec<u8>> {
     TABLE.with(|t| match t.borrow_mut().get_mut(fd as usize) {
         Some(Some(o)) => {
+            match (o.partial_line.is_empty(), line.is_empty()) {
+                (true, false) => count_partial_line(true),
+                (false, true) => count_partial_line(false),
+                _ => {}
+            }
+            // (What it held, if anything, was taken before it was read on.)
             o.partial_line = line;
             None
         }

@@ -195,3 +195,46 @@ fn write_to_a_regular_file_writes_all() {
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 100_000);
     std::fs::remove_file(&path).unwrap();
 }
+
+/// What a `readline` that timed out on an owned socket kept comes first for
+/// a `recv` or `read` too, so that the stream's order holds: a `recv` gives
+/// it with the bytes after it, a short one part of it, and the next
+/// `readline` the rest of the line.
+#[test]
+fn the_part_of_a_line_a_timed_out_readline_kept_comes_first_for_recv_and_read() {
+    let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let a = multitask::net::UnixStream::from(a);
+    b.write_all(b"abc").unwrap();
+    let lines = run_logged(|log| {
+        Task::new(
+            #[coroutine]
+            static move |_| {
+                let note = |line: String| log.borrow_mut().push(line);
+                note(text(wait!(readline(&a).timeout(0.05))));
+                b.write_all(b"def\n").unwrap();
+                note(text(wait!(recv(&a, 100).timeout(2))));
+                b.write_all(b"ghi").unwrap();
+                note(text(wait!(readline(&a).timeout(0.05))));
+                note(text(wait!(recv(&a, 2).timeout(2))));
+                b.write_all(b"jk\n").unwrap();
+                note(text(wait!(readline(&a).timeout(2))));
+                b.write_all(b"lm").unwrap();
+                note(text(wait!(readline(&a).timeout(0.05))));
+                note(text(wait!(multitask::read(&a, 10).timeout(2))));
+                Ok(())
+            },
+        )
+    });
+    assert_eq!(
+        lines,
+        [
+            "Err(Timeout)",
+            r#""abcdef\n""#,
+            "Err(Timeout)",
+            r#""gh""#,
+            r#""ijk\n""#,
+            "Err(Timeout)",
+            r#""lm""#,
+        ]
+    );
+}
