@@ -79,11 +79,6 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
     let Some(action) = action else { return Some(nothing()) };
     let done = match action {
         Action::Recv(n) => {
-            if fd::any_partial_line() {
-                if let Some(got) = after_partial_line(fd, *n, |more| recv_now(fd, more, spare)) {
-                    return Some(got.map(Value::new).map_err(Error::from));
-                }
-            }
             let got = recv_now(fd, *n, spare);
             if got.as_ref().is_ok_and(|bytes| !bytes.is_empty() && bytes.len() < *n) {
                 *drained |= READ;
@@ -501,6 +496,18 @@ pub(crate) fn recv_now(fd: RawFd, n: usize, spare: &mut Spare) -> io::Result<Vec
     if n <= STACK_RECV {
         return recv_on_stack::<STACK_RECV>(fd, n, spare);
     }
+    recv_into_vec(fd, n)
+}
+
+/// A `recv` of `n` bytes into a `Vec` of its own, first giving the part of
+/// a line a timed-out `readline` kept, if any (see [`after_partial_line`]).
+#[inline(never)]
+fn recv_into_vec(fd: RawFd, n: usize) -> io::Result<Vec<u8>> {
+    if fd::any_partial_line() {
+        if let Some(got) = after_partial_line(fd, n, |more| recv_into_vec(fd, more)) {
+            return got;
+        }
+    }
     let mut buf = Vec::new();
     // SAFETY: `fill` passes a pointer to n writable bytes.
     fill(&mut buf, n, |ptr, n| unsafe {
@@ -513,6 +520,13 @@ pub(crate) fn recv_now(fd: RawFd, n: usize, spare: &mut Spare) -> io::Result<Vec
 #[inline(never)]
 fn recv_on_stack<const N: usize>(fd: RawFd, n: usize, spare: &mut Spare) -> io::Result<Vec<u8>> {
     debug_assert!(n <= N);
+    // The part of a line a timed-out `readline` kept comes first (checked
+    // here, out of the operation path that `perform` is inlined into).
+    if fd::any_partial_line() {
+        if let Some(got) = after_partial_line(fd, n, |more| recv_into_vec(fd, more)) {
+            return got;
+        }
+    }
     let mut buf = std::mem::MaybeUninit::<[u8; N]>::uninit();
     // SAFETY: buf has N >= n writable bytes.
     let got = check(unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), n.min(N), libc::MSG_DONTWAIT) })?;

@@ -387,7 +387,13 @@ impl Reactor {
         let entry = self.entries.get(fd as usize)?;
         let i = entry.fifo.binary_search_by_key(&seq, |w| w.seq).ok()?;
         let task = self.take(fd as usize, i, graveyard);
-        self.entries[fd as usize].tidy();
+        let entry = &mut self.entries[fd as usize];
+        entry.tidy();
+        if entry.owner != 0 && fd::has_partial_line(fd) {
+            // A `readline` that timed out (or was cancelled) kept part of a
+            // line: there is something to read, for whoever reads next.
+            entry.ready |= READ;
+        }
         task
     }
 

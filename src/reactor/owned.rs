@@ -140,11 +140,7 @@ impl Reactor {
             timeout,
         } = wait;
         let entry = &mut self.entries[fd as usize];
-        let mut direction = entry.ready & flags;
-        if direction == 0 && fd::any_partial_line() && partial_line_to_read(fd, flags, &action) {
-            // A timed-out `readline` kept part of a line: it is there to read.
-            direction = READ;
-        }
+        let direction = entry.ready & flags;
         let mut empty = 0;
         if direction != 0 {
             match action {
@@ -183,13 +179,4 @@ impl Reactor {
             .as_ref()
             .is_some_and(|(_, closed)| closed.list.borrow().is_empty())
     }
-}
-
-/// True if a library action or readiness wait for `flags` on owned `fd` has
-/// a partial line to read, kept by a timed-out `readline`. Out of line: the
-/// caller asks only once one is kept.
-#[cold]
-#[inline(never)]
-fn partial_line_to_read(fd: RawFd, flags: crate::fd::Flags, action: &Option<Action>) -> bool {
-    flags & READ != 0 && !matches!(action, Some(Action::Call(_))) && fd::has_partial_line(fd)
 }
