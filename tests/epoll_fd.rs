@@ -8,6 +8,8 @@
 //! wait, which another test's manager could confuse.
 #![feature(coroutines)]
 
+mod common;
+
 use std::cell::RefCell;
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -16,20 +18,7 @@ use multitask::{readable, wait, Task, TaskManager};
 
 /// The epoll instances this process has open.
 fn epoll_fds() -> Vec<i32> {
-    let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let link = std::fs::read_link(e.path()).ok()?;
-            if link.to_str()? == "anon_inode:[eventpoll]" {
-                e.file_name().to_str()?.parse().ok()
-            } else {
-                None
-            }
-        })
-        .collect();
-    fds.sort();
-    fds
+    common::fds_linked_to("anon_inode:[eventpoll]")
 }
 
 #[test]

@@ -9,6 +9,8 @@
 //! confuse.
 #![feature(coroutines)]
 
+mod common;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -16,20 +18,7 @@ use multitask::{readable, run_in_thread, wait, Task, TaskManager};
 
 /// The eventfds this process has open.
 fn eventfds() -> Vec<i32> {
-    let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .expect("/proc/self/fd")
-        .filter_map(|e| {
-            let e = e.ok()?;
-            let link = std::fs::read_link(e.path()).ok()?;
-            if link.to_str()? == "anon_inode:[eventfd]" {
-                e.file_name().to_str()?.parse().ok()
-            } else {
-                None
-            }
-        })
-        .collect();
-    fds.sort();
-    fds
+    common::fds_linked_to("anon_inode:[eventfd]")
 }
 
 #[test]

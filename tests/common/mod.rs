@@ -13,6 +13,25 @@ use multitask::{recv, send, wait, Error, Task, TaskManager};
 /// failure instead of a hung suite.
 pub const GUARD: f64 = 20.0;
 
+/// The numbers of this process's open fds whose `/proc/self/fd` link is
+/// `link` (`"anon_inode:[eventfd]"`, `"anon_inode:[eventpoll]"`), in order.
+pub fn fds_linked_to(link: &str) -> Vec<i32> {
+    let mut fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .expect("/proc/self/fd")
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            if target.to_str()? == link {
+                e.file_name().to_str()?.parse().ok()
+            } else {
+                None
+            }
+        })
+        .collect();
+    fds.sort();
+    fds
+}
+
 /// The OS error number inside `e`, if any.
 pub fn errno(e: &Error) -> Option<i32> {
     e.io_error().and_then(|e| e.raw_os_error())
