@@ -544,6 +544,16 @@ fn a_cancel_after_a_remote_result_came_still_ends_the_task() {
     assert_eq!(q.len(), 0, "the item went with the cancelled task's wait");
 }
 
+/// True once every thread has finished, given 30 s: a thread a lost wake-up
+/// left blocked fails the test instead of hanging it.
+fn all_finish<T>(threads: &[std::thread::JoinHandle<T>]) -> bool {
+    let start = std::time::Instant::now();
+    while threads.iter().any(|t| !t.is_finished()) && start.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    threads.iter().all(|t| t.is_finished())
+}
+
 /// Two threads blocked in `put_blocking` on a full queue of size 1, and
 /// three tasks getting: every getter gets an item and both threads return.
 /// (A thread's item handed straight to a task getter leaves the room it was
@@ -574,17 +584,8 @@ fn threads_blocked_in_put_blocking_all_get_room() {
         ));
     }
     tm.run().unwrap();
-    // A lost wake-up leaves a thread blocked for ever beside the room: given
-    // 30 s to finish, so that it fails the test instead of hanging it.
-    let start = std::time::Instant::now();
-    while producers.iter().any(|p| !p.is_finished()) && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(
-        producers.iter().all(|p| p.is_finished()),
-        "a thread still waits: {:?}",
-        got.borrow()
-    );
+    // A lost wake-up leaves a thread blocked for ever beside the room.
+    assert!(all_finish(&producers), "a thread still waits: {:?}", got.borrow());
     for p in producers {
         p.join().unwrap();
     }
@@ -620,14 +621,9 @@ fn threads_blocked_in_get_blocking_all_get_an_item() {
         ));
     }
     tm.run().unwrap();
-    // A lost wake-up leaves a thread blocked for ever beside an item: given
-    // 30 s to finish, so that it fails the test instead of hanging it.
-    let start = std::time::Instant::now();
-    while getters.iter().any(|g| !g.is_finished()) && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // A lost wake-up leaves a thread blocked for ever beside an item.
     assert!(
-        getters.iter().all(|g| g.is_finished()),
+        all_finish(&getters),
         "a thread still waits, {} item(s) in the queue",
         q.len()
     );
