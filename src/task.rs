@@ -457,17 +457,33 @@ impl Drop for Stack {
         }
         let input = std::mem::replace(&mut *frames.input, nothing());
         let children = frames.children.take();
-        drop(input);
+        // Each part is the user's and may panic when dropped: each under its
+        // own `catch_unwind`, so that one panic neither keeps the others
+        // from being dropped now (a cancel's promise) nor, unwinding through
+        // the rest, becomes a second panic that aborts. The first goes on
+        // once everything is dropped; any later one is logged.
+        let mut first = None;
+        let mut caught = |result: std::thread::Result<()>| {
+            if let Err(panic) = result {
+                match first {
+                    None => first = Some(panic),
+                    Some(_) => log::warn!("a task's part panicked when dropped: {}", panic_message(panic)),
+                }
+            }
+        };
+        caught(catch_unwind(AssertUnwindSafe(|| drop(input))));
         if let Some(mut children) = children {
             while let Some(child) = children.pop() {
-                drop(child);
+                caught(catch_unwind(AssertUnwindSafe(|| drop(child))));
             }
         }
-        if shared {
-            // A handle keeps the cell: the body goes now, in place.
-            // SAFETY: this stack owns the body (see `cell.rs`), and only
-            // this `Drop` drops it, once; no stack is left to resume it.
-            unsafe { self.0.drop_body() }
+        // The body goes now, in place: a handle may keep the cell, and a
+        // panic above must not leave it to whoever drops the cell last.
+        // SAFETY: this stack owns the body (see `cell.rs`), and only this
+        // `Drop` drops it, once; no stack is left to resume it.
+        caught(catch_unwind(AssertUnwindSafe(|| unsafe { self.0.drop_body() })));
+        if let Some(panic) = first {
+            std::panic::resume_unwind(panic);
         }
     }
 }

@@ -874,3 +874,117 @@ fn an_event_set_by_the_drop_of_a_universal_queues_item_wakes_its_waiter() {
     tm.run().unwrap();
     assert_eq!(*log.borrow(), ["the waiter woke"]);
 }
+
+/// A task's stack (its body and its children) dropped by a cancel, a clear
+/// or a group: a destructor that panics must neither abort the process nor
+/// keep the task's other destructors from running then.
+mod panicking_destructors {
+    use super::*;
+    use multitask::TaskGroup;
+
+    type Log = Rc<RefCell<Vec<&'static str>>>;
+
+    /// Logs its name when dropped, then panics if told to.
+    struct Guard(&'static str, bool, Log);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.2.borrow_mut().push(self.0);
+            if self.1 {
+                panic!("drop of {}", self.0);
+            }
+        }
+    }
+
+    /// A task holding a guard, waiting on a child that holds a panicking one and sleeps.
+    fn parent(log: &Log, parent_panics: bool) -> Task {
+        let log = log.clone();
+        Task::new(
+            #[coroutine]
+            move |_| {
+                let _g = Guard("parent", parent_panics, log.clone());
+                let l = log.clone();
+                wait!(Task::<()>::new(
+                    #[coroutine]
+                    move |_| {
+                        let _g = Guard("child", true, l);
+                        wait!(sleep(3600))?;
+                        Ok(())
+                    }
+                ))?;
+                Ok(())
+            },
+        )
+    }
+
+    #[test]
+    fn cancel_runs_every_destructor_even_if_a_childs_panics() {
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        let handle = tm.add(parent(&log, false));
+        tm.run_next(None).unwrap(); // the parent yields its child
+        tm.run_next(None).unwrap(); // the child sleeps
+        handle.cancel();
+        assert_eq!(*log.borrow(), ["child", "parent"]);
+        assert!(handle.is_cancelled());
+    }
+
+    #[test]
+    fn clear_with_a_task_whose_body_and_child_both_panic_when_dropped() {
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        tm.add(parent(&log, true));
+        tm.run_next(None).unwrap();
+        tm.run_next(None).unwrap();
+        let cleared = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| tm.clear()));
+        assert!(cleared.is_ok(), "a task's destructor panicked out of clear()");
+        assert_eq!(*log.borrow(), ["child", "parent"]);
+        assert_eq!(tm.tasks().len(), 0);
+    }
+
+    #[test]
+    fn clear_and_drop_with_three_levels_that_all_panic_when_dropped() {
+        for drop_manager in [false, true] {
+            let log: Log = Rc::default();
+            let tm = TaskManager::new();
+            let l = log.clone();
+            tm.add(Task::<()>::new(
+                #[coroutine]
+                move |_| {
+                    let _g = Guard("top", true, l.clone());
+                    wait!(parent(&l, true))?;
+                    Ok(())
+                },
+            ));
+            for _ in 0..3 {
+                tm.run_next(None).unwrap();
+            }
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                if drop_manager {
+                    drop(tm)
+                } else {
+                    tm.clear()
+                }
+            }));
+            assert!(ended.is_ok());
+            assert_eq!(*log.borrow(), ["child", "parent", "top"]);
+        }
+    }
+
+    #[test]
+    fn a_dropped_group_whose_members_child_panics_when_dropped_drops_it_all() {
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        let group = TaskGroup::in_manager(&tm);
+        group.add(parent(&log, true));
+        tm.run_next(None).unwrap();
+        tm.run_next(None).unwrap();
+        let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(group)));
+        assert!(
+            dropped.is_ok(),
+            "a member's destructor panicked out of the group's drop"
+        );
+        assert_eq!(*log.borrow(), ["child", "parent"]);
+        tm.run().unwrap();
+    }
+}
