@@ -102,7 +102,8 @@ pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flag
 
 /// A read of up to `n` bytes from owned `fd` that gives first the part of a
 /// line a timed-out `readline` kept (so that the stream's order holds), then
-/// what `more` reads after it without waiting; `None` if `fd` keeps none.
+/// what `more` reads after it without waiting; or the error a read after
+/// the line met, kept for this read; `None` if `fd` keeps neither.
 #[cold]
 #[inline(never)]
 pub(crate) fn after_partial_line(
@@ -115,16 +116,20 @@ pub(crate) fn after_partial_line(
     }
     let mut part = fd::take_partial_line(fd);
     if part.is_empty() {
-        return None;
+        // An error met after the line, if that is what it keeps now.
+        return fd::take_kept_error(fd).map(Err);
     }
     if part.len() >= n {
         let rest = part.split_off(n);
         fd::keep_partial_line(fd, rest);
         return Some(Ok(part));
     }
-    // Whatever else comes of it (nothing yet, an error) is for the next read.
-    if let Ok(bytes) = more(n - part.len()) {
-        part.extend_from_slice(&bytes);
+    match more(n - part.len()) {
+        Ok(bytes) => part.extend_from_slice(&bytes),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        // Comes after the part in the stream: kept for the next read (a
+        // socket reports its error once; read again, it would say EOF).
+        Err(e) => fd::keep_error(fd, e),
     }
     Some(Ok(part))
 }
@@ -389,6 +394,9 @@ pub fn readline(fd: impl FileNo) -> Op<Vec<u8>> {
     let (mut line, mut socket) = (Vec::new(), true);
     action(fd, READ, move || {
         if line.is_empty() {
+            if let Some(error) = fd::take_kept_error(fd) {
+                return Err(error); // met after the partial line a recv gave
+            }
             line = fd::take_partial_line(fd);
         }
         let result = match socket_or_ready(&mut socket, fd, false, || socket_line(fd, &mut line)) {

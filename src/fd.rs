@@ -81,25 +81,52 @@ struct Owned {
     watchers: Vec<Weak<Closed>>,
     /// The part of a line `readline` has read and not returned yet.
     partial_line: Vec<u8>,
+    /// The error a read after the partial line met (see
+    /// `action::after_partial_line`): the stream's next event, after the
+    /// line. A socket reports its error once, so it must not be lost.
+    kept_error: Option<std::io::Error>,
+}
+
+impl Owned {
+    /// True if the fd keeps something for its next read.
+    fn keeps(&self) -> bool {
+        !self.partial_line.is_empty() || self.kept_error.is_some()
+    }
 }
 
 thread_local! {
     static TABLE: RefCell<Vec<Option<Owned>>> = const { RefCell::new(Vec::new()) };
     static NEXT_ID: Cell<u32> = const { Cell::new(1) };
-    /// How many owned fds keep a partial line: while none does (the usual
-    /// case), a `recv` or `read` asks one load, not the table.
+    /// How many owned fds keep a partial line or an error after it: while
+    /// none does (the usual case), a `recv` or `read` asks one load, not the table.
     static PARTIAL_LINES: Cell<usize> = const { Cell::new(0) };
 }
 
-/// True if any owned fd of the thread keeps a partial line.
+/// True if any owned fd of the thread keeps a partial line (or an error after one).
 #[inline(always)]
 pub(crate) fn any_partial_line() -> bool {
     PARTIAL_LINES.with(|n| n.get() > 0)
 }
 
-/// Counts a partial line kept (`true`) or given back (`false`).
+/// Counts an fd that starts (`true`) or stops keeping something.
 fn count_partial_line(kept: bool) {
     PARTIAL_LINES.with(|n| n.set(if kept { n.get() + 1 } else { n.get().saturating_sub(1) }));
+}
+
+/// Changes owned `fd`'s kept state with `f`, keeping the count; `None` if
+/// `fd` is not owned.
+fn change_kept<R>(fd: RawFd, f: impl FnOnce(&mut Owned) -> R) -> Option<R> {
+    TABLE.with(|t| match t.borrow_mut().get_mut(fd as usize) {
+        Some(Some(o)) => {
+            let before = o.keeps();
+            let result = f(o);
+            if o.keeps() != before {
+                count_partial_line(!before);
+            }
+            Some(result)
+        }
+        _ => None,
+    })
 }
 
 /// Records `fd` as owned by the library; gives its id.
@@ -120,6 +147,7 @@ pub(crate) fn adopt(fd: RawFd) -> u32 {
             registered: None,
             watchers: Vec::new(),
             partial_line: Vec::new(),
+            kept_error: None,
         });
     });
     id
@@ -141,7 +169,7 @@ pub(crate) fn release(fd: RawFd, id: u32) {
         .ok()
         .flatten();
     let Some(owned) = owned else { return };
-    if !owned.partial_line.is_empty() {
+    if owned.keeps() {
         count_partial_line(false);
     }
     if let Some(closed) = owned.registered.and_then(|w| w.upgrade()) {
@@ -227,37 +255,36 @@ pub(crate) fn take_partial_line(fd: RawFd) -> Vec<u8> {
     if !any_partial_line() {
         return Vec::new();
     }
-    TABLE.with(|t| match t.borrow_mut().get_mut(fd as usize) {
-        Some(Some(o)) if !o.partial_line.is_empty() => {
-            count_partial_line(false);
-            std::mem::take(&mut o.partial_line)
-        }
-        _ => Vec::new(),
-    })
+    change_kept(fd, |o| std::mem::take(&mut o.partial_line)).unwrap_or_default()
 }
 
-/// True if owned `fd` keeps a partial line.
-pub(crate) fn has_partial_line(fd: RawFd) -> bool {
-    any_partial_line()
-        && TABLE.with(|t| matches!(t.borrow().get(fd as usize), Some(Some(o)) if !o.partial_line.is_empty()))
+/// True if owned `fd` keeps something for its next read: a partial line,
+/// or the error a read after one met.
+pub(crate) fn keeps_for_next_read(fd: RawFd) -> bool {
+    any_partial_line() && TABLE.with(|t| matches!(t.borrow().get(fd as usize), Some(Some(o)) if o.keeps()))
+}
+
+/// Keeps `error` as owned `fd`'s next read's (it came after the partial
+/// line that read gave); dropped if `fd` is not owned.
+pub(crate) fn keep_error(fd: RawFd, error: std::io::Error) {
+    change_kept(fd, |o| o.kept_error = Some(error));
+}
+
+/// Takes the error owned `fd` keeps for its next read, if any.
+pub(crate) fn take_kept_error(fd: RawFd) -> Option<std::io::Error> {
+    if !any_partial_line() {
+        return None;
+    }
+    change_kept(fd, |o| o.kept_error.take()).flatten()
 }
 
 /// Keeps `line` as owned `fd`'s partial line, for its next `readline`.
 /// Gives it back if `fd` is not owned (the caller keeps it then).
 pub(crate) fn keep_partial_line(fd: RawFd, line: Vec<u8>) -> Option<Vec<u8>> {
-    TABLE.with(|t| match t.borrow_mut().get_mut(fd as usize) {
-        Some(Some(o)) => {
-            match (o.partial_line.is_empty(), line.is_empty()) {
-                (true, false) => count_partial_line(true),
-                (false, true) => count_partial_line(false),
-                _ => {}
-            }
-            // (What it held, if anything, was taken before it was read on.)
-            o.partial_line = line;
-            None
-        }
-        _ => Some(line),
-    })
+    let mut line = Some(line);
+    // (What it held, if anything, was taken before it was read on.)
+    change_kept(fd, |o| o.partial_line = line.take().unwrap_or_default());
+    line
 }
 
 /// True if `fd` is a stream socket.

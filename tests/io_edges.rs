@@ -238,3 +238,210 @@ fn the_part_of_a_line_a_timed_out_readline_kept_comes_first_for_recv_and_read() 
         ]
     );
 }
+
+/// What a timed-out `readline` kept, and the known readiness of an owned fd,
+/// reach the waiters already parked on it in their order.
+mod parked_behind {
+    use super::*;
+    use multitask::net::UnixStream;
+    use multitask::{fd_action, readable, send, sleep};
+    use std::io::Read;
+
+    /// A `readline` that times out with `abc` kept, and behind it a second
+    /// task parked on the same fd (`second`), which logs what it gets.
+    fn after_a_timed_out_readline(second: impl FnOnce(Rc<UnixStream>, Log) -> Task<()>) -> Vec<String> {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a = Rc::new(UnixStream::from(a));
+        b.write_all(b"abc").unwrap();
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        let (a1, l1) = (a.clone(), log.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let got = wait!(readline(&*a1).timeout(0.05));
+                l1.borrow_mut().push(format!("readline: {}", text(got)));
+                Ok(())
+            },
+        ));
+        tm.add(second(a, log.clone()));
+        tm.run().unwrap();
+        let lines = log.borrow().clone();
+        lines
+    }
+
+    #[test]
+    fn a_recv_parked_behind_a_readline_that_times_out_gets_the_kept_part() {
+        let lines = after_a_timed_out_readline(|a, log| {
+            Task::new(
+                #[coroutine]
+                move |_| {
+                    let got = wait!(recv(&*a, 100).timeout(5));
+                    log.borrow_mut().push(format!("recv: {}", text(got)));
+                    Ok(())
+                },
+            )
+        });
+        assert_eq!(lines, ["readline: Err(Timeout)", r#"recv: "abc""#]);
+    }
+
+    #[test]
+    fn a_readable_wait_parked_behind_a_readline_that_times_out_wakes() {
+        let lines = after_a_timed_out_readline(|a, log| {
+            Task::new(
+                #[coroutine]
+                move |_| {
+                    let got = wait!(readable(&*a).timeout(5));
+                    log.borrow_mut().push(format!("readable: {got:?}"));
+                    Ok(())
+                },
+            )
+        });
+        assert_eq!(lines, ["readline: Err(Timeout)", "readable: Ok(())"]);
+    }
+
+    /// A reset after a timed-out readline kept "abc": recv gives "abc", then
+    /// the reset (ECONNRESET), not a clean end of file; and so does a
+    /// readline in the place of the second recv.
+    #[test]
+    fn a_reset_after_a_kept_partial_line_is_not_turned_into_eof() {
+        for then_readline in [false, true] {
+            let (a, mut peer) = tcp_pair();
+            peer.write_all(b"abc").unwrap();
+            let lines = run_logged(|log| {
+                Task::new(
+                    #[coroutine]
+                    move |_| {
+                        let got = wait!(readline(&a).timeout(0.05));
+                        log.borrow_mut().push(format!("readline {}", text(got)));
+                        let linger = libc::linger {
+                            l_onoff: 1,
+                            l_linger: 0,
+                        };
+                        // SAFETY: a valid socket and a linger of its size.
+                        let set = unsafe {
+                            libc::setsockopt(
+                                peer.as_raw_fd(),
+                                libc::SOL_SOCKET,
+                                libc::SO_LINGER,
+                                (&linger as *const libc::linger).cast(),
+                                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                            )
+                        };
+                        assert_eq!(set, 0);
+                        drop(peer); // a reset
+                        wait!(readable(&a))?;
+                        let got = wait!(recv(&a, 100));
+                        log.borrow_mut().push(format!("recv {}", text(got)));
+                        let got = if then_readline {
+                            wait!(readline(&a))
+                        } else {
+                            wait!(recv(&a, 100))
+                        };
+                        let code = got
+                            .as_ref()
+                            .err()
+                            .and_then(|e| e.io_error())
+                            .and_then(|e| e.raw_os_error());
+                        log.borrow_mut().push(format!("then {code:?}"));
+                        let got = wait!(recv(&a, 100));
+                        log.borrow_mut().push(format!("then {}", text(got)));
+                        Ok(())
+                    },
+                )
+            });
+            let reset = Some(libc::ECONNRESET);
+            assert_eq!(
+                lines,
+                [
+                    "readline Err(Timeout)".to_string(),
+                    r#"recv "abc""#.into(),
+                    format!("then {reset:?}"),
+                    r#"then """#.into()
+                ]
+            );
+        }
+    }
+
+    /// A half-done `sendall` is not overtaken by another task's `send` when
+    /// an `fd_action` parked ahead of it would block: its repark learns from
+    /// poll(2) that the fd is writable, and the `send` yielded in the same
+    /// pass waits behind the `sendall`.
+    #[test]
+    fn a_half_done_sendall_is_not_overtaken_after_an_fd_action_repark() {
+        const BIG: usize = 4 << 20;
+        let (a, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a = Rc::new(UnixStream::from(a));
+        let fd = a.as_raw_fd();
+        peer.set_nonblocking(true).unwrap();
+        let peer = Rc::new(RefCell::new(peer));
+        let received: Rc<RefCell<Vec<u8>>> = Rc::default();
+        let drain = move |peer: &RefCell<std::os::unix::net::UnixStream>, into: &RefCell<Vec<u8>>| {
+            let mut buf = vec![0; 1 << 16];
+            while let Ok(n @ 1..) = peer.borrow_mut().read(&mut buf) {
+                into.borrow_mut().extend_from_slice(&buf[..n]);
+            }
+        };
+        let tm = TaskManager::new();
+        // Parks first: its closure drains the peer once (the socket is
+        // writable again) and would block.
+        let (p, r) = (peer.clone(), received.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let calls = std::cell::Cell::new(0);
+                let (p, r) = (p.clone(), r.clone());
+                let _ = wait!(fd_action(fd, false, true, false, move || {
+                    calls.set(calls.get() + 1);
+                    if calls.get() == 1 {
+                        drain(&p, &r);
+                    }
+                    Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                })
+                .timeout(0.5));
+                Ok(())
+            },
+        ));
+        // More than the socket holds: parks half-way, second.
+        let a1 = a.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(sendall(&*a1, vec![b'A'; BIG]))?;
+                Ok(())
+            },
+        ));
+        let a2 = a.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!();
+                wait!(send(&*a2, "DDDD"))?;
+                Ok(())
+            },
+        ));
+        // Reads the rest, so that everything finishes.
+        let (p, r) = (peer.clone(), received.clone());
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                for _ in 0..1000 {
+                    if r.borrow().len() >= BIG + 4 {
+                        break;
+                    }
+                    wait!(sleep(0.005))?;
+                    drain(&p, &r);
+                }
+                Ok(())
+            },
+        ));
+        tm.run().unwrap();
+        let got = received.borrow();
+        assert_eq!(got.len(), BIG + 4);
+        assert_eq!(
+            got.iter().position(|&x| x == b'D'),
+            Some(BIG),
+            "the send came inside the sendall"
+        );
+    }
+}

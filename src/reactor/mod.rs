@@ -389,10 +389,12 @@ impl Reactor {
         let task = self.take(fd as usize, i, graveyard);
         let entry = &mut self.entries[fd as usize];
         entry.tidy();
-        if entry.owner != 0 && fd::has_partial_line(fd) {
+        if entry.owner != 0 && fd::keeps_for_next_read(fd) {
             // A `readline` that timed out (or was cancelled) kept part of a
-            // line: there is something to read, for whoever reads next.
+            // line: there is something to read, for whoever reads next, and
+            // a reader parked behind it is served at the next step 1.
             entry.ready |= READ;
+            self.pend_if_waited(fd, READ);
         }
         task
     }
@@ -525,10 +527,9 @@ impl Reactor {
             }
             // An owned fd this reactor knows ready already sends no edge for
             // the waiters that came: they are served at the next step 1.
-            let entry = &mut self.entries[fd as usize];
-            if entry.owner != 0 && entry.ready & flags != 0 && !entry.pending {
-                entry.pending = true;
-                self.pending.push(fd);
+            let entry = &self.entries[fd as usize];
+            if entry.owner != 0 {
+                self.pend_if_waited(fd, entry.ready & flags);
             }
         }
     }
@@ -731,6 +732,11 @@ impl Reactor {
             // edge that never comes). The closure itself waits for the next
             // edge, as before.
             entry.ready = (entry.ready & !call.flags) | (ready_now(call.fd) & call.flags);
+            // Waiters parked for what it is ready for now (a `sendall`
+            // that found it full before the closure ran) are served at the
+            // next step 1, in their order, with no edge to wait for.
+            let ready = entry.ready & call.flags;
+            self.pend_if_waited(call.fd, ready);
         }
         let wait = FdWait {
             fd: call.fd,
@@ -739,6 +745,18 @@ impl Reactor {
             timeout,
         };
         self.park(s, call.task, wait);
+    }
+
+    /// Puts owned `fd` on the pending list if a waiter parked on it waits
+    /// for one of `ready`, the directions it is known ready for: the
+    /// entry's invariant is that no waiter stays parked on a direction
+    /// known ready without being served at the next step 1.
+    fn pend_if_waited(&mut self, fd: RawFd, ready: Flags) {
+        let entry = &mut self.entries[fd as usize];
+        if ready != 0 && entry.waits_for(ready) && !entry.pending {
+            entry.pending = true;
+            self.pending.push(fd);
+        }
     }
 
     /// Blocks until a waiter is woken, or `wait` has passed (`None`: for as

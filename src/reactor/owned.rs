@@ -10,6 +10,10 @@
 //!   found empty since. It may say "ready" wrongly (a read behind the library's
 //!   back): then the next try finds `EAGAIN` and clears it. It never says
 //!   "not ready" wrongly, since every edge sets it: no waiter can miss one.
+//! - No waiter stays parked for a direction `ready` holds unless the entry
+//!   is on the pending list, to be served at the next step 1 in FIFO order
+//!   (`pend_if_waited`); and a new wait takes the fast path only when no
+//!   waiter before it waits for that direction, so none is overtaken.
 //! - While the closed list is empty, an entry with an owner is still that
 //!   owner's file (a release puts it on the list first).
 
@@ -142,7 +146,10 @@ impl Reactor {
         let entry = &mut self.entries[fd as usize];
         let direction = entry.ready & flags;
         let mut empty = 0;
-        if direction != 0 {
+        // Known ready, and no waiter before it waits for that (it would be
+        // overtaken: a half-done `sendall` by another task's `send`); else
+        // it parks behind them, and the entry is served at the next step 1.
+        if direction != 0 && (entry.live == 0 || !entry.waits_for(direction)) {
             match action {
                 None => return self.complete(stack, nothing()),
                 Some(Action::Call(_)) => {}
