@@ -430,7 +430,11 @@ impl Inner {
     #[inline(always)]
     fn take_due(&mut self) -> Option<Stack> {
         self.s.due -= 1;
-        let stack = self.s.runq.pop_front()?;
+        let Some(stack) = self.s.runq.pop_front() else {
+            // More were due than are queued: a nested pass ran them.
+            self.s.due = 0;
+            return None;
+        };
         Some(self.running(stack))
     }
 
@@ -707,6 +711,12 @@ impl TaskManager {
     ///
     /// With nothing runnable, it blocks until some waiting task can run, but no
     /// longer than `timeout` (`None`: as long as it takes).
+    ///
+    /// A task may call it (or [`run`](TaskManager::run)) on its own manager:
+    /// the pass that runs the task then goes on with the number of tasks it
+    /// counted at its start, as the original's step 3 pops that many from
+    /// the queue, whatever the nested pass ran (so a task may run twice in
+    /// it); it ends early only if the queue runs out.
     pub fn run_next(&self, timeout: Option<Duration>) -> Result<()> {
         self.nested(false, || self.pass(timeout, false))
     }
@@ -732,7 +742,11 @@ impl TaskManager {
     /// Runs `passes` (`run`'s loop, or `run_next`'s one pass). Called by a
     /// task (a nested `run_next` or `run`), it finds that task as the running
     /// one, and gives it back when the passes end: `clear` and `tasks()`
-    /// still know who runs (see `State::running`). For `run` (`ends_loop`),
+    /// still know who runs (see `State::running`), and the pass that runs the
+    /// task goes on with the count of tasks it had left (the original's step
+    /// 3 pops the number it counted, whatever a nested pass ran meanwhile,
+    /// and so may run a task twice; where the queue runs out first, the
+    /// original pops an empty deque, here the pass ends). For `run` (`ends_loop`),
     /// the end also clears [`Inner::looping`], so that a `run_next` around
     /// it keeps to its one pass. Both happen even if a panic unwinds out of
     /// the passes (a user's logger may panic) and a task catches it. Once per
@@ -742,6 +756,8 @@ impl TaskManager {
         struct Restore<'a> {
             manager: &'a TaskManager,
             outer: Option<std::ptr::NonNull<TaskCell>>,
+            /// The outer pass's tasks still due (with `outer`).
+            due: usize,
             ends_loop: bool,
         }
         impl Drop for Restore<'_> {
@@ -758,6 +774,7 @@ impl TaskManager {
                 if let Node::Root(i) = &mut *node {
                     if self.outer.is_some() {
                         i.s.running = self.outer;
+                        i.s.due = self.due;
                     }
                     if self.ends_loop {
                         i.looping = false;
@@ -765,10 +782,11 @@ impl TaskManager {
                 }
             }
         }
-        let outer = self.with(|i| i.s.running.take());
+        let (outer, due) = self.with(|i| (i.s.running.take(), i.s.due));
         let _restore = Restore {
             manager: self,
             outer,
+            due,
             ends_loop,
         };
         passes()

@@ -121,7 +121,9 @@ fn a_failed_tasks_error_whose_display_panics_is_logged_and_returned() {
 
 /// A panic that unwinds out of a `run` a task called (a logger that
 /// panics), caught by that task, leaves the `run_next` around it to its one
-/// pass: the tasks queued meanwhile run in the next `run_next`.
+/// pass: it runs on for the count of tasks it made at its start (as the
+/// original's step 3 does: `t`, which the nested `run` ran once, runs again),
+/// and the tasks queued meanwhile run in the next `run_next`.
 #[test]
 fn a_run_next_around_a_task_whose_nested_run_unwound_runs_one_pass() {
     install();
@@ -159,6 +161,6 @@ fn a_run_next_around_a_task_whose_nested_run_unwound_runs_one_pass() {
     }
     assert_eq!(
         *lines.borrow(),
-        ["t1", "x: inner run unwound: true", "|", "t2", "x2", "|", "t3", "|", "|"]
+        ["t1", "x: inner run unwound: true", "t2", "|", "x2", "t3", "|", "|", "|"]
     );
 }

@@ -234,17 +234,19 @@ fn driver(log: &Log, tm: &TaskManager, drive: fn(&TaskManager)) -> Task {
 fn a_run_called_by_a_task_leaves_the_run_next_around_it_one_pass() {
     // The inner `run` starts its passes without going back to its loop
     // while nothing waits on an fd or a timer; once it returns, the pass of
-    // the outer `run_next` must still end when its own tasks have run.
+    // the outer `run_next` must still end when it has run the count of
+    // tasks it made at its start (two: the driver, and in the ticker's turn,
+    // as the original pops two, the driver again).
     let log = Log::new();
     let tm = TaskManager::new();
     tm.add(driver(&log, &tm, |m| m.run().unwrap()));
     tm.add(ticker(&log, "t", 3));
     pass(&tm, &log);
-    assert_eq!(log.get(), ["drive", "t1", "t2", "t3", "driven", "|"]);
+    assert_eq!(log.get(), ["drive", "t1", "t2", "t3", "driven", "d1", "|"]);
     passes(&tm, &log, 2);
     assert_eq!(
         log.get(),
-        ["drive", "t1", "t2", "t3", "driven", "|", "d1", "|", "d2", "|"]
+        ["drive", "t1", "t2", "t3", "driven", "d1", "|", "d2", "|", "|"]
     );
     assert!(nothing_left(&tm));
 }
@@ -2364,5 +2366,46 @@ mod model {
             prop_assert!(nothing_left(&tm));
             prop_assert_eq!(log.get(), expected(&programs));
         }
+    }
+}
+
+/// A task that runs a pass of its own manager from inside its step: the
+/// outer pass then runs on for the count it made at its start, as the
+/// original's `for i in xrange(len(self._queue))` pops that many whatever the
+/// nested pass ran (B and C run twice in the outer pass, or, after a nested
+/// `run` that ran them to their end, A three times).
+#[test]
+fn a_pass_nested_in_a_task_leaves_the_outer_pass_its_count() {
+    for nested_run in [false, true] {
+        let tm = TaskManager::new();
+        let log = Log::new();
+        for name in ["A", "B", "C"] {
+            let (log, manager) = (log.clone(), tm.clone());
+            tm.add(Task::new(
+                #[coroutine]
+                move |_| {
+                    for round in 0..3 {
+                        log.push(format!("{name}{round}"));
+                        if name == "A" && round == 0 {
+                            if nested_run {
+                                manager.run()?;
+                            } else {
+                                manager.run_next(None)?;
+                            }
+                            log.push("A back");
+                        }
+                        wait!();
+                    }
+                    Ok(())
+                },
+            ));
+        }
+        passes(&tm, &log, 4);
+        let expected = if nested_run {
+            "A0 B0 C0 B1 C1 B2 C2 A back A1 A2 | | | |"
+        } else {
+            "A0 B0 C0 A back B1 C1 | A1 B2 C2 | A2 | |"
+        };
+        assert_eq!(log.get().join(" "), expected, "nested run: {nested_run}");
     }
 }
