@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{bystanders, errno, is_closed, GUARD};
+use common::{bystanders, errno, is_closed, set_linger_zero, GUARD};
 
 use multitask::{
     accept, connect, fd_ready, read, readable, readline, recv, recvfrom, send, sendto, wait, writable, write, Clock,
@@ -107,25 +107,6 @@ fn fill(sock: &UnixStream) {
             Err(e) => panic!("filling the buffer: {e}"),
         }
     }
-}
-
-/// Sets SO_LINGER to 0, so that closing `sock` resets the connection.
-fn set_linger_zero(sock: &TcpStream) {
-    let linger = libc::linger {
-        l_onoff: 1,
-        l_linger: 0,
-    };
-    // SAFETY: a valid socket and a linger struct of the right size.
-    let ret = unsafe {
-        libc::setsockopt(
-            sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_LINGER,
-            (&linger as *const libc::linger).cast(),
-            std::mem::size_of::<libc::linger>() as libc::socklen_t,
-        )
-    };
-    assert_eq!(ret, 0);
 }
 
 /// Sends all of `data` on `fd`, however many sends it takes.

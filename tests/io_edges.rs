@@ -10,6 +10,8 @@ use std::os::fd::AsRawFd;
 use std::rc::Rc;
 use std::time::Duration;
 
+mod common;
+use common::{errno, set_linger_zero};
 use multitask::net::{TcpStream, UdpSocket};
 use multitask::{readline, recv, recvfrom, sendall, wait, write, Task, TaskManager};
 
@@ -314,21 +316,7 @@ mod parked_behind {
                     move |_| {
                         let got = wait!(readline(&a).timeout(0.05));
                         log.borrow_mut().push(format!("readline {}", text(got)));
-                        let linger = libc::linger {
-                            l_onoff: 1,
-                            l_linger: 0,
-                        };
-                        // SAFETY: a valid socket and a linger of its size.
-                        let set = unsafe {
-                            libc::setsockopt(
-                                peer.as_raw_fd(),
-                                libc::SOL_SOCKET,
-                                libc::SO_LINGER,
-                                (&linger as *const libc::linger).cast(),
-                                std::mem::size_of::<libc::linger>() as libc::socklen_t,
-                            )
-                        };
-                        assert_eq!(set, 0);
+                        set_linger_zero(&peer);
                         drop(peer); // a reset
                         wait!(readable(&a))?;
                         let got = wait!(recv(&a, 100));
@@ -338,11 +326,7 @@ mod parked_behind {
                         } else {
                             wait!(recv(&a, 100))
                         };
-                        let code = got
-                            .as_ref()
-                            .err()
-                            .and_then(|e| e.io_error())
-                            .and_then(|e| e.raw_os_error());
+                        let code = got.as_ref().err().and_then(errno);
                         log.borrow_mut().push(format!("then {code:?}"));
                         let got = wait!(recv(&a, 100));
                         log.borrow_mut().push(format!("then {}", text(got)));

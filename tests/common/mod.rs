@@ -37,6 +37,25 @@ pub fn errno(e: &Error) -> Option<i32> {
     e.io_error().and_then(|e| e.raw_os_error())
 }
 
+/// Sets SO_LINGER to 0, so that closing `sock` resets the connection.
+pub fn set_linger_zero(sock: &impl std::os::fd::AsRawFd) {
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket and a linger struct of the right size.
+    let ret = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(ret, 0);
+}
+
 /// True if `fd` is not open in this process.
 pub fn is_closed(fd: RawFd) -> bool {
     // SAFETY: F_GETFD on any number is harmless.
