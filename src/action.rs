@@ -226,6 +226,13 @@ pub(crate) fn poll_now(fd: RawFd, events: libc::c_short) -> io::Result<libc::c_s
     Ok(pfd.revents)
 }
 
+/// What each of `fds` is ready for now, into its `revents`, by one
+/// `poll(2)` that does not wait.
+pub(crate) fn poll_all(fds: &mut [libc::pollfd]) -> io::Result<()> {
+    // SAFETY: `fds.len()` valid pollfds, zero timeout.
+    check(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) } as isize).map(drop)
+}
+
 fn would_block<T>() -> io::Result<T> {
     Err(io::ErrorKind::WouldBlock.into())
 }

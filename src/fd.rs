@@ -245,6 +245,14 @@ pub(crate) fn set_registered(fd: RawFd, id: u32, closed: &Rc<Closed>) {
     });
 }
 
+/// The id of the owned fd numbered `fd`, 0 if the number is not owned.
+pub(crate) fn id(fd: RawFd) -> u32 {
+    TABLE.with(|t| match t.borrow().get(fd as usize) {
+        Some(Some(o)) => o.id,
+        _ => 0,
+    })
+}
+
 /// True if `fd` is owned by the library (and so non-blocking).
 pub(crate) fn is_owned(fd: RawFd) -> bool {
     TABLE.with(|t| matches!(t.borrow().get(fd as usize), Some(Some(_))))

@@ -153,6 +153,17 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// What the action is, as `tasks()` shows it.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Action::Recv(_) => "recv",
+            Action::Send(_) => "send",
+            Action::SendAll(..) => "sendall",
+            Action::Try(_) => "action",
+            Action::Call(_) => "fd_action",
+        }
+    }
+
     /// Drops a finished action. One that holds nothing to free (a `recv`'s,
     /// or a send's whose buffer went to `spare.rs`) is forgotten instead: the
     /// hot path of every request then makes no call of the drop glue.

@@ -14,14 +14,16 @@
 //!   when first waited on, and their entry keeps their *readiness*: set by
 //!   events, cleared for a direction when a call finds nothing (`EAGAIN`), or
 //!   sends or receives less than asked on a stream (the kernel's buffer is then
-//!   full or drained; a new edge will come). A wait on a direction known ready
-//!   is tried at once (a library action) or served at the next step 1 with no
-//!   event (a caller's `fd_action`); any other wait just parks. No `epoll_ctl`
-//!   after the first wait, no `EAGAIN` try. Dropping the fd puts it on this
+//!   full or drained; a new edge will come). A library action on a direction
+//!   known ready is performed at the next step 1, after its poll, as the
+//!   original performs it once select has returned (`due.rs`); a caller's
+//!   `fd_action` there is served at the next step 1 with no event; any other
+//!   wait just parks. No `epoll_ctl` after the first wait, no `EAGAIN` try. Dropping the fd puts it on this
 //!   reactor's `Closed` list: its waiters get `EBADF` at the next
 //!   step 1. (`owned.rs`.)
 //! - **Raw fds** (numbers and borrowed std objects) take the compatibility
-//!   path: re-armed on every wait, their close found late. (`compat.rs`.)
+//!   path: a library action is tried at the next step 1 (`due.rs`), then
+//!   re-armed if it would block; their close is found late. (`compat.rs`.)
 //!
 //! Either way a wait that is over at once resumes its task at the next step 1,
 //! where the original's select would have found it: DESIGN.md §2's order holds.
@@ -50,6 +52,7 @@ use std::time::{Duration, Instant};
 use mio::{Poll, Token};
 
 mod compat;
+mod due;
 mod owned;
 pub(crate) mod remote;
 
@@ -78,7 +81,8 @@ struct Waiter {
 
 thread_local! {
     /// One counter per thread, so numbers stay ordered when managers merge.
-    static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// From 1: 0 is no number (`due.rs`).
+    static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
 }
 
 /// What an fd waiter waits for, as `tasks()` shows it: the fd, its flags,
@@ -244,6 +248,8 @@ pub(crate) struct Reactor {
     /// Callers' `fd_action`s on regular files (always ready): called at the
     /// next step 1, as the others.
     ready_calls: Vec<Call>,
+    /// Library actions to perform at the next step 1 (`due.rs`).
+    due: Vec<due::Due>,
     /// This step 1 has woken a `Call` (the list must go back to the manager).
     woke_call: bool,
     /// Owned fds known ready for one of their waiters: served at the next
@@ -272,6 +278,7 @@ impl Reactor {
             waiting: 0,
             completed: Vec::new(),
             ready_calls: Vec::new(),
+            due: Vec::new(),
             woke_call: false,
             pending: Vec::new(),
             woken: Vec::new(),
@@ -293,11 +300,15 @@ impl Reactor {
 
     /// How many tasks wait on fds, or have waits already over.
     pub(crate) fn tasks(&self) -> usize {
-        self.waiting + self.completed.len() + self.ready_calls.len() + self.remote_waiting()
+        self.waiting + self.completed.len() + self.ready_calls.len() + self.due.len() + self.remote_waiting()
     }
 
     pub(crate) fn has_waits(&self) -> bool {
-        self.waiting > 0 || !self.completed.is_empty() || !self.ready_calls.is_empty() || self.remote_waiting() > 0
+        self.waiting > 0
+            || !self.completed.is_empty()
+            || !self.ready_calls.is_empty()
+            || !self.due.is_empty()
+            || self.remote_waiting() > 0
     }
 
     /// The closed list (and through it the registry), made with the epoll
@@ -329,24 +340,27 @@ impl Reactor {
             action,
             timeout,
         } = wait;
-        let seq = NEXT_SEQ.with(|n| {
-            let seq = n.get();
-            n.set(seq + 1);
-            seq
-        });
-        if let Some(timeout) = timeout {
-            task.set_timer(s.set_timer(timeout, Expiry::Io(fd, seq)));
-        }
-        task.cell().at.set(At::Io(fd, seq));
+        let seq = number(s, &mut task, fd, timeout);
+        self.enter(task, fd, flags, action, seq);
+    }
+
+    /// Puts `task`, numbered `seq` (see [`number`]), in `fd`'s FIFO.
+    #[inline(always)]
+    fn enter(&mut self, task: Stack, fd: RawFd, flags: Flags, action: Option<Action>, seq: u64) {
         self.waiting += 1;
         self.raw_waiters += (self.entry(fd).owner == 0) as usize;
         let entry = self.entry(fd);
-        entry.fifo.push_back(Waiter {
+        let waiter = Waiter {
             seq,
             task: Some(task),
             flags,
             action,
-        });
+        };
+        if entry.fifo.back().is_some_and(|w| w.seq > seq) {
+            insert_in_order(&mut entry.fifo, waiter);
+        } else {
+            entry.fifo.push_back(waiter);
+        }
         entry.count(flags, true);
         entry.live += 1;
     }
@@ -407,6 +421,11 @@ impl Reactor {
             graveyard.push(Box::new(task.swap_input(nothing())));
             return Some(task);
         }
+        if let Some(i) = self.due.iter().position(|d| d.task.is(cell)) {
+            let due = self.due.remove(i);
+            bury(Some(due.action), graveyard);
+            return Some(due.task);
+        }
         let i = self.ready_calls.iter().position(|call| call.task.is(cell))?;
         let call = self.ready_calls.remove(i);
         bury(Some(call.action), graveyard);
@@ -420,16 +439,14 @@ impl Reactor {
         let parked = self.entries.iter().enumerate().flat_map(|(fd, entry)| {
             entry.fifo.iter().filter_map(move |w| {
                 let task = w.task.as_ref()?;
-                let action = w.action.as_ref().map(|a| match a {
-                    Action::Recv(_) => "recv",
-                    Action::Send(_) => "send",
-                    Action::SendAll(..) => "sendall",
-                    Action::Try(_) => "action",
-                    Action::Call(_) => "fd_action",
-                });
-                Some((task, Some((fd as RawFd, w.flags, action))))
+                Some((task, Some((fd as RawFd, w.flags, w.action.as_ref().map(Action::name)))))
             })
         });
+        let due = self
+            .due
+            .iter()
+            .map(|d| (&d.task, Some((d.fd, d.flags, Some(d.action.name())))));
+        let parked = parked.chain(due);
         let over = self.completed.iter().map(|task| (task, None));
         let calls = self.ready_calls.iter().map(|call| (&call.task, None));
         let remote = self.remote.iter().flat_map(|r| r.tasks());
@@ -472,6 +489,7 @@ impl Reactor {
         }
         all.extend(self.completed.drain(..).map(|done| Box::new(done) as Box<dyn Any>));
         all.extend(self.ready_calls.drain(..).map(|call| Box::new(call) as Box<dyn Any>));
+        all.extend(self.due.drain(..).map(|due| Box::new(due) as Box<dyn Any>));
         self.drain_remote(&mut all);
         self.waiting = 0;
         self.raw_waiters = 0;
@@ -488,6 +506,7 @@ impl Reactor {
         self.complete_all(failed);
         self.completed.append(&mut other.completed);
         self.ready_calls.append(&mut other.ready_calls);
+        self.take_due_of(&mut other);
         let moved: Vec<(RawFd, u32, u32, VecDeque<Waiter>)> = other
             .entries
             .iter_mut()
@@ -655,13 +674,26 @@ impl Reactor {
         if self.remote.is_some() {
             self.take_remote(&mut woken, &mut s.graveyard);
         }
-        let result = if self.waiting == 0 && self.remote_waiting() == 0 {
+        if !self.due.is_empty() {
+            self.try_raw_not_ready(s);
+        }
+        let mut result = if self.waiting == 0 && self.remote_waiting() == 0 {
             Ok(())
-        } else if woken.is_empty() && !s.has_runnable() {
+        } else if woken.is_empty() && !s.has_runnable() && self.due.is_empty() {
             self.wait_until_woken(s.poll_time(timeout), &mut woken, &mut s.graveyard)
         } else {
             self.wait_for_events(Some(Duration::ZERO), &mut woken, &mut s.graveyard)
         };
+        if !self.due.is_empty() {
+            // After the poll, as the original performs each action once its
+            // select has returned: the poll saw the fds before these sends
+            // and receives, not after (`due.rs`).
+            self.perform_due(s);
+            if result.is_ok() && woken.is_empty() && !s.has_runnable() {
+                // Every one would block: block, as that select would have.
+                result = self.wait_until_woken(s.poll_time(timeout), &mut woken, &mut s.graveyard);
+            }
+        }
         self.take_completed(&mut woken); // bad fds found by a sweep
         if std::mem::take(&mut self.woke_call) {
             return (result, Some(woken));
@@ -847,6 +879,31 @@ impl Reactor {
     }
 }
 
+/// Puts `waiter` in `fifo` by its number: an action tried at step 1 that
+/// would block, numbered at its yield, goes before the waiters that came after it.
+#[cold]
+#[inline(never)]
+fn insert_in_order(fifo: &mut VecDeque<Waiter>, waiter: Waiter) {
+    let i = fifo.partition_point(|w| w.seq < waiter.seq);
+    fifo.insert(i, waiter);
+}
+
+/// Numbers `task`'s wait on `fd` (from the thread's one counter, see
+/// [`NEXT_SEQ`]), records it in its header (where a cancel finds it) and, with
+/// a timeout, sets its timer, which names the wait by that number.
+fn number(s: &mut State, task: &mut Stack, fd: RawFd, timeout: Option<Duration>) -> u64 {
+    let seq = NEXT_SEQ.with(|n| {
+        let seq = n.get();
+        n.set(seq + 1);
+        seq
+    });
+    if let Some(timeout) = timeout {
+        task.set_timer(s.set_timer(timeout, Expiry::Io(fd, seq)));
+    }
+    task.cell().at.set(At::Io(fd, seq));
+    seq
+}
+
 /// Calls `each` with every element of `list`, in order, and leaves it empty
 /// with its buffer. By hand, not by `drain(..)`: a `Drain` costs its drop's
 /// call (28 instructions a lockstep echo request, for each of step 1's two
@@ -958,11 +1015,10 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
     let queued = io.entries.get(fd as usize).is_some_and(|e| e.waits_for(wait.flags));
     if !owned && !queued && !matches!(wait.action, None | Some(Action::Call(_))) {
         // Raw fd, library action, no waiter for that direction before it
-        // (a `sendall` half-way must not be overtaken): try it first (it
-        // cannot block).
-        if let Some(input) = perform(fd, wait.action.as_mut(), &mut 0, &mut io.spare) {
-            return io.finish(s, stack, wait.action, input);
-        }
+        // (a `sendall` half-way must not be overtaken): tried at the next
+        // step 1, before any re-arm (it cannot block; an fd it is wrong for
+        // gives its error there, where select would never find it ready).
+        return io.defer(s, stack, wait, fd::id(fd), false);
     }
     let registered = match owner {
         Owner::Here(id) => {

@@ -24,7 +24,6 @@ use std::rc::Rc;
 use mio::Interest;
 
 use super::{token, Reactor};
-use crate::action::perform;
 use crate::epoll;
 use crate::fd::{self, Closed, EXC, READ, WRITE};
 use crate::op::{nothing, Action, FdWait, Input};
@@ -126,57 +125,35 @@ impl Reactor {
         }
     }
 
-    /// A wait on an owned fd registered here. Known ready for it: a library
-    /// action is tried now (it cannot block), a readiness wait is over, and
-    /// either way the task resumes at the next step 1; a caller's `fd_action`
-    /// parks, and the entry is served at the next step 1 with no event, as
-    /// the original calls it only once select has found the fd ready. Not
-    /// known ready: the wait parks until an event comes, with no syscall.
+    /// A wait on an owned fd registered here, known ready for it, with no
+    /// waiter before it waiting for that: a readiness wait is over, its task
+    /// resumes at the next step 1; a library action (a `recv`, a `send`) is
+    /// performed at the next step 1, before its poll (`due.rs`). Any other
+    /// wait parks; if the fd is known ready for it (a caller's `fd_action`,
+    /// or one behind other waiters), the entry is served at the next step 1
+    /// with no event, in FIFO order, as the original calls it once select has
+    /// found the fd ready. Not known ready: the wait parks until an event
+    /// comes, with no syscall.
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
     pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, wait: FdWait) {
-        // Taken apart, so that a finished action is dropped by `discard`
-        // and nothing is left for the drop glue of the whole wait.
-        let FdWait {
-            fd,
-            flags,
-            mut action,
-            timeout,
-        } = wait;
-        let entry = &mut self.entries[fd as usize];
-        let direction = entry.ready & flags;
-        let mut empty = 0;
-        // Known ready, and no waiter before it waits for that (it would be
-        // overtaken: a half-done `sendall` by another task's `send`); else
-        // it parks behind them, and the entry is served at the next step 1.
-        if direction != 0 && (entry.live == 0 || !entry.waits_for(direction)) {
-            match action {
-                None => return self.complete(stack, nothing()),
-                Some(Action::Call(_)) => {}
-                Some(ref mut todo) => match perform(fd, Some(todo), &mut empty, &mut self.spare) {
-                    Some(input) => {
-                        entry.ready &= !entry.told_by_short_io(empty);
-                        Action::discard(action);
-                        return self.complete(stack, input);
-                    }
-                    None => {
-                        entry.ready &= !direction; // drained by someone else
-                        entry.urgent &= direction & READ == 0;
-                    }
-                },
+        let entry = &mut self.entries[wait.fd as usize];
+        let direction = entry.ready & wait.flags;
+        if direction != 0 {
+            let first = entry.live == 0 || !entry.waits_for(direction);
+            match &wait.action {
+                None if first => return self.complete(stack, nothing()),
+                Some(action) if first && !matches!(action, Action::Call(_)) => {
+                    let owner = entry.owner;
+                    return self.defer(s, stack, wait, owner, true);
+                }
+                _ => {}
+            }
+            if !entry.pending {
+                entry.pending = true;
+                self.pending.push(wait.fd);
             }
         }
-        let pend = entry.ready & flags != 0 && !entry.pending;
-        if pend {
-            entry.pending = true;
-            self.pending.push(fd);
-        }
-        let wait = FdWait {
-            fd,
-            flags,
-            action,
-            timeout,
-        };
         self.park(s, stack, wait);
     }
 

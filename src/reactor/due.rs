@@ -1,0 +1,267 @@
+//! The actions due at the next step 1: a library action (`recv`, `send`,
+//! `accept`, ...) yielded on an owned fd known ready for it, or on a raw fd.
+//!
+//! # Why they wait for step 1
+//!
+//! The original performs an action only in step 1, once `select` has found
+//! its fd ready, never at the yield. What the other tasks of the pass do in
+//! between is seen: a `recv` takes the bytes a task sent after it in the same
+//! pass; a `send` is not on the wire before the tasks after it have run, so
+//! a peer that waits to read it is found ready one poll later, not in the
+//! poll that performs it. Performing it at the yield (where the fd is known
+//! ready, it cannot block) would keep the run queue's order but not that.
+//! So the action is kept in a list (with a timeout, numbered and its timer
+//! set at the yield, as a parked waiter's): at the next step 1, once the poll
+//! has returned (it sees the fds as that select did, before these actions),
+//! each is performed in the order they came. One that would block then
+//! (another task drained or filled the fd meanwhile) parks; if all do, and
+//! nothing else is runnable, step 1 blocks in a second poll, as that select
+//! would have. The list costs a
+//! move in and out; a park would cost the entry's FIFO and a serve.
+//!
+//! On a raw fd the action is tried the same way, at step 1 before any re-arm:
+//! an fd it is wrong for (a `recv` on a listening socket, a `read` on a pipe's
+//! write end) gives its error there, where select would never find it ready
+//! and the task would wait for ever.
+//!
+//! # Invariants
+//!
+//! - A due task is in no FIFO and counted in no entry; its header says
+//!   `At::Io(fd, seq)` or an earlier wait's place, where it is not: a cancel
+//!   finds it through `take_over`.
+//! - The list is empty after every step 1.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use super::{bury, number, regular_file_would_block, Reactor};
+use crate::action::{perform, poll_all};
+use crate::fd::{self, Flags, EXC, READ, WRITE};
+use crate::op::{Action, FdWait};
+use crate::sched::State;
+use crate::task::Stack;
+
+/// A library action due at the next step 1.
+pub(super) struct Due {
+    pub(super) task: Stack,
+    pub(super) fd: RawFd,
+    /// The id of the owned fd of that number when it was yielded (0: none,
+    /// a raw fd): a release since, or a reuse of the number, fails it.
+    owner: u32,
+    /// Registered with this reactor (the owned path), or not (the raw path:
+    /// a raw fd, or an owned fd of another reactor).
+    here: bool,
+    pub(super) flags: Flags,
+    pub(super) action: Action,
+    /// Its number, taken at the yield if it has a timeout, else 0 until it
+    /// parks. (Numbered then, it parks behind any waiter that came since:
+    /// only a caller's `fd_action` can have, and it would find what the
+    /// action found, nothing. The cost of a number, a thread-local count and
+    /// the header's record, is saved on every send.)
+    seq: u64,
+}
+
+impl Reactor {
+    /// Keeps `wait`, a library action on `fd`, for the next step 1; `owner`
+    /// is the id of the owned fd of that number (0: none), `here` true if it
+    /// is registered here. Numbered now if it has a timeout (its timer names
+    /// it), else only if it parks (see [`Due::seq`]).
+    /// Inlined into the operation path (see `manager.rs`, `run_due`).
+    #[inline(always)]
+    pub(super) fn defer(&mut self, s: &mut State, mut task: Stack, wait: FdWait, owner: u32, here: bool) {
+        let FdWait {
+            fd,
+            flags,
+            action,
+            timeout,
+        } = wait;
+        let Some(action) = action else {
+            unreachable!("only a library action is deferred");
+        };
+        let seq = match timeout {
+            Some(_) => number(s, &mut task, fd, timeout),
+            None => 0,
+        };
+        let due = Due {
+            task,
+            fd,
+            owner,
+            here,
+            flags,
+            action,
+            seq,
+        };
+        // Inlined, the growth out of line (as `Reactor::complete`'s list).
+        if let Err(due) = self.due.push_within_capacity(due) {
+            self.due.push(due);
+        }
+    }
+
+    /// The due actions of a reactor merged into this one: on the raw path
+    /// here, which finds out whose their fds are at the next step 1.
+    pub(super) fn take_due_of(&mut self, other: &mut Reactor) {
+        self.due.extend(other.due.drain(..).map(|d| Due { here: false, ..d }));
+    }
+
+    /// Before step 1's poll, the due actions on raw fds are looked at as the
+    /// original's select would see them, by one `poll(2)` for all: those
+    /// whose fd is not ready are tried now, before any action of this step
+    /// (an fd they are wrong for gives its error, as a bad input must; else
+    /// they would block, and park), so that none of them takes what another
+    /// action of this step sends; those ready stay, to be performed with the
+    /// owned fds' after the poll. Owned fds need no look: their entry knows.
+    pub(super) fn try_raw_not_ready(&mut self, s: &mut State) {
+        if self.due.iter().all(|d| d.here) {
+            return;
+        }
+        let mut fds: Vec<libc::pollfd> = (self.due.iter().filter(|d| !d.here))
+            .map(|d| libc::pollfd {
+                fd: d.fd,
+                events: poll_events(d.flags),
+                revents: 0,
+            })
+            .collect();
+        if poll_all(&mut fds).is_err() {
+            return; // (EINTR, ENOMEM) all stay due: each is tried after the poll
+        }
+        let mut looked = fds.iter();
+        let due = std::mem::take(&mut self.due);
+        for d in due {
+            let ready = d.here || looked.next().is_some_and(|p| p.revents != 0);
+            if ready {
+                self.due.push(d);
+            } else {
+                self.perform_one(s, d);
+            }
+        }
+    }
+
+    /// Step 1's first work: performs the due actions in order (see the top
+    /// of the file); each done enqueues its task with its result.
+    pub(super) fn perform_due(&mut self, s: &mut State) {
+        let n = self.due.len();
+        // In place, the list keeping its buffer (a step 1 allocates nothing).
+        // SAFETY: the first `n` elements are initialized; with the length
+        // set to 0 first, each is read out once and owned by the loop (a
+        // panic could only leak the rest). Nothing in `perform_one` pushes
+        // to the list (it performs, parks or enqueues), so the slots read
+        // are not written meanwhile.
+        unsafe {
+            self.due.set_len(0);
+            let base = self.due.as_ptr();
+            for i in 0..n {
+                let d = base.add(i).read();
+                self.perform_one(s, d);
+            }
+        }
+    }
+
+    /// Performs one due action, or parks it if it would block, or if a
+    /// waiter that came before it waits for that direction.
+    #[inline(always)]
+    fn perform_one(&mut self, s: &mut State, d: Due) {
+        let Due {
+            task,
+            fd,
+            owner,
+            here,
+            flags,
+            mut action,
+            seq,
+        } = d;
+        let released = match here {
+            // A release of an fd registered here is on the closed list,
+            // taken before this (the entry's owner is 0 then), and a new
+            // owned fd of that number has an id of its own.
+            true => self.entries[fd as usize].owner != owner,
+            false => fd::id(fd) != owner,
+        };
+        if released {
+            // Never the next file's bytes.
+            bury(Some(action), &mut s.graveyard);
+            return s.ready(task, Err(io::Error::from_raw_os_error(libc::EBADF).into()));
+        }
+        if here {
+            let entry = &mut self.entries[fd as usize];
+            let direction = entry.ready & flags;
+            if direction == 0 || self.waits_before(fd, flags, seq) {
+                return self.park_due(s, task, fd, flags, action, seq);
+            }
+            let entry = &mut self.entries[fd as usize];
+            let mut empty = 0;
+            match perform(fd, Some(&mut action), &mut empty, &mut self.spare) {
+                Some(input) => {
+                    entry.ready &= !entry.told_by_short_io(empty);
+                    Action::discard(Some(action));
+                    s.ready(task, input);
+                }
+                None => {
+                    entry.ready &= !direction; // drained by someone else
+                    entry.urgent &= direction & READ == 0;
+                    self.park_due(s, task, fd, flags, action, seq);
+                }
+            }
+            return;
+        }
+        self.perform_raw(s, task, fd, flags, action, seq);
+    }
+
+    /// A due action on the raw path: tried, then re-armed if it would block.
+    #[inline(never)]
+    fn perform_raw(&mut self, s: &mut State, task: Stack, fd: RawFd, flags: Flags, mut action: Action, seq: u64) {
+        if !self.waits_before(fd, flags, seq) {
+            if let Some(input) = perform(fd, Some(&mut action), &mut 0, &mut self.spare) {
+                bury(Some(action), &mut s.graveyard);
+                return s.ready(task, input);
+            }
+        }
+        match self.register(fd, flags, &mut s.graveyard) {
+            Ok(()) => self.park_due(s, task, fd, flags, action, seq),
+            Err(code) => {
+                bury(Some(action), &mut s.graveyard);
+                let error = match code {
+                    // A regular file: epoll refuses it, select calls it
+                    // always ready; an action that would block on it would
+                    // wait for ever.
+                    libc::EPERM => regular_file_would_block(),
+                    code => io::Error::from_raw_os_error(code),
+                };
+                s.ready(task, Err(error.into()));
+            }
+        }
+    }
+
+    /// Parks a due action that would block (or must wait its turn).
+    fn park_due(&mut self, s: &mut State, mut task: Stack, fd: RawFd, flags: Flags, action: Action, seq: u64) {
+        let seq = match seq {
+            0 => number(s, &mut task, fd, None),
+            seq => seq,
+        };
+        self.enter(task, fd, flags, Some(action), seq);
+    }
+
+    /// True if a waiter parked on `fd` before number `seq` (0: any) waits for one of `flags`.
+    fn waits_before(&self, fd: RawFd, flags: Flags, seq: u64) -> bool {
+        self.entries.get(fd as usize).is_some_and(|e| {
+            e.live > 0
+                && e.fifo
+                    .iter()
+                    .any(|w| (seq == 0 || w.seq < seq) && w.flags & flags != 0 && w.task.is_some())
+        })
+    }
+}
+
+/// The `poll(2)` events of `flags` (an error or a hang-up is always reported).
+fn poll_events(flags: Flags) -> libc::c_short {
+    let mut events = 0;
+    if flags & READ != 0 {
+        events |= libc::POLLIN;
+    }
+    if flags & WRITE != 0 {
+        events |= libc::POLLOUT;
+    }
+    if flags & EXC != 0 {
+        events |= libc::POLLPRI;
+    }
+    events
+}
