@@ -746,7 +746,8 @@ impl TaskManager {
     /// task goes on with the count of tasks it had left (the original's step
     /// 3 pops the number it counted, whatever a nested pass ran meanwhile,
     /// and so may run a task twice; where the queue runs out first, the
-    /// original pops an empty deque, here the pass ends). For `run` (`ends_loop`),
+    /// original pops an empty deque, here the pass ends; after a `clear` in
+    /// the nested pass, nothing of the old count is due). For `run` (`ends_loop`),
     /// the end also clears [`Inner::looping`], so that a `run_next` around
     /// it keeps to its one pass. Both happen even if a panic unwinds out of
     /// the passes (a user's logger may panic) and a task catches it. Once per
@@ -756,8 +757,9 @@ impl TaskManager {
         struct Restore<'a> {
             manager: &'a TaskManager,
             outer: Option<std::ptr::NonNull<TaskCell>>,
-            /// The outer pass's tasks still due (with `outer`).
-            due: usize,
+            /// The outer pass's tasks still due (with `outer`), and the state
+            /// they were due in (its first segment: a `clear` makes a new one).
+            due: (usize, Option<u32>),
             ends_loop: bool,
         }
         impl Drop for Restore<'_> {
@@ -774,7 +776,9 @@ impl TaskManager {
                 if let Node::Root(i) = &mut *node {
                     if self.outer.is_some() {
                         i.s.running = self.outer;
-                        i.s.due = self.due;
+                        if i.s.parked.segment_ids().next() == self.due.1 {
+                            i.s.due = self.due.0;
+                        }
                     }
                     if self.ends_loop {
                         i.looping = false;
@@ -782,7 +786,7 @@ impl TaskManager {
                 }
             }
         }
-        let (outer, due) = self.with(|i| (i.s.running.take(), i.s.due));
+        let (outer, due) = self.with(|i| (i.s.running.take(), (i.s.due, i.s.parked.segment_ids().next())));
         let _restore = Restore {
             manager: self,
             outer,

@@ -461,7 +461,8 @@ impl Drop for Stack {
         // own `catch_unwind`, so that one panic neither keeps the others
         // from being dropped now (a cancel's promise) nor, unwinding through
         // the rest, becomes a second panic that aborts. The first goes on
-        // once everything is dropped; any later one is logged.
+        // once everything is dropped (unless a panic unwinds already); any
+        // later one is logged.
         let mut first = None;
         let mut caught = |result: std::thread::Result<()>| {
             if let Err(panic) = result {
@@ -483,7 +484,12 @@ impl Drop for Stack {
         // `Drop` drops it, once; no stack is left to resume it.
         caught(catch_unwind(AssertUnwindSafe(|| unsafe { self.0.drop_body() })));
         if let Some(panic) = first {
-            std::panic::resume_unwind(panic);
+            if std::thread::panicking() {
+                // Dropped while a panic unwinds: a second one would abort.
+                log::warn!("a task's part panicked when dropped: {}", panic_message(panic));
+            } else {
+                std::panic::resume_unwind(panic);
+            }
         }
     }
 }

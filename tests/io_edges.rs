@@ -251,7 +251,7 @@ mod parked_behind {
 
     /// A `readline` that times out with `abc` kept, and behind it a second
     /// task parked on the same fd (`second`), which logs what it gets.
-    fn after_a_timed_out_readline(second: impl FnOnce(Rc<UnixStream>, Log) -> Task<()>) -> Vec<String> {
+    fn after_a_timed_out_readline(second: impl FnOnce(Rc<UnixStream>, Log, &TaskManager) -> Task<()>) -> Vec<String> {
         let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
         let a = Rc::new(UnixStream::from(a));
         b.write_all(b"abc").unwrap();
@@ -266,7 +266,7 @@ mod parked_behind {
                 Ok(())
             },
         ));
-        tm.add(second(a, log.clone()));
+        tm.add(second(a, log.clone(), &tm));
         tm.run().unwrap();
         let lines = log.borrow().clone();
         lines
@@ -274,7 +274,7 @@ mod parked_behind {
 
     #[test]
     fn a_recv_parked_behind_a_readline_that_times_out_gets_the_kept_part() {
-        let lines = after_a_timed_out_readline(|a, log| {
+        let lines = after_a_timed_out_readline(|a, log, _| {
             Task::new(
                 #[coroutine]
                 move |_| {
@@ -289,7 +289,7 @@ mod parked_behind {
 
     #[test]
     fn a_readable_wait_parked_behind_a_readline_that_times_out_wakes() {
-        let lines = after_a_timed_out_readline(|a, log| {
+        let lines = after_a_timed_out_readline(|a, log, _| {
             Task::new(
                 #[coroutine]
                 move |_| {
@@ -427,5 +427,74 @@ mod parked_behind {
             Some(BIG),
             "the send came inside the sendall"
         );
+    }
+
+    /// Two callers' closures that would block on a readable fd each wait for
+    /// the next edge after their call, as one alone does: neither puts the
+    /// fd back on the pending list for the other (before, they called each
+    /// other's turn every pass, a busy loop until their timeout).
+    #[test]
+    fn two_fd_action_closures_that_would_block_wait_for_the_next_edge() {
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let a = Rc::new(UnixStream::from(a));
+        b.write_all(b"xy").unwrap(); // readable, and stays so
+        let tm = TaskManager::new();
+        let calls = Rc::new(std::cell::Cell::new(0));
+        let log: Log = Rc::default();
+        for _ in 0..2 {
+            let (fd, calls, log) = (a.as_raw_fd(), calls.clone(), log.clone());
+            tm.add(Task::new(
+                #[coroutine]
+                move |_| {
+                    let counted = calls.clone();
+                    let got = wait!(fd_action(fd, true, false, false, move || {
+                        counted.set(counted.get() + 1);
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    })
+                    .timeout(0.1));
+                    log.borrow_mut().push(format!("{got:?}"));
+                    Ok(())
+                },
+            ));
+        }
+        let mut passes = 0;
+        while tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts() {
+            tm.run_next(None).unwrap();
+            passes += 1;
+        }
+        assert_eq!(calls.get(), 2, "in {passes} passes");
+        assert_eq!(*log.borrow(), ["Err(Timeout)", "Err(Timeout)"]);
+    }
+
+    /// A caller's closure that would block, reparked on an fd that keeps a
+    /// line a timed-out `readline` read: the fd stays readable for a `recv`
+    /// of another task after it (poll(2) cannot see the kept line).
+    #[test]
+    fn a_recv_after_an_fd_action_repark_still_gets_the_kept_line() {
+        let lines = after_a_timed_out_readline(|a, log, tm| {
+            let fd = a.as_raw_fd();
+            tm.add(Task::new(
+                #[coroutine]
+                move |_| {
+                    wait!(sleep(0.1))?;
+                    let got = wait!(fd_action(fd, true, false, false, || {
+                        Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                    })
+                    .timeout(1));
+                    assert!(got.is_err());
+                    Ok(())
+                },
+            ));
+            Task::new(
+                #[coroutine]
+                move |_| {
+                    wait!(sleep(0.2))?;
+                    let got = wait!(recv(&*a, 100).timeout(0.5));
+                    log.borrow_mut().push(format!("recv: {}", text(got)));
+                    Ok(())
+                },
+            )
+        });
+        assert_eq!(lines, ["readline: Err(Timeout)", r#"recv: "abc""#]);
     }
 }

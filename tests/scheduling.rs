@@ -2409,3 +2409,42 @@ fn a_pass_nested_in_a_task_leaves_the_outer_pass_its_count() {
         assert_eq!(log.get().join(" "), expected, "nested run: {nested_run}");
     }
 }
+
+/// A `clear` inside a pass nested in a task: the pass around it has nothing
+/// of the old state's count left to run (as after a `clear` in an ordinary
+/// pass), so the fresh state's tasks start at the next pass.
+#[test]
+fn a_clear_in_a_nested_pass_leaves_the_outer_pass_nothing_due() {
+    let tm = TaskManager::new();
+    let log = Log::new();
+    let (l, m) = (log.clone(), tm.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            for round in 0..3 {
+                l.push(format!("A{round}"));
+                if round == 0 {
+                    m.run_next(None)?;
+                    l.push("A back");
+                }
+                wait!();
+            }
+            Ok(())
+        },
+    ));
+    let (l, m) = (log.clone(), tm.clone());
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            l.push("B clears");
+            m.clear();
+            m.add(ticker(&l, "N", 2));
+            wait!();
+            l.push("B1");
+            Ok(())
+        },
+    ));
+    tm.add(ticker(&log, "C", 3));
+    passes(&tm, &log, 4);
+    assert_eq!(log.get().join(" "), "A0 B clears A back | N1 B1 A1 | N2 A2 | |");
+}

@@ -763,12 +763,27 @@ impl Reactor {
             // (another task's send on a writable socket would wait for an
             // edge that never comes). The closure itself waits for the next
             // edge, as before.
-            entry.ready = (entry.ready & !call.flags) | (ready_now(call.fd) & call.flags);
-            // Waiters parked for what it is ready for now (a `sendall`
-            // that found it full before the closure ran) are served at the
-            // next step 1, in their order, with no edge to wait for.
+            // (A line a timed-out `readline` kept is readable too, and no
+            // poll can see it.)
+            let mut now = ready_now(call.fd) & call.flags;
+            if call.flags & READ != 0 && fd::keeps_for_next_read(call.fd) {
+                now |= READ;
+            }
+            entry.ready = (entry.ready & !call.flags) | now;
+            // Library actions parked for what it is ready for now (a
+            // `sendall` that found it full before the closure ran) are
+            // served at the next step 1, in their order, with no edge to
+            // wait for. Not for other callers' closures alone: each waits
+            // for the next edge, as this one does (else two that would
+            // block on a ready fd would call each other's turn every pass).
             let ready = entry.ready & call.flags;
-            self.pend_if_waited(call.fd, ready);
+            let action_waits = entry
+                .fifo
+                .iter()
+                .any(|w| w.task.is_some() && w.flags & ready != 0 && !matches!(w.action, Some(Action::Call(_))));
+            if action_waits {
+                self.pend_if_waited(call.fd, ready);
+            }
         }
         let wait = FdWait {
             fd: call.fd,
