@@ -498,3 +498,63 @@ mod parked_behind {
         assert_eq!(lines, ["readline: Err(Timeout)", r#"recv: "abc""#]);
     }
 }
+
+/// A `send` on an owned fd known writable waits, until the next step 1, in
+/// the list of actions due there (`due.rs`): `tasks()` shows it waiting on
+/// its fd, and a cancel meanwhile takes it out, its bytes never sent.
+mod due_at_step_1 {
+    use super::*;
+    use multitask::net::UnixStream;
+    use multitask::{send, TaskState};
+    use std::io::Read;
+
+    #[test]
+    fn a_due_send_is_seen_waiting_and_a_cancel_stops_it() {
+        let (a, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        peer.set_nonblocking(true).unwrap();
+        let a = Rc::new(UnixStream::from(a));
+        let fd = a.as_raw_fd();
+        let tm = TaskManager::new();
+        let log: Log = Rc::default();
+        // The first send registers the fd (an edge: writable); the second
+        // finds it known writable, and is due.
+        let (a1, l1) = (a.clone(), log.clone());
+        let sender = tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(send(&*a1, "one"))?;
+                l1.borrow_mut().push("sent one".to_string());
+                wait!(send(&*a1, "two"))?;
+                l1.borrow_mut().push("sent two".to_string());
+                Ok(())
+            },
+        ));
+        let (m, l2, id) = (tm.clone(), log.clone(), sender.id());
+        let nothing: multitask::Queue<()> = multitask::Queue::new();
+        let handle = Rc::new(RefCell::new(Some(sender)));
+        let h = handle.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                for _ in 0..5 {
+                    let state = m.tasks().into_iter().find(|t| t.id == id).map(|t| t.state);
+                    l2.borrow_mut().push(format!("{state:?}"));
+                    let sent_one = l2.borrow().iter().any(|l| l == "sent one");
+                    if sent_one && matches!(state, Some(TaskState::Fd { what: "send", .. })) {
+                        h.borrow_mut().take().unwrap().cancel();
+                    }
+                    // A zero timeout fires at step 2: behind the sender, woken at step 1.
+                    let _ = wait!(nothing.get().timeout(0));
+                }
+                Ok(())
+            },
+        ));
+        tm.run().unwrap();
+        let mut got = Vec::new();
+        let _ = (&peer).read_to_end(&mut got);
+        let due = format!("{:?}", Some(TaskState::Fd { fd, what: "send" }));
+        assert_eq!(*log.borrow(), [due.as_str(), "sent one", &due, "None", "None", "None"]);
+        assert_eq!(String::from_utf8_lossy(&got), "one");
+        assert!(handle.borrow().is_none());
+    }
+}
