@@ -241,9 +241,9 @@ pub(crate) struct Reactor {
     entries: Vec<Entry>,
     /// How many tasks wait on fds, in all entries.
     waiting: usize,
-    /// Waits already over, to enqueue at the next step 1: completed tries
-    /// (a send, the usual case), bad fds. Each task holds its input in its
-    /// cell already ([`Reactor::complete`]): the list moves one pointer each.
+    /// Waits already over, to enqueue at the next step 1: readiness waits
+    /// on fds known ready, bad fds. Each task holds its input in its cell
+    /// already ([`Reactor::complete`]): the list moves one pointer each.
     completed: Vec<Stack>,
     /// Callers' `fd_action`s on regular files (always ready): called at the
     /// next step 1, as the others.
@@ -616,17 +616,23 @@ impl Reactor {
             if owned {
                 ready &= !entry.told_by_short_io(empty);
             }
-            let (mut task, action) = entry.take(i).expect("a waiter, not a hole");
+            let (mut task, action) = if i == 0 {
+                // The usual case: the front waiter, popped whole (no hole
+                // left, nothing for the drop glue of an emptied waiter).
+                let waiter = entry.fifo.pop_front().expect("the waiter served");
+                entry.count(waiter.flags, false);
+                entry.live -= 1;
+                (waiter.task.expect("a waiter, not a hole"), waiter.action)
+            } else {
+                let taken = entry.take(i).expect("a waiter, not a hole");
+                i += 1;
+                taken
+            };
             self.waiting -= 1;
             self.raw_waiters -= !owned as usize;
             bury(action, graveyard);
             task.set_input(input);
             woken.push(Woken::Ready(task));
-            if i == 0 {
-                entry.fifo.pop_front(); // the usual case: the hole goes at once
-            } else {
-                i += 1;
-            }
         }
         if owned {
             entry.ready = ready;
@@ -645,10 +651,10 @@ impl Reactor {
         // The buffer is kept between calls, so a poll allocates nothing.
         let mut woken = std::mem::take(&mut self.woken);
         // The waits over already come first: those a close failed, then
-        // those that completed when they were yielded (a send, the usual
-        // case). Nothing before them can be a caller's action, so they go
-        // to the run queue at once, not through `woken`: the order is the
-        // same, since whatever `woken` holds is enqueued after them.
+        // those over when they were yielded (a readiness wait on an fd known
+        // ready, a bad fd). Nothing before them can be a caller's action, so
+        // they go to the run queue at once, not through `woken`: the order
+        // is the same, since whatever `woken` holds is enqueued after them.
         if !self.no_close_pending() {
             let mut failed = Vec::new();
             self.take_closed(&mut failed, &mut s.graveyard);
@@ -969,6 +975,7 @@ fn regular_file_would_block() -> io::Error {
 
 /// Drops a finished waiter's action; a caller's goes to the graveyard, to be
 /// dropped once the manager is no longer borrowed.
+#[inline]
 fn bury(action: Option<Action>, graveyard: &mut Vec<Box<dyn Any>>) {
     match action {
         Some(action @ Action::Call(_)) => graveyard.push(Box::new(action)),
