@@ -283,12 +283,15 @@ impl Inner {
 
     /// Step 2: sleep if nothing is runnable, then fire every expired timer.
     ///
-    /// With fds waited on, step 1's poll has already blocked as long as it
-    /// should (it returns early only for an event); sleeping again here would
-    /// leave the fds unwatched. A manual clock still jumps.
+    /// As the original's: its `select` in step 1 waited at most `timeout`
+    /// (or until the first deadline), and if it found nothing, step 2 sleeps
+    /// again, until the first deadline but at most `timeout`, fds waited on
+    /// or not (they are not watched meanwhile, there either): a `run_next(t)`
+    /// with a deadline further than `t` returns after up to twice `t`. With
+    /// `run` (no `timeout`), step 1 waited until the deadline already.
     fn handle_timeouts(&mut self, timeout: Option<Duration>) {
         let s = &mut self.s;
-        let may_sleep = !s.has_runnable() && (s.clock.is_manual() || !self.io.has_waits());
+        let may_sleep = !s.has_runnable();
         if let Some(wait) = s.wait_time(timeout).filter(|w| may_sleep && !w.is_zero()) {
             s.clock.sleep(wait);
         }

@@ -505,7 +505,7 @@ mod parked_behind {
 mod due_at_step_1 {
     use super::*;
     use multitask::net::UnixStream;
-    use multitask::{send, TaskState};
+    use multitask::{fd_action, send, TaskState};
     use std::io::Read;
 
     #[test]
@@ -556,5 +556,138 @@ mod due_at_step_1 {
         assert_eq!(*log.borrow(), [due.as_str(), "sent one", &due, "None", "None", "None"]);
         assert_eq!(String::from_utf8_lossy(&got), "one");
         assert!(handle.borrow().is_none());
+    }
+
+    /// Reads what `peer` gets until the other ends close, on a thread.
+    fn reader(peer: std::os::unix::net::UnixStream) -> std::thread::JoinHandle<Vec<u8>> {
+        peer.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+        std::thread::spawn(move || {
+            let mut got = Vec::new();
+            let _ = (&peer).read_to_end(&mut got);
+            got
+        })
+    }
+
+    /// A `send` with a timeout, due behind an untimed `sendall` yielded
+    /// before it on the same fd: its bytes come after all of the sendall's
+    /// (both are numbered at their yield, and park in that order).
+    #[test]
+    fn a_timed_send_after_an_untimed_sendall_comes_after_it() {
+        const BIG: usize = 4 << 20;
+        for crate_socket in [true, false] {
+            let (a, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+            let reader = reader(peer);
+            a.set_nonblocking(true).unwrap();
+            let fd = a.as_raw_fd();
+            let a = Rc::new(if crate_socket { Ok(UnixStream::from(a)) } else { Err(a) });
+            let tm = TaskManager::new();
+            let sender = |a: Rc<Result<UnixStream, std::os::unix::net::UnixStream>>, first: bool, op: u8| {
+                Task::new(
+                    #[coroutine]
+                    static move |_| {
+                        if !first {
+                            wait!();
+                        }
+                        let _keep = a.clone();
+                        match op {
+                            0 => wait!(send(fd, "w")).map(drop)?,
+                            1 => wait!(multitask::sendall(fd, vec![b'A'; BIG]))?,
+                            _ => wait!(send(fd, "d").timeout(20)).map(drop)?,
+                        }
+                        Ok(())
+                    },
+                )
+            };
+            tm.add(sender(a.clone(), true, 0)); // the fd is known writable after it
+            tm.add(sender(a.clone(), false, 1));
+            tm.add(sender(a.clone(), false, 2));
+            drop(a);
+            tm.run().unwrap();
+            drop(tm);
+            let got = reader.join().unwrap();
+            assert_eq!(got.len(), BIG + 2);
+            let d = got.iter().position(|&b| b == b'd');
+            assert_eq!(d, Some(BIG + 1), "crate socket: {crate_socket}");
+        }
+    }
+
+    /// A due `send` is not overtaken by a `send` yielded after it that parks
+    /// behind a caller's `fd_action` on the same fd: the due one joins the
+    /// FIFO first (the closure, user code, is called after step 1's borrow).
+    #[test]
+    fn a_due_send_is_not_overtaken_by_one_parked_after_it() {
+        let (a, peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        let reader = reader(peer);
+        let a = Rc::new(UnixStream::from(a));
+        let tm = TaskManager::new();
+        for (i, m) in ["w", "a", "b", "c"].into_iter().enumerate() {
+            let a = a.clone();
+            tm.add(Task::new(
+                #[coroutine]
+                static move |_| {
+                    if i > 0 {
+                        wait!();
+                    }
+                    if m == "b" {
+                        let fd = a.as_raw_fd();
+                        wait!(fd_action(&*a, false, true, false, move || {
+                            // SAFETY: a valid fd and one byte.
+                            let n = unsafe { libc::send(fd, b"b".as_ptr().cast(), 1, libc::MSG_DONTWAIT) };
+                            if n < 0 {
+                                Err(std::io::Error::last_os_error())
+                            } else {
+                                Ok(n as usize)
+                            }
+                        }))?;
+                    } else {
+                        wait!(send(&*a, m))?;
+                    }
+                    Ok(())
+                },
+            ));
+        }
+        drop(a);
+        tm.run().unwrap();
+        drop(tm);
+        assert_eq!(String::from_utf8(reader.join().unwrap()).unwrap(), "wacb");
+    }
+
+    /// A `read` of one of the crate's fds on a regular file (epoll refuses
+    /// it, select calls it always ready) is done at the next step 1 too: it
+    /// sees what a task after it appended in the same pass, as a raw fd's.
+    #[test]
+    fn a_read_of_an_owned_regular_file_is_done_at_step_1() {
+        for owned in [true, false] {
+            let path = std::env::temp_dir().join(format!("multitask_due_file_{}_{owned}", std::process::id()));
+            std::fs::write(&path, b"abc").unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            let mut appender = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+            let log: Log = Rc::default();
+            let tm = TaskManager::new();
+            let l = log.clone();
+            tm.add(Task::new(
+                #[coroutine]
+                static move |_| {
+                    let got = if owned {
+                        let f = multitask::net::Fd::new(file).unwrap();
+                        wait!(multitask::read(&f, 100))
+                    } else {
+                        wait!(multitask::read(file.as_raw_fd(), 100))
+                    };
+                    l.borrow_mut().push(text(got));
+                    Ok(())
+                },
+            ));
+            tm.add(Task::new(
+                #[coroutine]
+                move |_| {
+                    appender.write_all(b"def").unwrap();
+                    Ok(())
+                },
+            ));
+            tm.run().unwrap();
+            let _ = std::fs::remove_file(&path);
+            assert_eq!(*log.borrow(), [r#""abcdef""#], "owned: {owned}");
+        }
     }
 }

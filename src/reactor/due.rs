@@ -11,18 +11,29 @@
 //! poll that performs it. Performing it at the yield (where the fd is known
 //! ready, it cannot block) would keep the run queue's order but not that.
 //! So the action is kept in a list (with a timeout, numbered and its timer
-//! set at the yield, as a parked waiter's): at the next step 1, once the poll
-//! has returned (it sees the fds as that select did, before these actions),
-//! each is performed in the order they came. One that would block then
-//! (another task drained or filled the fd meanwhile) parks; if all do, and
-//! nothing else is runnable, step 1 blocks in a second poll, as that select
-//! would have. The list costs a
-//! move in and out; a park would cost the entry's FIFO and a serve.
+//! set at the yield, as a parked waiter's) and performed at the next step 1,
+//! in two parts around its poll, so that no action of the step sees what
+//! another one of it did, as none did after that select's one look:
 //!
-//! On a raw fd the action is tried the same way, at step 1 before any re-arm:
-//! an fd it is wrong for (a `recv` on a listening socket, a `read` on a pipe's
-//! write end) gives its error there, where select would never find it ready
-//! and the task would wait for ever.
+//! - before the poll, the reads (`recv`, `read`, `readline`, `recvfrom`,
+//!   `accept`): nothing of this step is written yet. An owned fd's READ may
+//!   say ready where a read drained it without finding out (a datagram, a
+//!   `read` that took all there was): such a read finds `EAGAIN` then, and
+//!   parks, as select would not have found the fd ready;
+//! - after it, the writes: the poll saw the fds as that select did, before
+//!   them, and their effect (a peer made readable) is for the next poll.
+//!
+//! One that would block parks, before the waiters that came after it; if
+//! all would, and nothing else is runnable, step 1 blocks in a second poll,
+//! as that select would have. The list costs a move in and out; a park
+//! would cost the entry's FIFO and a serve.
+//!
+//! On a raw fd the action is tried the same way, before any re-arm, and its
+//! fd is first looked at by one `poll(2)` for all of them, as select would:
+//! one not ready is tried before the poll (an fd it is wrong for, a `recv` on
+//! a listening socket or a `read` on a pipe's write end, gives its error
+//! there, where select would never find it ready and the task would wait
+//! for ever; else it parks), one ready after it.
 //!
 //! # Invariants
 //!
@@ -34,12 +45,12 @@
 use std::io;
 use std::os::fd::RawFd;
 
-use super::{bury, number, regular_file_would_block, Reactor};
+use super::{bury, next_seq, number, regular_file_would_block, Reactor};
 use crate::action::{perform, poll_all};
 use crate::fd::{self, Flags, EXC, READ, WRITE};
 use crate::op::{Action, FdWait};
 use crate::sched::State;
-use crate::task::Stack;
+use crate::task::{At, Stack};
 
 /// A library action due at the next step 1.
 pub(super) struct Due {
@@ -53,19 +64,16 @@ pub(super) struct Due {
     here: bool,
     pub(super) flags: Flags,
     pub(super) action: Action,
-    /// Its number, taken at the yield if it has a timeout, else 0 until it
-    /// parks. (Numbered then, it parks behind any waiter that came since:
-    /// only a caller's `fd_action` can have, and it would find what the
-    /// action found, nothing. The cost of a number, a thread-local count and
-    /// the header's record, is saved on every send.)
+    /// Its number, taken at the yield (a waiter after it has a greater
+    /// one): it parks, if it does, in that order. Recorded in the header
+    /// then, or at the yield if it has a timeout (its timer names it).
     seq: u64,
 }
 
 impl Reactor {
     /// Keeps `wait`, a library action on `fd`, for the next step 1; `owner`
     /// is the id of the owned fd of that number (0: none), `here` true if it
-    /// is registered here. Numbered now if it has a timeout (its timer names
-    /// it), else only if it parks (see [`Due::seq`]).
+    /// is registered here. Numbered now (see [`Due::seq`]).
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
     pub(super) fn defer(&mut self, s: &mut State, mut task: Stack, wait: FdWait, owner: u32, here: bool) {
@@ -80,7 +88,7 @@ impl Reactor {
         };
         let seq = match timeout {
             Some(_) => number(s, &mut task, fd, timeout),
-            None => 0,
+            None => next_seq(),
         };
         let due = Due {
             task,
@@ -103,16 +111,20 @@ impl Reactor {
         self.due.extend(other.due.drain(..).map(|d| Due { here: false, ..d }));
     }
 
-    /// Before step 1's poll, the due actions on raw fds are looked at as the
-    /// original's select would see them, by one `poll(2)` for all: those
-    /// whose fd is not ready are tried now, before any action of this step
-    /// (an fd they are wrong for gives its error, as a bad input must; else
-    /// they would block, and park), so that none of them takes what another
-    /// action of this step sends; those ready stay, to be performed with the
-    /// owned fds' after the poll. Owned fds need no look: their entry knows.
-    pub(super) fn try_raw_not_ready(&mut self, s: &mut State) {
-        if self.due.iter().all(|d| d.here) {
-            return;
+    /// Before step 1's poll, the due actions that must not see what this
+    /// step's other actions do: the reads on owned fds (their entry's READ
+    /// may say ready where a read drained the fd without finding out: they
+    /// find `EAGAIN` now and park, and never take what a write of this step
+    /// sends, as the original's select, which looked first, would not have
+    /// let them), and the actions on raw fds that one `poll(2)` for all
+    /// finds not ready (an fd they are wrong for gives its error, as a bad
+    /// input must; else they park). The writes and the ready raw fds' actions
+    /// stay, to be performed after the poll (a write's effect is for the
+    /// next poll to see, as it was for the original's next select).
+    pub(super) fn perform_before_poll(&mut self, s: &mut State) {
+        let early = |d: &Due| !d.here || d.flags & WRITE == 0;
+        if !self.due.iter().any(early) {
+            return; // the usual case: sends on owned fds
         }
         let mut fds: Vec<libc::pollfd> = (self.due.iter().filter(|d| !d.here))
             .map(|d| libc::pollfd {
@@ -121,19 +133,19 @@ impl Reactor {
                 revents: 0,
             })
             .collect();
-        if poll_all(&mut fds).is_err() {
-            return; // (EINTR, ENOMEM) all stay due: each is tried after the poll
-        }
+        // (On an error, EINTR or ENOMEM, the raw ones wait for after the poll.)
+        let looked_at = fds.is_empty() || poll_all(&mut fds).is_ok();
         let mut looked = fds.iter();
-        let due = std::mem::take(&mut self.due);
-        for d in due {
-            let ready = d.here || looked.next().is_some_and(|p| p.revents != 0);
-            if ready {
-                self.due.push(d);
-            } else {
-                self.perform_one(s, d);
-            }
+        let now = |d: &mut Due| match d.here {
+            true => d.flags & WRITE == 0,
+            false => looked.next().is_some_and(|p| looked_at && p.revents == 0),
+        };
+        let mut early = std::mem::take(&mut self.due_early);
+        early.extend(self.due.extract_if(.., now));
+        for d in early.drain(..) {
+            self.perform_one(s, d);
         }
+        self.due_early = early; // its buffer kept
     }
 
     /// Step 1's first work: performs the due actions in order (see the top
@@ -185,7 +197,7 @@ impl Reactor {
             let entry = &mut self.entries[fd as usize];
             let direction = entry.ready & flags;
             if direction == 0 || self.waits_before(fd, flags, seq) {
-                return self.park_due(s, task, fd, flags, action, seq);
+                return self.park_due(task, fd, flags, action, seq);
             }
             let entry = &mut self.entries[fd as usize];
             let mut empty = 0;
@@ -198,7 +210,7 @@ impl Reactor {
                 None => {
                     entry.ready &= !direction; // drained by someone else
                     entry.urgent &= direction & READ == 0;
-                    self.park_due(s, task, fd, flags, action, seq);
+                    self.park_due(task, fd, flags, action, seq);
                 }
             }
             return;
@@ -216,7 +228,7 @@ impl Reactor {
             }
         }
         match self.register(fd, flags, &mut s.graveyard) {
-            Ok(()) => self.park_due(s, task, fd, flags, action, seq),
+            Ok(()) => self.park_due(task, fd, flags, action, seq),
             Err(code) => {
                 bury(Some(action), &mut s.graveyard);
                 let error = match code {
@@ -232,21 +244,32 @@ impl Reactor {
     }
 
     /// Parks a due action that would block (or must wait its turn).
-    fn park_due(&mut self, s: &mut State, mut task: Stack, fd: RawFd, flags: Flags, action: Action, seq: u64) {
-        let seq = match seq {
-            0 => number(s, &mut task, fd, None),
-            seq => seq,
-        };
+    fn park_due(&mut self, task: Stack, fd: RawFd, flags: Flags, action: Action, seq: u64) {
+        task.cell().at.set(At::Io(fd, seq));
         self.enter(task, fd, flags, Some(action), seq);
     }
 
-    /// True if a waiter parked on `fd` before number `seq` (0: any) waits for one of `flags`.
+    /// A wait that parks on owned `fd`, known ready for `flags`, behind
+    /// other waiters: the due actions on that fd for those directions,
+    /// yielded before it, go into the FIFO first, in their order, so that
+    /// its serve at the next step 1 keeps the order they were yielded in.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn park_due_of(&mut self, fd: RawFd, flags: Flags) {
+        let of_it = |d: &mut Due| d.here && d.fd == fd && d.flags & flags != 0;
+        let moved: Vec<Due> = self.due.extract_if(.., of_it).collect();
+        for d in moved {
+            self.park_due(d.task, d.fd, d.flags, d.action, d.seq);
+        }
+    }
+
+    /// True if a waiter parked on `fd` before number `seq` waits for one of `flags`.
     fn waits_before(&self, fd: RawFd, flags: Flags, seq: u64) -> bool {
         self.entries.get(fd as usize).is_some_and(|e| {
             e.live > 0
                 && e.fifo
                     .iter()
-                    .any(|w| (seq == 0 || w.seq < seq) && w.flags & flags != 0 && w.task.is_some())
+                    .any(|w| w.seq < seq && w.flags & flags != 0 && w.task.is_some())
         })
     }
 }

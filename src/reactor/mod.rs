@@ -250,6 +250,9 @@ pub(crate) struct Reactor {
     ready_calls: Vec<Call>,
     /// Library actions to perform at the next step 1 (`due.rs`).
     due: Vec<due::Due>,
+    /// Those of them performed before the poll, while they are (a buffer
+    /// kept, so that a step 1 allocates nothing).
+    due_early: Vec<due::Due>,
     /// This step 1 has woken a `Call` (the list must go back to the manager).
     woke_call: bool,
     /// Owned fds known ready for one of their waiters: served at the next
@@ -279,6 +282,7 @@ impl Reactor {
             completed: Vec::new(),
             ready_calls: Vec::new(),
             due: Vec::new(),
+            due_early: Vec::new(),
             woke_call: false,
             pending: Vec::new(),
             woken: Vec::new(),
@@ -681,7 +685,7 @@ impl Reactor {
             self.take_remote(&mut woken, &mut s.graveyard);
         }
         if !self.due.is_empty() {
-            self.try_raw_not_ready(s);
+            self.perform_before_poll(s);
         }
         let mut result = if self.waiting == 0 && self.remote_waiting() == 0 {
             Ok(())
@@ -909,15 +913,21 @@ fn insert_in_order(fifo: &mut VecDeque<Waiter>, waiter: Waiter) {
     fifo.insert(i, waiter);
 }
 
+/// The next waiter number (see [`NEXT_SEQ`]).
+#[inline(always)]
+fn next_seq() -> u64 {
+    NEXT_SEQ.with(|n| {
+        let seq = n.get();
+        n.set(seq + 1);
+        seq
+    })
+}
+
 /// Numbers `task`'s wait on `fd` (from the thread's one counter, see
 /// [`NEXT_SEQ`]), records it in its header (where a cancel finds it) and, with
 /// a timeout, sets its timer, which names the wait by that number.
 fn number(s: &mut State, task: &mut Stack, fd: RawFd, timeout: Option<Duration>) -> u64 {
-    let seq = NEXT_SEQ.with(|n| {
-        let seq = n.get();
-        n.set(seq + 1);
-        seq
-    });
+    let seq = next_seq();
     if let Some(timeout) = timeout {
         task.set_timer(s.set_timer(timeout, Expiry::Io(fd, seq)));
     }
@@ -1022,7 +1032,7 @@ pub(crate) fn wait(io: &mut Reactor, s: &mut State, stack: Stack, wait: FdWait) 
 /// An fd wait off the fast path: a bad fd, a raw fd, an owned fd not yet
 /// registered here.
 #[inline(never)]
-fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWait) {
+fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, wait: FdWait) {
     let fd = wait.fd;
     if fd < 0 {
         let error = Error::invalid(format!("file descriptor cannot be a negative integer ({fd})"));
@@ -1067,13 +1077,15 @@ fn wait_elsewhere(io: &mut Reactor, s: &mut State, stack: Stack, mut wait: FdWai
                 action,
             });
         }
-        let input = if code == libc::EPERM {
-            // A regular file: epoll refuses it, select calls it always ready.
-            // An action that would block on it would wait forever: an error.
-            perform(fd, wait.action.as_mut(), &mut 0, &mut io.spare)
-                .unwrap_or_else(|| Err(regular_file_would_block().into()))
-        } else {
-            Err(io::Error::from_raw_os_error(code).into())
+        if code == libc::EPERM && wait.action.is_some() {
+            // A regular file: epoll refuses it, select calls it always
+            // ready: its action is done at the next step 1, as any other
+            // (one that would block there is an error: it would wait for ever).
+            return io.defer(s, stack, wait, fd::id(fd), false);
+        }
+        let input = match code {
+            libc::EPERM => nothing(), // a readiness wait: always ready
+            code => Err(io::Error::from_raw_os_error(code).into()),
         };
         return io.finish(s, stack, wait.action, input);
     }

@@ -153,6 +153,9 @@ impl Reactor {
                 entry.pending = true;
                 self.pending.push(wait.fd);
             }
+            if !first && !self.due.is_empty() {
+                self.park_due_of(wait.fd, direction);
+            }
         }
         self.park(s, stack, wait);
     }
