@@ -284,14 +284,17 @@ impl Inner {
     /// Step 2: sleep if nothing is runnable, then fire every expired timer.
     ///
     /// As the original's: its `select` in step 1 waited at most `timeout`
-    /// (or until the first deadline), and if it found nothing, step 2 sleeps
-    /// again, until the first deadline but at most `timeout`, fds waited on
-    /// or not (they are not watched meanwhile, there either): a `run_next(t)`
-    /// with a deadline further than `t` returns after up to twice `t`. With
-    /// `run` (no `timeout`), step 1 waited until the deadline already.
+    /// (or until the first deadline), and if it timed out, step 2 sleeps
+    /// again, until the first deadline but at most `timeout` (the fds are not
+    /// watched meanwhile, there either): a `run_next(t)` with a deadline
+    /// further than `t` returns after up to twice `t`. With `run` (no
+    /// `timeout`), step 1 waited until the deadline already. Not after a
+    /// poll that woke something, even if what it woke waits again (a
+    /// caller's closure that would block): that one did not time out.
     fn handle_timeouts(&mut self, timeout: Option<Duration>) {
         let s = &mut self.s;
-        let may_sleep = !s.has_runnable();
+        let io_waited = !self.io.has_waits() || self.io.waited_out();
+        let may_sleep = !s.has_runnable() && (s.clock.is_manual() || io_waited);
         if let Some(wait) = s.wait_time(timeout).filter(|w| may_sleep && !w.is_zero()) {
             s.clock.sleep(wait);
         }
@@ -713,7 +716,11 @@ impl TaskManager {
     /// task that was runnable when the pass began.
     ///
     /// With nothing runnable, it blocks until some waiting task can run, but no
-    /// longer than `timeout` (`None`: as long as it takes).
+    /// longer than `timeout` (`None`: as long as it takes) in each of its two
+    /// waits, as the original: step 1's poll, and, if that found nothing,
+    /// step 2's sleep until the first deadline. So with fds waited on and a
+    /// deadline further than `timeout`, one call can take up to twice
+    /// `timeout`.
     ///
     /// A task may call it (or [`run`](TaskManager::run)) on its own manager:
     /// the pass that runs the task then goes on with the number of tasks it

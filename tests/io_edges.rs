@@ -691,3 +691,149 @@ mod due_at_step_1 {
         }
     }
 }
+
+/// How step 1 and step 2 wait, against the original: step 2 sleeps only
+/// after a poll that timed out, and a signal does not restart the poll's
+/// whole wait.
+mod step_waits {
+    use super::*;
+    use multitask::net::UnixStream;
+    use multitask::{fd_action, sleep, writable};
+
+    /// A caller's closure that would block on its ready fd (it waits for
+    /// more bytes) is woken by step 1 and parks again: step 2 must not then
+    /// sleep until the first deadline with the fds unwatched (a `recv` whose
+    /// data comes 50 ms in would wait for the 2 s sleeper).
+    #[test]
+    fn a_closure_that_would_block_does_not_make_step_2_sleep_past_other_fds() {
+        let (x, mut x_peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        x.set_nonblocking(true).unwrap();
+        x_peer.write_all(b"x").unwrap(); // one byte of a four-byte header
+        let (sock, mut peer) = tcp_pair();
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        let xfd = x.as_raw_fd();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let _ = wait!(fd_action(xfd, true, false, false, move || {
+                    let mut header = [0u8; 4];
+                    // SAFETY: a valid fd and a buffer of 4 bytes.
+                    let n = unsafe { libc::recv(xfd, header.as_mut_ptr().cast(), 4, libc::MSG_PEEK) };
+                    if n < 4 {
+                        return Err(std::io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(n)
+                })
+                .timeout(3));
+                drop(x);
+                Ok(())
+            },
+        ));
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let got = wait!(recv(&sock, 100).timeout(5));
+                l.borrow_mut().push(format!("recv {}", text(got)));
+                Ok(())
+            },
+        ));
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(sleep(2.0))?;
+                l.borrow_mut().push("slept 2 s".to_string());
+                Ok(())
+            },
+        ));
+        let writer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            peer.write_all(b"hello").unwrap();
+            std::thread::sleep(Duration::from_secs(3));
+            drop(x_peer);
+        });
+        tm.run().unwrap();
+        writer.join().unwrap();
+        assert_eq!(*log.borrow(), [r#"recv "hello""#, "slept 2 s"]);
+    }
+
+    /// A raw fd's read, ready before the step, does not see a send of the
+    /// same step (reads are done before the poll, writes after it).
+    #[test]
+    fn a_raw_ready_read_does_not_see_a_send_of_the_same_step() {
+        let (x, y) = std::os::unix::net::UnixStream::pair().unwrap();
+        y.set_nonblocking(true).unwrap();
+        (&x).write_all(b"1").unwrap();
+        let x = Rc::new(UnixStream::from(x));
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        let x1 = x.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(writable(&*x1))?;
+                wait!(multitask::send(&*x1, "2"))?;
+                Ok(())
+            },
+        ));
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(writable(&*x))?;
+                let got = wait!(recv(y.as_raw_fd(), 100).timeout(1));
+                l.borrow_mut().push(text(got));
+                let got = wait!(recv(y.as_raw_fd(), 100).timeout(1));
+                l.borrow_mut().push(text(got));
+                Ok(())
+            },
+        ));
+        tm.run().unwrap();
+        assert_eq!(*log.borrow(), [r#""1""#, r#""2""#]);
+    }
+
+    /// A signal while step 1 blocks ends that poll early: it polls again
+    /// for the time that is left, not for its whole wait (a sleeper due at
+    /// 1 s, with a signal at 0.5 s, woke at 1.5 s, after the bytes that came
+    /// at 1.25 s).
+    #[test]
+    fn a_signal_during_the_poll_does_not_delay_the_deadline() {
+        let _handled = multitask::Signals::new(&[libc::SIGUSR2]).unwrap();
+        let (sock, mut peer) = tcp_pair();
+        let log: Log = Rc::default();
+        let tm = TaskManager::new();
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let got = wait!(recv(&sock, 100).timeout(5));
+                l.borrow_mut().push(format!("recv {}", text(got)));
+                Ok(())
+            },
+        ));
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(sleep(1.0))?;
+                l.borrow_mut().push("slept 1 s".to_string());
+                Ok(())
+            },
+        ));
+        // SAFETY: this thread's own id.
+        let me = unsafe { libc::pthread_self() };
+        let other = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            // SAFETY: a live thread (it runs the manager until the bytes
+            // come), and a signal it handles.
+            unsafe { libc::pthread_kill(me, libc::SIGUSR2) };
+            std::thread::sleep(Duration::from_millis(750));
+            peer.write_all(b"late").unwrap();
+        });
+        tm.run().unwrap();
+        other.join().unwrap();
+        assert_eq!(*log.borrow(), ["slept 1 s", r#"recv "late""#]);
+    }
+}

@@ -33,7 +33,8 @@
 //! one not ready is tried before the poll (an fd it is wrong for, a `recv` on
 //! a listening socket or a `read` on a pipe's write end, gives its error
 //! there, where select would never find it ready and the task would wait
-//! for ever; else it parks), one ready after it.
+//! for ever; else it parks), one ready with the others of its kind (a read
+//! before the poll, a write after).
 //!
 //! # Invariants
 //!
@@ -112,21 +113,22 @@ impl Reactor {
     }
 
     /// Before step 1's poll, the due actions that must not see what this
-    /// step's other actions do: the reads on owned fds (their entry's READ
+    /// step's other actions do: the reads (an owned fd's READ
     /// may say ready where a read drained the fd without finding out: they
     /// find `EAGAIN` now and park, and never take what a write of this step
     /// sends, as the original's select, which looked first, would not have
-    /// let them), and the actions on raw fds that one `poll(2)` for all
-    /// finds not ready (an fd they are wrong for gives its error, as a bad
-    /// input must; else they park). The writes and the ready raw fds' actions
-    /// stay, to be performed after the poll (a write's effect is for the
-    /// next poll to see, as it was for the original's next select).
+    /// let them; on a raw fd, a read that is not ready gives the error of an
+    /// fd it is wrong for, as a bad input must, or parks), and the writes on
+    /// raw fds that one `poll(2)` for all finds not ready (the same). The
+    /// other writes stay, to be performed after the poll (a write's effect
+    /// is for the next poll to see, as it was for the original's next select).
     pub(super) fn perform_before_poll(&mut self, s: &mut State) {
         let early = |d: &Due| !d.here || d.flags & WRITE == 0;
         if !self.due.iter().any(early) {
             return; // the usual case: sends on owned fds
         }
-        let mut fds: Vec<libc::pollfd> = (self.due.iter().filter(|d| !d.here))
+        let raw_write = |d: &Due| !d.here && d.flags & WRITE != 0;
+        let mut fds: Vec<libc::pollfd> = (self.due.iter().filter(|d| raw_write(d)))
             .map(|d| libc::pollfd {
                 fd: d.fd,
                 events: poll_events(d.flags),
@@ -136,9 +138,10 @@ impl Reactor {
         // (On an error, EINTR or ENOMEM, the raw ones wait for after the poll.)
         let looked_at = fds.is_empty() || poll_all(&mut fds).is_ok();
         let mut looked = fds.iter();
-        let now = |d: &mut Due| match d.here {
-            true => d.flags & WRITE == 0,
-            false => looked.next().is_some_and(|p| looked_at && p.revents == 0),
+        let now = |d: &mut Due| match raw_write(d) {
+            // Each takes its look, in order.
+            true => looked.next().is_some_and(|p| looked_at && p.revents == 0),
+            false => d.flags & WRITE == 0,
         };
         let mut early = std::mem::take(&mut self.due_early);
         early.extend(self.due.extract_if(.., now));

@@ -266,6 +266,9 @@ pub(crate) struct Reactor {
     raw_waiters: usize,
     /// No task has run since the last sweep of raw fds.
     swept: bool,
+    /// This step 1's poll blocked for all the time it was given and woke
+    /// nothing (the original's select timed out): step 2 may sleep then.
+    waited_out: bool,
     last_sweep: Instant,
     /// Tasks waiting for results from other threads (`remote.rs`).
     remote: Option<remote::Remote>,
@@ -289,6 +292,7 @@ impl Reactor {
             raw_generation: 0,
             raw_waiters: 0,
             swept: true,
+            waited_out: false,
             last_sweep: Instant::now(),
             remote: None,
         }
@@ -305,6 +309,12 @@ impl Reactor {
     /// How many tasks wait on fds, or have waits already over.
     pub(crate) fn tasks(&self) -> usize {
         self.waiting + self.completed.len() + self.ready_calls.len() + self.due.len() + self.remote_waiting()
+    }
+
+    /// True if this step 1's poll blocked for all its time and woke nothing
+    /// (see `manager.rs`, `handle_timeouts`).
+    pub(crate) fn waited_out(&self) -> bool {
+        self.waited_out
     }
 
     pub(crate) fn has_waits(&self) -> bool {
@@ -654,6 +664,7 @@ impl Reactor {
     pub(crate) fn poll(&mut self, s: &mut State, timeout: Option<Duration>) -> (Result<()>, Option<Vec<Woken>>) {
         // The buffer is kept between calls, so a poll allocates nothing.
         let mut woken = std::mem::take(&mut self.woken);
+        self.waited_out = false;
         // The waits over already come first: those a close failed, then
         // those over when they were yielded (a readiness wait on an fd known
         // ready, a bad fd). Nothing before them can be a caller's action, so
@@ -837,12 +848,15 @@ impl Reactor {
                 (Some(_), Some(deadline)) if Instant::now() < deadline => {
                     wait = Some(deadline - Instant::now());
                 }
-                _ => return Ok(()),
+                _ => {
+                    self.waited_out = true;
+                    return Ok(());
+                }
             }
         }
     }
 
-    /// Polls once (retrying on EINTR) and serves the ready fds into `woken`.
+    /// Polls once (a signal ends it early) and serves the ready fds into `woken`.
     ///
     /// "Once" as the original's one `select`: it reports every ready fd, so
     /// while a poll fills the whole event buffer, poll again without waiting.
@@ -864,8 +878,10 @@ impl Reactor {
             let Some((poll, _)) = &mut self.poll else { break Ok(()) };
             match epoll::wait(poll, &mut events, wait) {
                 Ok(()) => {}
-                // A signal arrived while blocked: poll again, report nothing.
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A signal arrived while blocked: report nothing; a caller
+                // that blocks polls again for the time that is left
+                // (`wait_until_woken`), not for all of it again.
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => break Ok(()),
                 Err(e) => break Err(e.into()),
             }
             let mut count = 0;
