@@ -700,6 +700,29 @@ mod step_waits {
     use multitask::net::UnixStream;
     use multitask::{fd_action, sleep, writable};
 
+    /// Adds a task that logs what a `recv` on `sock` gets, and one that
+    /// logs when it has slept `seconds`.
+    fn recv_beside_a_sleeper(tm: &TaskManager, sock: TcpStream, log: &Log, seconds: u64) {
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                let got = wait!(recv(&sock, 100).timeout(5));
+                l.borrow_mut().push(format!("recv {}", text(got)));
+                Ok(())
+            },
+        ));
+        let l = log.clone();
+        tm.add(Task::new(
+            #[coroutine]
+            move |_| {
+                wait!(sleep(seconds))?;
+                l.borrow_mut().push(format!("slept {seconds} s"));
+                Ok(())
+            },
+        ));
+    }
+
     /// A caller's closure that would block on its ready fd (it waits for
     /// more bytes) is woken by step 1 and parks again: step 2 must not then
     /// sleep until the first deadline with the fds unwatched (a `recv` whose
@@ -730,24 +753,7 @@ mod step_waits {
                 Ok(())
             },
         ));
-        let l = log.clone();
-        tm.add(Task::new(
-            #[coroutine]
-            move |_| {
-                let got = wait!(recv(&sock, 100).timeout(5));
-                l.borrow_mut().push(format!("recv {}", text(got)));
-                Ok(())
-            },
-        ));
-        let l = log.clone();
-        tm.add(Task::new(
-            #[coroutine]
-            move |_| {
-                wait!(sleep(2.0))?;
-                l.borrow_mut().push("slept 2 s".to_string());
-                Ok(())
-            },
-        ));
+        recv_beside_a_sleeper(&tm, sock, &log, 2);
         let writer = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(50));
             peer.write_all(b"hello").unwrap();
@@ -804,24 +810,7 @@ mod step_waits {
         let (sock, mut peer) = tcp_pair();
         let log: Log = Rc::default();
         let tm = TaskManager::new();
-        let l = log.clone();
-        tm.add(Task::new(
-            #[coroutine]
-            move |_| {
-                let got = wait!(recv(&sock, 100).timeout(5));
-                l.borrow_mut().push(format!("recv {}", text(got)));
-                Ok(())
-            },
-        ));
-        let l = log.clone();
-        tm.add(Task::new(
-            #[coroutine]
-            move |_| {
-                wait!(sleep(1.0))?;
-                l.borrow_mut().push("slept 1 s".to_string());
-                Ok(())
-            },
-        ));
+        recv_beside_a_sleeper(&tm, sock, &log, 1);
         // SAFETY: this thread's own id.
         let me = unsafe { libc::pthread_self() };
         let other = std::thread::spawn(move || {

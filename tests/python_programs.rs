@@ -660,35 +660,39 @@ fn p12_runnext_states() {
 // I/O. Each socket test runs twice: on std sockets (the compatibility path)
 // and on the crate's own sockets (`multitask::net`).
 
+/// Two tests of `$body`: on a std socket pair and on the crate's.
+macro_rules! both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            use super::*;
+            #[test]
+            fn std_sockets() {
+                let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+                $body(a, b);
+            }
+            #[test]
+            fn crate_sockets() {
+                let (a, b) = multitask::net::UnixStream::pair().unwrap();
+                $body(a, b);
+            }
+        }
+    };
+}
+
+/// A socket of either kind.
+trait Sock: std::os::fd::AsRawFd + 'static {}
+impl Sock for std::os::unix::net::UnixStream {}
+impl Sock for multitask::net::UnixStream {}
+
+/// A direct, blocking `send` of all of `data` (as a Python program's `sock.send`).
+fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
+    // SAFETY: a valid fd and buffer.
+    let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
+    assert_eq!(n as usize, data.len());
+}
+
 mod io_tests {
     use super::*;
-
-    macro_rules! both {
-        ($name:ident, $body:ident) => {
-            mod $name {
-                use super::*;
-                #[test]
-                fn std_sockets() {
-                    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-                #[test]
-                fn crate_sockets() {
-                    let (a, b) = multitask::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-            }
-        };
-    }
-
-    trait Sock: std::os::fd::AsRawFd + 'static {}
-    impl Sock for std::os::unix::net::UnixStream {}
-    impl Sock for multitask::net::UnixStream {}
-
-    fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
-        let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
-        assert_eq!(n as usize, data.len());
-    }
 
     fn p13<S: Sock>(a: S, b: S) {
         let reader = Task::new(
@@ -1262,32 +1266,6 @@ fn p27_error_midpass_resume() {
 mod io_tests2 {
     use super::*;
 
-    macro_rules! both {
-        ($name:ident, $body:ident) => {
-            mod $name {
-                use super::*;
-                #[test]
-                fn std_sockets() {
-                    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-                #[test]
-                fn crate_sockets() {
-                    let (a, b) = multitask::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-            }
-        };
-    }
-
-    trait Sock: std::os::fd::AsRawFd + 'static {}
-    impl Sock for std::os::unix::net::UnixStream {}
-    impl Sock for multitask::net::UnixStream {}
-
-    fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
-        let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
-        assert_eq!(n as usize, data.len());
-    }
     fn raw_recv(s: &impl std::os::fd::AsRawFd) -> Vec<u8> {
         let mut buf = vec![0u8; 100];
         let n = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), 100, libc::MSG_DONTWAIT) };
@@ -1690,31 +1668,6 @@ fn p35_timeout_zero_races() {
 mod io_tests3 {
     use super::*;
 
-    macro_rules! both {
-        ($name:ident, $body:ident) => {
-            mod $name {
-                use super::*;
-                #[test]
-                fn std_sockets() {
-                    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-                #[test]
-                fn crate_sockets() {
-                    let (a, b) = multitask::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-            }
-        };
-    }
-    trait Sock: std::os::fd::AsRawFd + 'static {}
-    impl Sock for std::os::unix::net::UnixStream {}
-    impl Sock for multitask::net::UnixStream {}
-    fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
-        let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
-        assert_eq!(n as usize, data.len());
-    }
-
     fn p36<S: Sock>(a: S, b: S) {
         let t = Task::new(
             #[coroutine]
@@ -1852,30 +1805,6 @@ fn p38_negative_fd() {
 mod io_tests4 {
     use super::*;
 
-    macro_rules! both {
-        ($name:ident, $body:ident) => {
-            mod $name {
-                use super::*;
-                #[test]
-                fn std_sockets() {
-                    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-                #[test]
-                fn crate_sockets() {
-                    let (a, b) = multitask::net::UnixStream::pair().unwrap();
-                    $body(a, b);
-                }
-            }
-        };
-    }
-    trait Sock: std::os::fd::AsRawFd + 'static {}
-    impl Sock for std::os::unix::net::UnixStream {}
-    impl Sock for multitask::net::UnixStream {}
-    fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
-        let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
-        assert_eq!(n as usize, data.len());
-    }
     /// b.recv(100, MSG_PEEK) on a non-blocking socket.
     fn peek(s: &impl std::os::fd::AsRawFd) -> String {
         let mut buf = vec![0u8; 100];
@@ -1971,10 +1900,6 @@ mod io_tests4 {
 
 mod io_tests5 {
     use super::*;
-    fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
-        let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), 0) };
-        assert_eq!(n as usize, data.len());
-    }
     fn p41<S: std::os::fd::AsRawFd + 'static>(a: S, b: S) {
         raw_send(&a, b"aaaa");
         let q: Queue<&'static str> = Queue::new();

@@ -81,8 +81,7 @@ struct Waiter {
 
 thread_local! {
     /// One counter per thread, so numbers stay ordered when managers merge.
-    /// From 1: 0 is no number (`due.rs`).
-    static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(1) };
+    static NEXT_SEQ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// What an fd waiter waits for, as `tasks()` shows it: the fd, its flags,
