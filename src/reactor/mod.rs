@@ -15,8 +15,9 @@
 //!   events, cleared for a direction when a call finds nothing (`EAGAIN`), or
 //!   sends or receives less than asked on a stream (the kernel's buffer is then
 //!   full or drained; a new edge will come). A library action on a direction
-//!   known ready is performed at the next step 1, after its poll, as the
-//!   original performs it once select has returned (`due.rs`); a caller's
+//!   known ready is performed at the next step 1, as the original performs
+//!   it once select has returned (a read before the poll, a write after it,
+//!   so that none sees another's: `due.rs`); a caller's
 //!   `fd_action` there is served at the next step 1 with no event; any other
 //!   wait just parks. No `epoll_ctl` after the first wait, no `EAGAIN` try. Dropping the fd puts it on this
 //!   reactor's `Closed` list: its waiters get `EBADF` at the next

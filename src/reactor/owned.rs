@@ -128,7 +128,8 @@ impl Reactor {
     /// A wait on an owned fd registered here, known ready for it, with no
     /// waiter before it waiting for that: a readiness wait is over, its task
     /// resumes at the next step 1; a library action (a `recv`, a `send`) is
-    /// performed at the next step 1, before its poll (`due.rs`). Any other
+    /// performed at the next step 1, a read before its poll and a write
+    /// after it (`due.rs`). Any other
     /// wait parks; if the fd is known ready for it (a caller's `fd_action`,
     /// or one behind other waiters), the entry is served at the next step 1
     /// with no event, in FIFO order, as the original calls it once select has
