@@ -1978,6 +1978,17 @@ mod io_tests5 {
         let (a, b) = multitask::net::UnixStream::pair().unwrap();
         p42(a, b);
     }
+    /// The same over a TCP connection of the crate's own sockets, both ends
+    /// registered with this manager: a send there is seen by the other
+    /// end's waiter a pass later, as on the socket pair (a write whose peer
+    /// is elsewhere may go before the poll; this one's peer is here).
+    #[test]
+    fn p42_tcp_crate() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let a = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let b = listener.accept().unwrap().0;
+        p42(multitask::net::TcpStream::from(a), multitask::net::TcpStream::from(b));
+    }
     #[test]
     fn p41_std() {
         let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();

@@ -123,10 +123,27 @@ impl Reactor {
     /// other writes stay, to be performed after the poll (a write's effect
     /// is for the next poll to see, as it was for the original's next select).
     pub(super) fn perform_before_poll(&mut self, s: &mut State) {
-        let early = |d: &Due| !d.here || d.flags & WRITE == 0;
-        if !self.due.iter().any(early) {
-            return; // the usual case: sends on owned fds
+        // A write on an owned TCP stream whose peer is not this reactor's
+        // (a client elsewhere) goes now too, unless a raw fd waits or is
+        // due (any of them could be that peer): no waiter, and no action of
+        // this step, can see it; the poll then sees what that client sends
+        // back as soon as it can.
+        let (mut owned_only, mut all_now, mut any_now) = (self.raw_waiters == 0, true, false);
+        for d in &self.due {
+            owned_only &= d.here;
+            let now = d.flags & WRITE == 0 || (d.here && self.entries[d.fd as usize].peer_elsewhere);
+            all_now &= now;
+            any_now |= now || !d.here;
         }
+        if owned_only && all_now {
+            // All of them now (a server's replies and reads): in place.
+            return self.perform_due(s);
+        }
+        if !any_now {
+            return; // sends on owned fds, all for after the poll
+        }
+        let entries = &self.entries;
+        let unseen = move |d: &Due| owned_only && d.here && entries[d.fd as usize].peer_elsewhere;
         let raw_write = |d: &Due| !d.here && d.flags & WRITE != 0;
         let mut fds: Vec<libc::pollfd> = (self.due.iter().filter(|d| raw_write(d)))
             .map(|d| libc::pollfd {
@@ -141,7 +158,7 @@ impl Reactor {
         let now = |d: &mut Due| match raw_write(d) {
             // Each takes its look, in order.
             true => looked.next().is_some_and(|p| looked_at && p.revents == 0),
-            false => d.flags & WRITE == 0,
+            false => d.flags & WRITE == 0 || unseen(d),
         };
         let mut early = std::mem::take(&mut self.due_early);
         early.extend(self.due.extract_if(.., now));

@@ -152,6 +152,13 @@ struct Entry {
     urgent: bool,
     /// In the reactor's pending list.
     pending: bool,
+    /// Owned TCP streams: the local address, in the reactor's
+    /// [`Reactor::tcp_here`]; and whether the peer may be a stream of this
+    /// reactor (`peer_elsewhere` false, the default, for any other fd):
+    /// only a write on a stream whose peer is elsewhere can be done before
+    /// step 1's poll (`due.rs`).
+    tcp_local: Option<std::net::SocketAddr>,
+    peer_elsewhere: bool,
     /// The waiters, FIFO, with holes where timeouts withdrew some.
     fifo: VecDeque<Waiter>,
     /// How many waiters want each of READ, WRITE, EXC.
@@ -272,6 +279,8 @@ pub(crate) struct Reactor {
     last_sweep: Instant,
     /// Tasks waiting for results from other threads (`remote.rs`).
     remote: Option<remote::Remote>,
+    /// The owned TCP streams registered here, by local address.
+    tcp_here: std::collections::HashMap<std::net::SocketAddr, RawFd>,
 }
 
 impl Reactor {
@@ -295,6 +304,7 @@ impl Reactor {
             waited_out: false,
             last_sweep: Instant::now(),
             remote: None,
+            tcp_here: std::collections::HashMap::new(),
         }
     }
 
@@ -470,6 +480,7 @@ impl Reactor {
 
     /// Fails every waiter of `fd` with the OS error `code`, into `out`.
     fn fail_all(&mut self, fd: RawFd, code: i32, out: &mut Vec<(Stack, Input)>, graveyard: &mut Vec<Box<dyn Any>>) {
+        self.forget_tcp(fd);
         let Some(entry) = self.entries.get_mut(fd as usize) else {
             return;
         };

@@ -18,7 +18,7 @@
 //!   owner's file (a release puts it on the list first).
 
 use std::any::Any;
-use std::os::fd::RawFd;
+use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 
 use mio::Interest;
@@ -90,7 +90,48 @@ impl Reactor {
         entry.ready = 0;
         entry.read_closed = false;
         entry.urgent = false;
+        if stream {
+            self.note_tcp(fd);
+        }
         Ok(())
+    }
+
+    /// A stream registered here: if it is a connected TCP socket, its local
+    /// address goes in [`Reactor::tcp_here`], and its peer is elsewhere
+    /// unless that map has the peer's address (then neither of the two is:
+    /// a write on one makes the other ready, which this reactor's poll must
+    /// not see before the original's select would, `due.rs`). Two
+    /// `getsockname`-like calls per connection, none per request.
+    fn note_tcp(&mut self, fd: RawFd) {
+        self.forget_tcp(fd);
+        // SAFETY: `fd` is open (just registered); the `TcpStream` only asks
+        // for its addresses and is never dropped (it does not own `fd`).
+        let sock = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+        let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) else {
+            return; // not TCP, or not connected: its peer may be anywhere
+        };
+        let peer_fd = self.tcp_here.get(&peer).copied();
+        if let Some(other) = peer_fd {
+            self.entries[other as usize].peer_elsewhere = false;
+        }
+        self.tcp_here.insert(local, fd);
+        let entry = &mut self.entries[fd as usize];
+        entry.tcp_local = Some(local);
+        entry.peer_elsewhere = peer_fd.is_none();
+    }
+
+    /// Takes `fd`'s local address out of [`Reactor::tcp_here`] (it closes,
+    /// or its number is another file's now).
+    pub(super) fn forget_tcp(&mut self, fd: RawFd) {
+        let Some(entry) = self.entries.get_mut(fd as usize) else {
+            return;
+        };
+        entry.peer_elsewhere = false;
+        if let Some(local) = entry.tcp_local.take() {
+            if self.tcp_here.get(&local) == Some(&fd) {
+                self.tcp_here.remove(&local);
+            }
+        }
     }
 
     /// Takes the closed list: the waiters of each owned fd that closed get
