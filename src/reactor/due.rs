@@ -21,7 +21,13 @@
 //!   `read` that took all there was): such a read finds `EAGAIN` then, and
 //!   parks, as select would not have found the fd ready;
 //! - after it, the writes: the poll saw the fds as that select did, before
-//!   them, and their effect (a peer made readable) is for the next poll.
+//!   them, and their effect (a peer made readable) is for the next poll. A
+//!   write on one of the crate's TCP streams whose peer is not a stream of
+//!   this reactor (a client elsewhere, `owned.rs`, `note_tcp`), while no raw
+//!   fd waits or is due here (any might be that peer), goes before the poll
+//!   too: no waiter here, and no action of the step, can see it, and the
+//!   poll then finds the client's answer as soon as it can (a server's reply
+//!   and the next request in one pass).
 //!
 //! One that would block parks, before the waiters that came after it; if
 //! all would, and nothing else is runnable, step 1 blocks in a second poll,
