@@ -295,6 +295,23 @@ pub(crate) fn keep_partial_line(fd: RawFd, line: Vec<u8>) -> Option<Vec<u8>> {
     line
 }
 
+/// True if `fd` is a listening socket.
+pub(crate) fn is_listening(fd: RawFd) -> bool {
+    let mut on: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: SO_ACCEPTCONN writes one c_int into `on`.
+    let ret = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut on as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    ret == 0 && on != 0
+}
+
 /// True if `fd` is a stream socket.
 pub(crate) fn is_stream(fd: RawFd) -> bool {
     let mut kind: libc::c_int = 0;

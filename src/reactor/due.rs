@@ -131,10 +131,12 @@ impl Reactor {
     pub(super) fn perform_before_poll(&mut self, s: &mut State) {
         // A write on an owned TCP stream whose peer is not this reactor's
         // (a client elsewhere) goes now too, unless a raw fd waits or is
-        // due (any of them could be that peer): no waiter, and no action of
+        // due, or a TCP stream here is not connected yet (any of them could
+        // be that peer): no waiter, and no action of
         // this step, can see it; the poll then sees what that client sends
         // back as soon as it can.
-        let (mut owned_only, mut all_now, mut any_now) = (self.raw_waiters == 0, true, false);
+        let quiet = self.raw_waiters == 0 && self.tcp_unconnected == 0;
+        let (mut owned_only, mut all_now, mut any_now) = (quiet, true, false);
         for d in &self.due {
             owned_only &= d.here;
             let now = d.flags & WRITE == 0 || (d.here && self.entries[d.fd as usize].peer_elsewhere);

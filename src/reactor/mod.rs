@@ -152,12 +152,14 @@ struct Entry {
     urgent: bool,
     /// In the reactor's pending list.
     pending: bool,
-    /// Owned TCP streams: the local address, in the reactor's
-    /// [`Reactor::tcp_here`]; and whether the peer may be a stream of this
-    /// reactor (`peer_elsewhere` false, the default, for any other fd):
-    /// only a write on a stream whose peer is elsewhere can be done before
-    /// step 1's poll (`due.rs`).
-    tcp_local: Option<std::net::SocketAddr>,
+    /// Owned TCP streams: the connection (local, peer), in the reactor's
+    /// [`Reactor::tcp_here`], or `tcp_unconnected` while it has no peer yet;
+    /// and whether the peer may be a stream of this reactor
+    /// (`peer_elsewhere` false, the default, for any other fd): only a write
+    /// on a stream whose peer is elsewhere can be done before step 1's poll
+    /// (`due.rs`).
+    tcp_conn: Option<(std::net::SocketAddr, std::net::SocketAddr)>,
+    tcp_unconnected: bool,
     peer_elsewhere: bool,
     /// The waiters, FIFO, with holes where timeouts withdrew some.
     fifo: VecDeque<Waiter>,
@@ -279,8 +281,10 @@ pub(crate) struct Reactor {
     last_sweep: Instant,
     /// Tasks waiting for results from other threads (`remote.rs`).
     remote: Option<remote::Remote>,
-    /// The owned TCP streams registered here, by local address.
-    tcp_here: std::collections::HashMap<std::net::SocketAddr, RawFd>,
+    /// The owned TCP streams registered here, by connection (local, peer).
+    tcp_here: std::collections::HashMap<(std::net::SocketAddr, std::net::SocketAddr), RawFd>,
+    /// How many owned TCP streams registered here have no peer yet.
+    tcp_unconnected: usize,
 }
 
 impl Reactor {
@@ -305,6 +309,7 @@ impl Reactor {
             last_sweep: Instant::now(),
             remote: None,
             tcp_here: std::collections::HashMap::new(),
+            tcp_unconnected: 0,
         }
     }
 

@@ -18,6 +18,7 @@
 //!   owner's file (a release puts it on the list first).
 
 use std::any::Any;
+use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, RawFd};
 use std::rc::Rc;
 
@@ -96,40 +97,57 @@ impl Reactor {
         Ok(())
     }
 
-    /// A stream registered here: if it is a connected TCP socket, its local
-    /// address goes in [`Reactor::tcp_here`], and its peer is elsewhere
-    /// unless that map has the peer's address (then neither of the two is:
-    /// a write on one makes the other ready, which this reactor's poll must
-    /// not see before the original's select would, `due.rs`). Two
-    /// `getsockname`-like calls per connection, none per request.
+    /// A stream registered here: if it is a connected TCP socket, its
+    /// connection (local and peer address, IPv4-mapped ones made plain) goes
+    /// in [`Reactor::tcp_here`], and its peer is elsewhere unless that map
+    /// has the reverse connection (then neither of the two is: a write on one
+    /// makes the other ready, which this reactor's poll must not see before
+    /// the original's select would, `due.rs`), or it is connected to itself.
+    /// A TCP stream not connected yet (the crate's `connect` registers it
+    /// while the handshake goes on) is counted in
+    /// [`Reactor::tcp_unconnected`] instead: its peer may come to be here,
+    /// and while any is, no write goes early. Two or three address calls per
+    /// connection, none per request.
     fn note_tcp(&mut self, fd: RawFd) {
         self.forget_tcp(fd);
         // SAFETY: `fd` is open (just registered); the `TcpStream` only asks
         // for its addresses and is never dropped (it does not own `fd`).
         let sock = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
-        let (Ok(local), Ok(peer)) = (sock.local_addr(), sock.peer_addr()) else {
-            return; // not TCP, or not connected: its peer may be anywhere
+        let plain = |a: SocketAddr| SocketAddr::new(a.ip().to_canonical(), a.port());
+        let Ok(local) = sock.local_addr().map(plain) else {
+            return; // not TCP: its peer may be anywhere
         };
-        let peer_fd = self.tcp_here.get(&peer).copied();
+        let Ok(peer) = sock.peer_addr().map(plain) else {
+            if !fd::is_listening(fd) {
+                self.tcp_unconnected += 1;
+                self.entries[fd as usize].tcp_unconnected = true;
+            }
+            return;
+        };
+        let peer_fd = self.tcp_here.get(&(peer, local)).copied();
         if let Some(other) = peer_fd {
             self.entries[other as usize].peer_elsewhere = false;
         }
-        self.tcp_here.insert(local, fd);
+        self.tcp_here.insert((local, peer), fd);
         let entry = &mut self.entries[fd as usize];
-        entry.tcp_local = Some(local);
-        entry.peer_elsewhere = peer_fd.is_none();
+        entry.tcp_conn = Some((local, peer));
+        entry.peer_elsewhere = peer_fd.is_none() && local != peer;
     }
 
-    /// Takes `fd`'s local address out of [`Reactor::tcp_here`] (it closes,
-    /// or its number is another file's now).
+    /// Takes `fd`'s connection out of [`Reactor::tcp_here`] (it closes, or
+    /// its number is another file's now), or its count of streams not yet
+    /// connected.
     pub(super) fn forget_tcp(&mut self, fd: RawFd) {
         let Some(entry) = self.entries.get_mut(fd as usize) else {
             return;
         };
         entry.peer_elsewhere = false;
-        if let Some(local) = entry.tcp_local.take() {
-            if self.tcp_here.get(&local) == Some(&fd) {
-                self.tcp_here.remove(&local);
+        if std::mem::take(&mut entry.tcp_unconnected) {
+            self.tcp_unconnected -= 1;
+        }
+        if let Some(conn) = entry.tcp_conn.take() {
+            if self.tcp_here.get(&conn) == Some(&fd) {
+                self.tcp_here.remove(&conn);
             }
         }
     }
