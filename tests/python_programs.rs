@@ -15,91 +15,12 @@ use multitask::{
     Task, TaskManager,
 };
 
-thread_local! {
-    static OUT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-
-macro_rules! p {
-    ($($arg:tt)*) => { OUT.with_borrow_mut(|o| o.push(format!($($arg)*))) };
-}
-
-fn transcript() -> String {
-    OUT.with_borrow(|o| o.iter().map(|l| format!("{l}\n")).collect())
-}
-
-fn check(expected: &str) {
-    let got = transcript();
-    if got != expected {
-        let mut msg = String::from("transcript differs\n--- python\n");
-        msg += expected;
-        msg += "--- rust\n";
-        msg += &got;
-        panic!("{msg}");
-    }
-}
-
-/// As [`check`], but the lines within each pass compared as a set: for the
-/// programs where several fds are ready at once, whose order the original
-/// leaves arbitrary (its `select`'s lists go through a `set`; DESIGN.md §2).
-fn check_each_pass_unordered(expected: &str) {
-    let passes = |text: &str| -> Vec<Vec<String>> {
-        text.split("|\n")
-            .map(|pass| {
-                let mut lines: Vec<String> = pass.lines().map(str::to_string).collect();
-                lines.sort();
-                lines
-            })
-            .collect()
-    };
-    let got = transcript();
-    assert_eq!(passes(&got), passes(expected), "--- python\n{expected}--- rust\n{got}");
-}
-
-fn passes(tm: &TaskManager) {
-    let mut n = 0;
-    while tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts() {
-        if let Err(e) = tm.run_next(None) {
-            p!("ERR {}: {}", e.name(), e);
-        }
-        p!("|");
-        n += 1;
-        if n >= 100 {
-            p!("LIMIT");
-            break;
-        }
-    }
-}
-
-/// Python 2 repr of a byte string (the ASCII cases the programs use).
-fn repr(b: &[u8]) -> String {
-    let mut s = String::from("'");
-    for &c in b {
-        match c {
-            b'\n' => s += "\\n",
-            b'\'' => s += "\\'",
-            b'\\' => s += "\\\\",
-            0x20..=0x7e => s.push(c as char),
-            _ => s += &format!("\\x{c:02x}"),
-        }
-    }
-    s + "'"
-}
+#[macro_use]
+mod common;
+use common::transcript::{check, check_each_pass_unordered, passes, repr, ticker, transcript};
 
 fn errno(e: &Error) -> i32 {
     e.io_error().and_then(|e| e.raw_os_error()).unwrap_or(-1)
-}
-
-fn ticker(name: &'static str, n: usize) -> Task {
-    Task::new(
-        #[coroutine]
-        move |_| {
-            for i in 0..n {
-                p!("{name} {i}");
-                wait!();
-            }
-            Ok(())
-        },
-    )
 }
 
 fn py_ok(name: &str) -> String {
@@ -2005,48 +1926,6 @@ mod io_tests5 {
 // p43 onward: realistic server/client programs (echo, chat, proxy, pipelines,
 // UDP retries, framed protocols), each run on std sockets and on the crate's.
 
-/// Compares as `check`, but if only the order within passes differs, says so.
-fn check_report(name: &str) {
-    let expected = py_ok(name);
-    let got = transcript();
-    if got == expected {
-        return;
-    }
-    let passes = |text: &str| -> Vec<Vec<String>> {
-        text.split("|\n")
-            .map(|pass| {
-                let mut lines: Vec<String> = pass.lines().map(str::to_string).collect();
-                lines.sort();
-                lines
-            })
-            .collect()
-    };
-    let kind = if passes(&got) == passes(&expected) {
-        "ORDER-ONLY"
-    } else {
-        "REAL"
-    };
-    panic!("{kind} transcript difference\n--- python\n{expected}--- rust\n{got}");
-}
-
-/// As `check_report`, but a difference only in the order of lines within a
-/// pass is accepted: those passes have several fds ready at once, whose
-/// order the original leaves to a Python `set`.
-fn check_report_unordered(name: &str) {
-    let passes = |text: &str| -> Vec<Vec<String>> {
-        text.split("|\n")
-            .map(|pass| {
-                let mut lines: Vec<String> = pass.lines().map(str::to_string).collect();
-                lines.sort();
-                lines
-            })
-            .collect()
-    };
-    if passes(&transcript()) != passes(&py_ok(name)) {
-        check_report(name);
-    }
-}
-
 fn pylist<T: std::fmt::Display>(v: &[T]) -> String {
     format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(", "))
 }
@@ -2154,7 +2033,7 @@ two_ways!(p43_echo_server {
         tm.add(client(addr, 1, vec!["abc\n"]));
         tm.add(client(addr, 2, vec!["x\n", "y\n", "z\n"]));
         passes(&tm);
-        check_report("p43_echo_server");
+        check(&py_ok("p43_echo_server"));
     }
 });
 
@@ -2234,7 +2113,7 @@ two_ways!(p44_chat_server {
         tm.add(client(addr, 0, 0.01, vec!["hi all\n", "how are you\n"], 1));
         tm.add(client(addr, 1, 0.02, vec!["fine\n"], 2));
         passes(&tm);
-        check_report("p44_chat_server");
+        check(&py_ok("p44_chat_server"));
     }
 });
 
@@ -2297,7 +2176,7 @@ two_ways!(p45_proxy {
         tm.add(server(server_end));
         tm.add(client(client_end));
         passes(&tm);
-        check_report_unordered("p45_proxy");
+        check_each_pass_unordered(&py_ok("p45_proxy"));
     }
 });
 
@@ -2354,7 +2233,7 @@ fn p46_pipeline() {
     tm.add(doubler(q1.clone(), q2));
     tm.add(producer(q1));
     passes(&tm);
-    check_report("p46_pipeline");
+    check(&py_ok("p46_pipeline"));
 }
 
 multitask::exception!(AppError(String));
@@ -2418,7 +2297,7 @@ fn p47_child_raise_depths() {
     tm.add(spawner(q.clone()));
     tm.add(top(q, "app", false));
     passes(&tm);
-    check_report("p47_child_raise_depths");
+    check(&py_ok("p47_child_raise_depths"));
 }
 
 two_ways!(p48_close_while_waiting {
@@ -2469,7 +2348,7 @@ two_ways!(p48_close_while_waiting {
         tm.add(client(addr));
         tm.add(killer(conns));
         passes(&tm);
-        check_report_unordered("p48_close_while_waiting");
+        check_each_pass_unordered(&py_ok("p48_close_while_waiting"));
     }
 });
 
@@ -2528,7 +2407,7 @@ two_ways!(p49_udp_retry {
         tm.add(server(srv));
         tm.add(client(cli, to));
         passes(&tm);
-        check_report("p49_udp_retry");
+        check(&py_ok("p49_udp_retry"));
     }
 });
 
@@ -2566,7 +2445,7 @@ two_ways!(p50_sleep_io_interleave {
         tm.add(listener(b));
         tm.add(tick());
         passes(&tm);
-        check_report("p50_sleep_io_interleave");
+        check(&py_ok("p50_sleep_io_interleave"));
     }
 });
 
@@ -2606,7 +2485,7 @@ two_ways!(p51_run_next_loop {
             p!("pass {n} {} {} {}", pyb(tm.has_runnable()), pyb(tm.has_io_waits()), pyb(tm.has_timeouts()));
         }
         p!("loop done");
-        check_report("p51_run_next_loop");
+        check(&py_ok("p51_run_next_loop"));
     }
 });
 
@@ -2653,7 +2532,7 @@ fn p52_many_tasks() {
     }
     p!("passes {npass}");
     p!("done order {}", pylist(&done.borrow()));
-    check_report("p52_many_tasks");
+    check(&py_ok("p52_many_tasks"));
 }
 
 two_ways!(p53_self_values {
@@ -2697,7 +2576,7 @@ two_ways!(p53_self_values {
         tm.add(t2(b));
         tm.add(t3());
         passes(&tm);
-        check_report("p53_self_values");
+        check(&py_ok("p53_self_values"));
     }
 });
 
@@ -2761,7 +2640,7 @@ two_ways!(p54_idle_timeout_server {
         tm.add(client(addr, 0, vec!["one\n", "two\n"], true));
         tm.add(client(addr, 1, vec!["three\n"], false));
         passes(&tm);
-        check_report("p54_idle_timeout_server");
+        check(&py_ok("p54_idle_timeout_server"));
     }
 });
 
@@ -2807,7 +2686,7 @@ two_ways!(p55_backlog_accept {
             let n = n as usize;
             p!("client {}", repr(&buf[..n]));
         }
-        check_report_unordered("p55_backlog_accept");
+        check_each_pass_unordered(&py_ok("p55_backlog_accept"));
     }
 });
 
@@ -2855,7 +2734,7 @@ two_ways!(p56_half_close {
         tm.add(server(ls));
         tm.add(client(addr));
         passes(&tm);
-        check_report("p56_half_close");
+        check(&py_ok("p56_half_close"));
     }
 });
 
@@ -2915,7 +2794,7 @@ two_ways!(p57_child_io_timeouts {
         tm.add(reader(b.clone()));
         tm.add(writer(a));
         passes(&tm);
-        check_report("p57_child_io_timeouts");
+        check(&py_ok("p57_child_io_timeouts"));
     }
 });
 
@@ -2978,7 +2857,7 @@ fn p58_fanout_sentinels() {
     tm.add(worker(jobs.clone(), out.clone(), "w3", false));
     tm.add(dispatcher(jobs, 8, 3));
     passes(&tm);
-    check_report("p58_fanout_sentinels");
+    check(&py_ok("p58_fanout_sentinels"));
 }
 
 mod p59_pipe_lines {
@@ -3045,7 +2924,7 @@ mod p59_pipe_lines {
         tm.add(source);
         passes(&tm);
         drop((r1, r2));
-        check_report_unordered("p59_pipe_lines");
+        check_each_pass_unordered(&py_ok("p59_pipe_lines"));
     }
     fn pipe() -> (OwnedFd, OwnedFd) {
         let mut fds = [0; 2];
@@ -3106,7 +2985,7 @@ two_ways!(p60_handler_crash {
         tm.add(client(addr, 0, "crash"));
         tm.add(client(addr, 1, "hello"));
         passes(&tm);
-        check_report("p60_handler_crash");
+        check(&py_ok("p60_handler_crash"));
     }
 });
 
@@ -3180,7 +3059,7 @@ two_ways!(p61_framed_protocol {
         tm.add(server(b));
         tm.add(client(a));
         passes(&tm);
-        check_report("p61_framed_protocol");
+        check(&py_ok("p61_framed_protocol"));
     }
 });
 
@@ -3270,7 +3149,7 @@ two_ways!(p62_sip_transactions {
         tm.add(remote(peer));
         tm.add(starter(ua, to, pending));
         passes(&tm);
-        check_report("p62_sip_transactions");
+        check(&py_ok("p62_sip_transactions"));
     }
 });
 
@@ -3376,6 +3255,6 @@ two_ways!(p63_known_ready_ops {
             passes(&tm);
             p!("---");
         }
-        check_report("p63_known_ready_ops");
+        check(&py_ok("p63_known_ready_ops"));
     }
 });

@@ -12,7 +12,6 @@
 //! adds lines of its own.
 #![feature(coroutines)]
 
-use std::cell::RefCell;
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::os::fd::AsRawFd;
 use std::rc::Rc;
@@ -20,67 +19,10 @@ use std::rc::Rc;
 use multitask::net::{TcpListener, TcpStream};
 use multitask::{accept, connect, readable, recv, send, wait, writable, FileNo, Task, TaskManager};
 
-thread_local! {
-    static OUT: RefCell<Vec<String>> = const { RefCell::new(Vec::new()) };
-}
-macro_rules! p {
-    ($($arg:tt)*) => { OUT.with_borrow_mut(|o| o.push(format!($($arg)*))) };
-}
-fn transcript() -> String {
-    OUT.with_borrow(|o| o.iter().map(|l| format!("{l}\n")).collect())
-}
-fn check(expected: &str) {
-    let got = transcript();
-    assert!(
-        got == expected,
-        "transcript differs\n--- python\n{expected}--- rust\n{got}"
-    );
-}
-/// Lines within a pass compared as a set (several fds ready at once: the
-/// original's order is arbitrary there).
-fn check_unordered(expected: &str) {
-    let split = |t: &str| -> Vec<Vec<String>> {
-        t.split("|\n")
-            .map(|p| {
-                let mut v: Vec<String> = p.lines().map(str::to_string).collect();
-                v.sort();
-                v
-            })
-            .collect()
-    };
-    let got = transcript();
-    assert!(
-        split(&got) == split(expected),
-        "transcript differs\n--- python\n{expected}--- rust\n{got}"
-    );
-}
-fn passes(tm: &TaskManager) {
-    for _ in 0..100 {
-        if !(tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts()) {
-            return;
-        }
-        if let Err(e) = tm.run_next(None) {
-            p!("ERR {}: {}", e.name(), e);
-        }
-        p!("|");
-    }
-    p!("LIMIT");
-}
-fn repr(b: &[u8]) -> String {
-    format!("'{}'", String::from_utf8_lossy(b))
-}
-fn ticker(n: usize) -> Task {
-    Task::new(
-        #[coroutine]
-        move |_| {
-            for i in 0..n {
-                p!("tick {i}");
-                wait!();
-            }
-            Ok(())
-        },
-    )
-}
+#[macro_use]
+mod common;
+use common::transcript::{check, check_each_pass_unordered as check_unordered, passes, repr, ticker};
+
 const P42: &str = include_str!("conformance/python/p42_socketpair_ping.out");
 
 fn reader<B: 'static>(b: B) -> Task
@@ -123,7 +65,7 @@ where
     let tm = TaskManager::new();
     tm.add(reader(b));
     tm.add(writer(a));
-    tm.add(ticker(8));
+    tm.add(ticker("tick", 8));
     passes(&tm);
     check(P42);
 }
@@ -185,18 +127,16 @@ fn two_accepted_client_registered_last() {
         },
     ));
     tm.add(reader(c1)); // c1 registered: finds s2 under its peer address, not s1
-    tm.add(ticker(8));
+    tm.add(ticker("tick", 8));
     passes(&tm);
     // Python 2.7, the same program (writer, reg, reader, ticker):
     check(include_str!("conformance/tcp_peers/two_accepted.out"));
 }
 
-// ---- 3. client made by the crate's own `connect`, server end by `accept` ----
-#[test]
-fn connect_op_and_accept_op() {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = l.local_addr().unwrap();
-    let tm = TaskManager::new();
+/// A client task that `connect`s to `addr` and reads three messages, and a
+/// server task that takes `skip` connections from `l` first, then the
+/// client's, and sends them.
+fn connect_and_accept(tm: &TaskManager, addr: SocketAddr, l: TcpListener, skip: usize) {
     tm.add(Task::new(
         #[coroutine]
         move |_| {
@@ -212,6 +152,11 @@ fn connect_op_and_accept_op() {
     tm.add(Task::new(
         #[coroutine]
         move |_| {
+            let mut skipped = Vec::new();
+            for _ in 0..skip {
+                let (conn, _) = wait!(accept(&l))?;
+                skipped.push(conn);
+            }
             let (s, _) = wait!(accept(&l))?;
             p!("accepted");
             for m in ["one", "two", "three"] {
@@ -222,7 +167,16 @@ fn connect_op_and_accept_op() {
             Ok(())
         },
     ));
-    tm.add(ticker(10));
+}
+
+// ---- 3. client made by the crate's own `connect`, server end by `accept` ----
+#[test]
+fn connect_op_and_accept_op() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let tm = TaskManager::new();
+    connect_and_accept(&tm, addr, l, 0);
+    tm.add(ticker("tick", 10));
     passes(&tm);
     check(include_str!("conformance/tcp_peers/connect.out"));
 }
@@ -273,7 +227,7 @@ fn self_connected_socket() {
             Ok(())
         },
     ));
-    tm.add(ticker(8));
+    tm.add(ticker("tick", 8));
     passes(&tm);
     check(P42);
 }
@@ -305,7 +259,7 @@ fn raw_peer_readable_std() {
         },
     ));
     tm.add(writer(TcpStream::from(s)));
-    tm.add(ticker(8));
+    tm.add(ticker("tick", 8));
     passes(&tm);
     check(P42);
 }
@@ -316,7 +270,7 @@ fn peer_in_other_manager() {
     let (tm1, tm2) = (TaskManager::new(), TaskManager::new());
     tm2.add(reader(TcpStream::from(c)));
     tm1.add(writer(TcpStream::from(s)));
-    tm1.add(ticker(8));
+    tm1.add(ticker("tick", 8));
     for _ in 0..30 {
         let live = |tm: &TaskManager| tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts();
         if !live(&tm1) && !live(&tm2) {
@@ -336,7 +290,7 @@ fn peer_merged_in() {
     let (tm1, tm2) = (TaskManager::new(), TaskManager::new());
     tm2.add(reader(TcpStream::from(c)));
     tm1.add(writer(TcpStream::from(s)));
-    tm1.add(ticker(8));
+    tm1.add(ticker("tick", 8));
     tm2.run_next(Some(std::time::Duration::ZERO)).unwrap();
     p!("2|");
     tm1.run_next(Some(std::time::Duration::ZERO)).unwrap();
@@ -356,33 +310,8 @@ fn connect_op_completing_late() {
     std::thread::sleep(std::time::Duration::from_millis(50));
     let l = TcpListener::from(std_l);
     let tm = TaskManager::new();
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            let c: TcpStream = wait!(connect(addr))?; // SYN dropped, retried after 1 s
-            p!("connected");
-            for _ in 0..3 {
-                let data = wait!(recv(&c, 100))?;
-                p!("reader got {}", repr(&data));
-            }
-            Ok(())
-        },
-    ));
-    tm.add(Task::new(
-        #[coroutine]
-        move |_| {
-            let (_s0, _) = wait!(accept(&l))?;
-            let (s, _) = wait!(accept(&l))?;
-            p!("accepted");
-            for m in ["one", "two", "three"] {
-                let n = wait!(send(&s, m))?;
-                p!("writer sent {n}");
-                wait!();
-            }
-            Ok(())
-        },
-    ));
-    tm.add(ticker(4));
+    connect_and_accept(&tm, addr, l, 1); // its SYN dropped, retried after 1 s
+    tm.add(ticker("tick", 4));
     passes(&tm);
     check_unordered(include_str!("conformance/tcp_peers/backlog.out"));
 }
@@ -408,7 +337,7 @@ fn other_accepted_closed_before_client_registered() {
         },
     ));
     tm.add(reader(c1)); // its peer address is in no entry: c1 "elsewhere" too
-    tm.add(ticker(8));
+    tm.add(ticker("tick", 8));
     passes(&tm);
     check(include_str!("conformance/tcp_peers/two_accepted.out"));
 }
@@ -420,7 +349,7 @@ fn peer_registered_later_in_pass() {
     let tm = TaskManager::new();
     tm.add(writer(TcpStream::from(s)));
     tm.add(reader(TcpStream::from(c)));
-    tm.add(ticker(8));
+    tm.add(ticker("tick", 8));
     passes(&tm);
     check(include_str!("conformance/tcp_peers/later.out"));
 }

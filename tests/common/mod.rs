@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests (each test file uses a part).
 #![allow(dead_code)]
 
+#[macro_use]
+pub mod transcript;
+
 use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
