@@ -262,6 +262,12 @@ pub(crate) struct Reactor {
     /// Those of them performed before the poll, while they are (a buffer
     /// kept, so that a step 1 allocates nothing).
     due_early: Vec<due::Due>,
+    /// True only if every action in `due` is a read, or a write no waiter
+    /// here can see, on an owned fd registered here (`due.rs`): step 1 then
+    /// performs them all before its poll with no look at each. Kept
+    /// conservatively: cleared by any due action that is not, and by any
+    /// change of a stream's peer; set again once the list is empty.
+    due_unseen: bool,
     /// This step 1 has woken a `Call` (the list must go back to the manager).
     woke_call: bool,
     /// Owned fds known ready for one of their waiters: served at the next
@@ -299,6 +305,7 @@ impl Reactor {
             ready_calls: Vec::new(),
             due: Vec::new(),
             due_early: Vec::new(),
+            due_unseen: true,
             woke_call: false,
             pending: Vec::new(),
             woken: Vec::new(),
@@ -731,6 +738,8 @@ impl Reactor {
                 result = self.wait_until_woken(s.poll_time(timeout), &mut woken, &mut s.graveyard);
             }
         }
+        self.due_unseen = true; // the list is empty
+
         self.take_completed(&mut woken); // bad fds found by a sweep
         if std::mem::take(&mut self.woke_call) {
             return (result, Some(woken));
@@ -919,7 +928,14 @@ impl Reactor {
                     let bits = event.events as libc::c_int;
                     entry.read_closed |= bits & (libc::EPOLLRDHUP | libc::EPOLLHUP | libc::EPOLLERR) != 0;
                     entry.urgent |= bits & libc::EPOLLPRI != 0;
-                    self.serve(fd, readiness(event.events), woken, graveyard);
+                    if entry.live == 0 && entry.owner != 0 {
+                        // No waiter (its task runs, or its action is due):
+                        // the edge is only kept, as `serve` would keep it,
+                        // without its call (an echo server's usual event).
+                        entry.ready |= readiness(event.events);
+                    } else {
+                        self.serve(fd, readiness(event.events), woken, graveyard);
+                    }
                 }
                 count += 1;
             }

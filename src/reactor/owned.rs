@@ -127,6 +127,7 @@ impl Reactor {
         let peer_fd = self.tcp_here.get(&(peer, local)).copied();
         if let Some(other) = peer_fd {
             self.entries[other as usize].peer_elsewhere = false;
+            self.due_unseen = false;
         }
         self.tcp_here.insert((local, peer), fd);
         let entry = &mut self.entries[fd as usize];
@@ -142,6 +143,7 @@ impl Reactor {
             return;
         };
         entry.peer_elsewhere = false;
+        self.due_unseen = false;
         if std::mem::take(&mut entry.tcp_unconnected) {
             self.tcp_unconnected -= 1;
         }
