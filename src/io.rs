@@ -3,10 +3,12 @@
 //!
 //! They build plain data ([`FdWait`](crate::FdWait)); the reactor
 //! (`reactor.rs`) registers the fd and wakes the task. `readable` and
-//! `writable` on one of the crate's own fds ([`net`](crate::net)) known to be
-//! ready resume the task at the next pass with no syscall at all; on any other
-//! fd they re-arm it (see the compatibility path in the [`net`](crate::net)
-//! docs).
+//! `writable` on one of the crate's own fds ([`net`](crate::net)) are never
+//! re-armed: one known not ready parks with no syscall; one known ready is
+//! looked at (one `poll(2)`) at the next pass's step 1, as the original's
+//! select looks, since the program does the I/O itself and may have drained
+//! the fd behind the reactor's back. On any other fd they re-arm it (see the
+//! compatibility path in the [`net`](crate::net) docs).
 
 use std::io;
 

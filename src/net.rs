@@ -9,9 +9,9 @@
 //! runtimes avoid both the same way (tokio's `PollEvented`, may's sockets), and
 //! so do these types: each is registered once, for read and write, with the
 //! manager that first waits on it; the reactor keeps its readiness, set by
-//! events and cleared when a call finds nothing, so a wait on a ready fd needs
-//! no syscall but the I/O itself and a wait on a drained one needs none at
-//! all; and dropping it deregisters it and wakes every task waiting on it with
+//! events and cleared when a call finds nothing, so an operation's wait on a
+//! ready fd needs no syscall but the I/O itself and a wait on a drained one
+//! needs none at all; and dropping it deregisters it and wakes every task waiting on it with
 //! `EBADF` at that manager's next step 1. Nothing of a dropped fd can wake, or
 //! deliver data to, a waiter on a new file that got its number.
 //!
@@ -24,11 +24,14 @@
 //! operation takes it as it takes `&T`: `wait!(recv(&conn, 1024))`.
 //! [`accept`](crate::accept) gives the crate's own stream.
 //!
-//! An `Fd` is made non-blocking. Its I/O belongs to the operations: reading it
-//! behind their back (`(&*conn).read(..)`) works, but the reactor does not see
-//! it, so a later `readable` may resume at once with nothing left to read (a
-//! spurious wake-up, as epoll users know it); the operations themselves never
-//! wait wrongly.
+//! An `Fd` is made non-blocking. Reading or writing it behind the operations'
+//! back (`(&*conn).read(..)`, the original's `yield readable(sock); data =
+//! sock.recv(1024)`) works as in the original: the reactor cannot see that
+//! I/O, so a `readable`, `writable` or `fd_ready` on an fd it knows ready (or
+//! woken by an edge that I/O has made stale) first looks at the fd, with one
+//! `poll(2)`, as select would, and waits on if it is not ready. The operations
+//! (`recv`, `send`, ...) need no look: they do their I/O, and wait on if it
+//! would block.
 //!
 //! # The compatibility path
 //!

@@ -5,8 +5,8 @@
 //! waited on here, set up in a way that could hide that (several accepted
 //! sockets sharing one local address, an IPv4-mapped dual-stack listener, a
 //! socket connected to itself, a `connect` whose handshake ends late, a peer
-//! registered later in the pass, in another manager, merged in, or waited on
-//! through the compatibility path), and compares with the original's
+//! registered later in the pass, in another manager, merged in, waited on
+//! through the compatibility path, or duplicated by `try_clone`), and compares with the original's
 //! transcript: multitask 0.2.0 under Python 2.7 printed p42's for each of
 //! them, and `tests/conformance/tcp_peers/*.out` for those whose set-up
 //! adds lines of its own.
@@ -352,4 +352,92 @@ fn peer_registered_later_in_pass() {
     tm.add(ticker("tick", 8));
     passes(&tm);
     check(include_str!("conformance/tcp_peers/later.out"));
+}
+
+// ---- 14. a duplicated socket (`try_clone`): one connection, two fds ----
+
+/// p42's writer, after `delay` bare yields.
+fn writer_after<A: 'static>(a: A, delay: usize) -> Task
+where
+    for<'x> &'x A: FileNo,
+{
+    Task::new(
+        #[coroutine]
+        move |_| {
+            for _ in 0..delay {
+                wait!();
+            }
+            for m in ["one", "two", "three"] {
+                let n = wait!(send(&a, m))?;
+                p!("writer sent {n}");
+                wait!();
+            }
+            Ok(())
+        },
+    )
+}
+
+fn std_pair() -> (StdStream, StdStream) {
+    let l = StdListener::bind("127.0.0.1:0").unwrap();
+    let c = StdStream::connect(l.local_addr().unwrap()).unwrap();
+    let s = l.accept().unwrap().0;
+    (s, c)
+}
+
+/// A duplicate of the writer's end registered after it: the reader's
+/// registration must find both fds of that connection (the map kept one,
+/// the duplicate, and the writer's end went on sending before the poll).
+#[test]
+fn a_duplicate_of_the_writers_end_registered_after_it() {
+    let (s, c) = std_pair();
+    let s2 = s.try_clone().unwrap();
+    let (s, c, s2) = (TcpStream::from(s), TcpStream::from(c), TcpStream::from(s2));
+    let tm = TaskManager::new();
+    tm.add(writer(s)); // s registered: its peer c not yet -> "elsewhere"
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(writable(&s2))?; // the same connection, a second fd
+            wait!(multitask::sleep(1.0))?;
+            Ok(())
+        },
+    ));
+    tm.add(reader(c)); // c registered: both s and s2 have their peer here
+    tm.add(ticker("tick", 8));
+    passes(&tm);
+    // The same shape as two_accepted's program, and its transcript.
+    check(include_str!("conformance/tcp_peers/two_accepted.out"));
+}
+
+/// A duplicate of the reader's end registered and dropped: the reader's end
+/// stays registered with its connection (the map forgot it with the
+/// duplicate), so the writer's duplicate registered later finds its peer here.
+#[test]
+fn a_duplicate_of_the_readers_end_registered_and_dropped() {
+    let (s, c) = std_pair();
+    let (s2, c2) = (s.try_clone().unwrap(), c.try_clone().unwrap());
+    let (s, c, s2, c2) = (
+        TcpStream::from(s),
+        TcpStream::from(c),
+        TcpStream::from(s2),
+        TcpStream::from(c2),
+    );
+    let tm = TaskManager::new();
+    tm.add(reader(s));
+    tm.add(Task::new(
+        #[coroutine]
+        move |_| {
+            wait!(writable(&c))?;
+            wait!(writable(&s2))?;
+            drop(s2);
+            let _keep = c;
+            Ok(())
+        },
+    ));
+    tm.add(writer_after(c2, 4));
+    tm.add(ticker("tick", 12));
+    passes(&tm);
+    // Python 2.7, conformance/tcp_peers/dup_dropped.py (`socket.fromfd` for
+    // `try_clone`):
+    check(include_str!("conformance/tcp_peers/dup_dropped.out"));
 }

@@ -34,6 +34,13 @@
 //! as that select would have. The list costs a move in and out; a park
 //! would cost the entry's FIFO and a serve.
 //!
+//! A readiness wait (`readable`, `writable`, `fd_ready`) on an owned fd
+//! known ready is due too, as a look: its program does the I/O itself,
+//! behind the reactor's back (a `recv` that drained the socket, sends that
+//! filled it), so the bit kept from the last edge may be stale, and only a
+//! look at the fd (one `poll(2)`) tells, as select's did. The looks go first
+//! at step 1, before every action of the step, as select's one look did.
+//!
 //! On a raw fd the action is tried the same way, before any re-arm, and its
 //! fd is first looked at by one `poll(2)` for all of them, as select would:
 //! one not ready is tried before the poll (an fd it is wrong for, a `recv` on
@@ -70,7 +77,11 @@ pub(super) struct Due {
     /// a raw fd, or an owned fd of another reactor).
     here: bool,
     pub(super) flags: Flags,
-    pub(super) action: Action,
+    /// `None`: a readiness wait (`readable`, `writable`, `fd_ready`) on an
+    /// owned fd known ready, whose program does the I/O itself: its fd is
+    /// looked at (one `poll(2)`), as select would, since what that I/O did
+    /// behind the reactor's back, only a look can tell.
+    pub(super) action: Option<Action>,
     /// Its number, taken at the yield (a waiter after it has a greater
     /// one): it parks, if it does, in that order. Recorded in the header
     /// then, or at the yield if it has a timeout (its timer names it).
@@ -90,16 +101,15 @@ impl Reactor {
             action,
             timeout,
         } = wait;
-        let Some(action) = action else {
-            unreachable!("only a library action is deferred");
-        };
+        debug_assert!(action.is_some() || here, "a look is deferred only on an owned fd");
         let seq = match timeout {
             Some(_) => number(s, &mut task, fd, timeout),
             None => next_seq(),
         };
         // Seen by none here (`Reactor::due_unseen`): a read, or a write on
         // a stream whose peer is elsewhere.
-        let unseen = here && (flags & WRITE == 0 || self.entries[fd as usize].peer_elsewhere);
+        // (A look goes first, before any write: not in place with them.)
+        let unseen = here && action.is_some() && (flags & WRITE == 0 || self.entries[fd as usize].peer_elsewhere);
         self.due_unseen &= unseen;
         let due = Due {
             task,
@@ -146,13 +156,16 @@ impl Reactor {
             return self.perform_due(s);
         }
         let (mut owned_only, mut all_now, mut any_now) = (quiet, true, false);
+        let mut looks = false;
         for d in &self.due {
             owned_only &= d.here;
-            let now = d.flags & WRITE == 0 || (d.here && self.entries[d.fd as usize].peer_elsewhere);
+            looks |= d.action.is_none();
+            let now =
+                d.flags & WRITE == 0 || d.action.is_none() || (d.here && self.entries[d.fd as usize].peer_elsewhere);
             all_now &= now;
             any_now |= now || !d.here;
         }
-        if owned_only && all_now {
+        if owned_only && all_now && !looks {
             // All of them now (a server's replies and reads): in place.
             return self.perform_due(s);
         }
@@ -175,10 +188,15 @@ impl Reactor {
         let now = |d: &mut Due| match raw_write(d) {
             // Each takes its look, in order.
             true => looked.next().is_some_and(|p| looked_at && p.revents == 0),
-            false => d.flags & WRITE == 0 || unseen(d),
+            false => d.flags & WRITE == 0 || d.action.is_none() || unseen(d),
         };
         let mut early = std::mem::take(&mut self.due_early);
         early.extend(self.due.extract_if(.., now));
+        if early.iter().any(|d| d.action.is_none()) {
+            // The looks first, as select's one look came before every
+            // action of its step (the others keep their order).
+            early.sort_by_key(|d| d.action.is_some());
+        }
         for d in early.drain(..) {
             self.perform_one(s, d);
         }
@@ -215,7 +233,7 @@ impl Reactor {
             owner,
             here,
             flags,
-            mut action,
+            action,
             seq,
         } = d;
         let released = match here {
@@ -227,7 +245,7 @@ impl Reactor {
         };
         if released {
             // Never the next file's bytes.
-            bury(Some(action), &mut s.graveyard);
+            bury(action, &mut s.graveyard);
             return s.ready(task, Err(io::Error::from_raw_os_error(libc::EBADF).into()));
         }
         if here {
@@ -236,6 +254,9 @@ impl Reactor {
             if direction == 0 || self.waits_before(fd, flags, seq) {
                 return self.park_due(task, fd, flags, action, seq);
             }
+            let Some(mut action) = action else {
+                return self.look(s, task, fd, flags, seq);
+            };
             let entry = &mut self.entries[fd as usize];
             let mut empty = 0;
             match perform(fd, Some(&mut action), &mut empty, &mut self.spare) {
@@ -247,7 +268,7 @@ impl Reactor {
                 None => {
                     entry.ready &= !direction; // drained by someone else
                     entry.urgent &= direction & READ == 0;
-                    self.park_due(task, fd, flags, action, seq);
+                    self.park_due(task, fd, flags, Some(action), seq);
                 }
             }
             return;
@@ -255,19 +276,48 @@ impl Reactor {
         self.perform_raw(s, task, fd, flags, action, seq);
     }
 
-    /// A due action on the raw path: tried, then re-armed if it would block.
+    /// A readiness wait on owned `fd`, known ready for some of `flags`,
+    /// with no waiter before it for them: its fd is looked at now (the
+    /// level-triggered truth, as select's look, [`super::look`]). Ready: its
+    /// task resumes; not: those directions are no longer known ready (an
+    /// edge will come when they are), and it parks.
+    #[cold]
     #[inline(never)]
-    fn perform_raw(&mut self, s: &mut State, task: Stack, fd: RawFd, flags: Flags, mut action: Action, seq: u64) {
-        if !self.waits_before(fd, flags, seq) {
-            if let Some(input) = perform(fd, Some(&mut action), &mut 0, &mut self.spare) {
-                bury(Some(action), &mut s.graveyard);
+    fn look(&mut self, s: &mut State, task: Stack, fd: RawFd, flags: Flags, seq: u64) {
+        let now = super::look(fd) & flags;
+        let entry = &mut self.entries[fd as usize];
+        entry.ready = (entry.ready & !flags) | now;
+        match now {
+            0 => self.park_due(task, fd, flags, None, seq),
+            _ => s.ready(task, crate::op::nothing()),
+        }
+    }
+
+    /// A due action on the raw path: tried, then re-armed if it would block.
+    /// (A look, merged in from another reactor, waits as a raw readiness
+    /// wait does: re-armed, for what epoll finds.)
+    #[inline(never)]
+    fn perform_raw(
+        &mut self,
+        s: &mut State,
+        task: Stack,
+        fd: RawFd,
+        flags: Flags,
+        mut action: Option<Action>,
+        seq: u64,
+    ) {
+        if action.is_some() && !self.waits_before(fd, flags, seq) {
+            if let Some(input) = perform(fd, action.as_mut(), &mut 0, &mut self.spare) {
+                bury(action, &mut s.graveyard);
                 return s.ready(task, input);
             }
         }
         match self.register(fd, flags, &mut s.graveyard) {
             Ok(()) => self.park_due(task, fd, flags, action, seq),
+            // A regular file: always ready for a readiness wait.
+            Err(libc::EPERM) if action.is_none() => s.ready(task, crate::op::nothing()),
             Err(code) => {
-                bury(Some(action), &mut s.graveyard);
+                bury(action, &mut s.graveyard);
                 let error = match code {
                     // A regular file: epoll refuses it, select calls it
                     // always ready; an action that would block on it would
@@ -281,9 +331,9 @@ impl Reactor {
     }
 
     /// Parks a due action that would block (or must wait its turn).
-    fn park_due(&mut self, task: Stack, fd: RawFd, flags: Flags, action: Action, seq: u64) {
+    fn park_due(&mut self, task: Stack, fd: RawFd, flags: Flags, action: Option<Action>, seq: u64) {
         task.cell().at.set(At::Io(fd, seq));
-        self.enter(task, fd, flags, Some(action), seq);
+        self.enter(task, fd, flags, action, seq);
     }
 
     /// A wait that parks on owned `fd`, known ready for `flags`, behind

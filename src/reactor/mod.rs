@@ -287,8 +287,10 @@ pub(crate) struct Reactor {
     last_sweep: Instant,
     /// Tasks waiting for results from other threads (`remote.rs`).
     remote: Option<remote::Remote>,
-    /// The owned TCP streams registered here, by connection (local, peer).
-    tcp_here: std::collections::HashMap<(std::net::SocketAddr, std::net::SocketAddr), RawFd>,
+    /// The owned TCP streams registered here, by connection (local, peer):
+    /// several for one connection where a socket was duplicated
+    /// (`try_clone`), each its own fd and entry.
+    tcp_here: std::collections::HashMap<(std::net::SocketAddr, std::net::SocketAddr), Vec<RawFd>>,
     /// How many owned TCP streams registered here have no peer yet.
     tcp_unconnected: usize,
 }
@@ -459,7 +461,7 @@ impl Reactor {
         }
         if let Some(i) = self.due.iter().position(|d| d.task.is(cell)) {
             let due = self.due.remove(i);
-            bury(Some(due.action), graveyard);
+            bury(due.action, graveyard);
             return Some(due.task);
         }
         let i = self.ready_calls.iter().position(|call| call.task.is(cell))?;
@@ -481,7 +483,7 @@ impl Reactor {
         let due = self
             .due
             .iter()
-            .map(|d| (&d.task, Some((d.fd, d.flags, Some(d.action.name())))));
+            .map(|d| (&d.task, Some((d.fd, d.flags, d.action.as_ref().map(Action::name)))));
         let parked = parked.chain(due);
         let over = self.completed.iter().map(|task| (task, None));
         let calls = self.ready_calls.iter().map(|call| (&call.task, None));
@@ -610,10 +612,17 @@ impl Reactor {
     /// Serves the waiters of `fd`, FIFO, with what it is ready for, into
     /// `woken`. An action that would block leaves its waiter waiting (another
     /// waiter took what there was) and, on an owned fd, clears that direction.
+    /// On an owned fd, a readiness waiter is woken only once a look at the
+    /// fd (one `poll(2)`, for all of them) finds it ready, unless an action
+    /// of this serve was just done on it: its program does the I/O itself,
+    /// so an edge, or a bit kept from one, may be stale (`due.rs`).
     fn serve(&mut self, fd: usize, ready: Flags, woken: &mut Vec<Woken>, graveyard: &mut Vec<Box<dyn Any>>) {
         let Some(entry) = self.entries.get_mut(fd) else { return };
         let owned = entry.owner != 0;
         let mut ready = if owned { entry.ready | ready } else { ready };
+        // What a look found, once made; or all, once an action was done
+        // here (the fd was ready at the look select would have made first).
+        let mut looked: Option<Flags> = None;
         let mut i = 0;
         while ready != 0 && i < entry.fifo.len() {
             let waiter = &mut entry.fifo[i];
@@ -642,6 +651,16 @@ impl Reactor {
                     i += 1;
                 }
                 continue;
+            }
+            if owned && waiter.action.is_none() {
+                let now = *looked.get_or_insert_with(|| look(fd as RawFd));
+                if direction & now == 0 {
+                    ready &= !direction; // stale: wait for the next edge
+                    i += 1;
+                    continue;
+                }
+            } else if waiter.action.is_some() {
+                looked = Some(READ | WRITE | EXC);
             }
             let mut empty = 0;
             let Some(input) = perform(fd as RawFd, waiter.action.as_mut(), &mut empty, &mut self.spare) else {
@@ -1004,6 +1023,16 @@ fn drain_each<T>(list: &mut Vec<T>, mut each: impl FnMut(T)) {
             each(base.add(i).read());
         }
     }
+}
+
+/// What owned `fd` is ready for now, as select would see it: [`ready_now`],
+/// and readable too while a timed-out `readline` keeps part of a line.
+fn look(fd: RawFd) -> Flags {
+    let mut now = ready_now(fd);
+    if fd::keeps_for_next_read(fd) {
+        now |= READ;
+    }
+    now
 }
 
 /// What `fd` is ready for now, by a `poll(2)` that does not wait (the

@@ -27,7 +27,7 @@ use mio::Interest;
 use super::{token, Reactor};
 use crate::epoll;
 use crate::fd::{self, Closed, EXC, READ, WRITE};
-use crate::op::{nothing, Action, FdWait, Input};
+use crate::op::{Action, FdWait, Input};
 use crate::sched::State;
 use crate::task::Stack;
 
@@ -124,15 +124,18 @@ impl Reactor {
             }
             return;
         };
-        let peer_fd = self.tcp_here.get(&(peer, local)).copied();
-        if let Some(other) = peer_fd {
+        // Every fd of the reverse connection (a duplicated socket has
+        // several) has its peer here now.
+        let peers = self.tcp_here.get(&(peer, local)).map_or(&[][..], Vec::as_slice);
+        for &other in peers {
             self.entries[other as usize].peer_elsewhere = false;
-            self.due_unseen = false;
         }
-        self.tcp_here.insert((local, peer), fd);
+        let peer_here = !peers.is_empty();
+        self.due_unseen &= !peer_here;
+        self.tcp_here.entry((local, peer)).or_default().push(fd);
         let entry = &mut self.entries[fd as usize];
         entry.tcp_conn = Some((local, peer));
-        entry.peer_elsewhere = peer_fd.is_none() && local != peer;
+        entry.peer_elsewhere = !peer_here && local != peer;
     }
 
     /// Takes `fd`'s connection out of [`Reactor::tcp_here`] (it closes, or
@@ -148,8 +151,12 @@ impl Reactor {
             self.tcp_unconnected -= 1;
         }
         if let Some(conn) = entry.tcp_conn.take() {
-            if self.tcp_here.get(&conn) == Some(&fd) {
-                self.tcp_here.remove(&conn);
+            // Only this fd: a duplicate of it may still be registered here.
+            if let Some(fds) = self.tcp_here.get_mut(&conn) {
+                fds.retain(|&other| other != fd);
+                if fds.is_empty() {
+                    self.tcp_here.remove(&conn);
+                }
             }
         }
     }
@@ -187,8 +194,10 @@ impl Reactor {
     }
 
     /// A wait on an owned fd registered here, known ready for it, with no
-    /// waiter before it waiting for that: a readiness wait is over, its task
-    /// resumes at the next step 1; a library action (a `recv`, a `send`) is
+    /// waiter before it waiting for that: a readiness wait's fd is looked
+    /// at, at the next step 1 before its poll (its program does the I/O
+    /// itself, so what is known may be stale), and it resumes if the fd is
+    /// ready; a library action (a `recv`, a `send`) is
     /// performed at the next step 1, a read before its poll and a write
     /// after it (`due.rs`). Any other
     /// wait parks; if the fd is known ready for it (a caller's `fd_action`,
@@ -204,7 +213,11 @@ impl Reactor {
         if direction != 0 {
             let first = entry.live == 0 || !entry.waits_for(direction);
             match &wait.action {
-                None if first => return self.complete(stack, nothing()),
+                // A readiness wait: its fd is looked at, at step 1 (`due.rs`).
+                None if first => {
+                    let owner = entry.owner;
+                    return self.defer(s, stack, wait, owner, true);
+                }
                 Some(action) if first && !matches!(action, Action::Call(_)) => {
                     let owner = entry.owner;
                     return self.defer(s, stack, wait, owner, true);
