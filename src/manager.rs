@@ -510,7 +510,9 @@ impl Inner {
                 s.time_parked_until(key, until, Expiry::Sleep(key));
             }
             Operation::QueueGet(wait) | Operation::QueuePut(wait) => crate::queue::perform(wait, s, stack),
-            Operation::FdReady(wait) | Operation::FdAction(wait) => crate::reactor::wait(&mut self.io, s, stack, wait),
+            Operation::FdReady(mut wait) | Operation::FdAction(mut wait) => {
+                crate::reactor::wait(&mut self.io, s, stack, &mut wait)
+            }
             Operation::Invalid(error) => s.enqueue(stack, Err(error)),
             Operation::Deadline(child, span) => {
                 stack.push(child);

@@ -94,13 +94,9 @@ impl Reactor {
     /// is registered here. Numbered now (see [`Due::seq`]).
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
-    pub(super) fn defer(&mut self, s: &mut State, mut task: Stack, wait: FdWait, owner: u32, here: bool) {
-        let FdWait {
-            fd,
-            flags,
-            action,
-            timeout,
-        } = wait;
+    pub(super) fn defer(&mut self, s: &mut State, mut task: Stack, wait: &mut FdWait, owner: u32, here: bool) {
+        let (fd, flags, timeout) = (wait.fd, wait.flags, wait.timeout);
+        let action = wait.action.take();
         debug_assert!(action.is_some() || here, "a look is deferred only on an owned fd");
         let seq = match timeout {
             Some(_) => number(s, &mut task, fd, timeout),

@@ -207,7 +207,7 @@ impl Reactor {
     /// comes, with no syscall.
     /// Inlined into the operation path (see `manager.rs`, `run_due`).
     #[inline(always)]
-    pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, wait: FdWait) {
+    pub(super) fn park_owned(&mut self, s: &mut State, stack: Stack, wait: &mut FdWait) {
         let entry = &mut self.entries[wait.fd as usize];
         let direction = entry.ready & wait.flags;
         if direction != 0 {
@@ -232,7 +232,7 @@ impl Reactor {
                 self.park_due_of(wait.fd, direction);
             }
         }
-        self.park(s, stack, wait);
+        self.park_taken(s, stack, wait);
     }
 
     /// True if no owned fd registered here was released since the last step 1.
