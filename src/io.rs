@@ -61,8 +61,10 @@ pub fn writable(fd: impl FileNo) -> Op<()> {
 /// the manager calls `action` and resumes the task with its result.
 ///
 /// `action` is called only when the fd is ready, as in the original, so it
-/// may use a blocking fd. If it returns `WouldBlock` (another task drained
-/// the fd first), the task keeps waiting.
+/// may use a blocking fd. If it returns `WouldBlock` and the fd is no longer
+/// ready (another task drained it first), the task keeps waiting; if the fd
+/// is still ready, the `WouldBlock` was the closure's own (another fd's), and
+/// the task gets it as its error (`EAGAIN`), as the original raised it.
 ///
 /// ```
 /// #![feature(coroutines)]

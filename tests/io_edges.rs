@@ -287,8 +287,11 @@ mod parked_behind {
         assert_eq!(lines, ["readline: Err(Timeout)", r#"recv: "abc""#]);
     }
 
+    /// The readable wait behind the readline wakes as soon as the readline
+    /// has taken part of a line (the fd was readable: a line kept in user
+    /// space is never hidden from readiness), before the readline times out.
     #[test]
-    fn a_readable_wait_parked_behind_a_readline_that_times_out_wakes() {
+    fn a_readable_wait_parked_behind_a_readline_that_keeps_part_of_a_line_wakes() {
         let lines = after_a_timed_out_readline(|a, log, _| {
             Task::new(
                 #[coroutine]
@@ -299,7 +302,7 @@ mod parked_behind {
                 },
             )
         });
-        assert_eq!(lines, ["readline: Err(Timeout)", "readable: Ok(())"]);
+        assert_eq!(lines, ["readable: Ok(())", "readline: Err(Timeout)"]);
     }
 
     /// A reset after a timed-out readline kept "abc": recv gives "abc", then
@@ -429,12 +432,13 @@ mod parked_behind {
         );
     }
 
-    /// Two callers' closures that would block on a readable fd each wait for
-    /// the next edge after their call, as one alone does: neither puts the
-    /// fd back on the pending list for the other (before, they called each
-    /// other's turn every pass, a busy loop until their timeout).
+    /// Two callers' closures that would block on a readable fd: the fd is
+    /// ready for them, so the `WouldBlock` is their own, and each task gets
+    /// it (`EAGAIN`) after one call, as the original raised it (before, they
+    /// called each other's turn every pass, a busy loop until their timeout;
+    /// then each waited for an edge that never came).
     #[test]
-    fn two_fd_action_closures_that_would_block_wait_for_the_next_edge() {
+    fn two_fd_action_closures_that_would_block_on_a_ready_fd_get_its_error_once() {
         let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
         let a = Rc::new(UnixStream::from(a));
         b.write_all(b"xy").unwrap(); // readable, and stays so
@@ -463,7 +467,8 @@ mod parked_behind {
             passes += 1;
         }
         assert_eq!(calls.get(), 2, "in {passes} passes");
-        assert_eq!(*log.borrow(), ["Err(Timeout)", "Err(Timeout)"]);
+        let eagain = r#"Err(Io(Os { code: 11, kind: WouldBlock, message: "Resource temporarily unavailable" }))"#;
+        assert_eq!(*log.borrow(), [eagain, eagain]);
     }
 
     /// A caller's closure that would block, reparked on an fd that keeps a

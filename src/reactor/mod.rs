@@ -625,13 +625,18 @@ impl Reactor {
         let Some(entry) = self.entries.get_mut(fd) else { return };
         let owned = entry.owner != 0;
         let mut ready = if owned { entry.ready | ready } else { ready };
-        // What a look found, once made; or all, once an action was done
-        // here (the fd was ready at the look select would have made first).
+        // The directions an action of this serve found ready: the fd was
+        // ready for them at the one look select would have made first, so
+        // the readiness waiters after it are woken for them, whatever the
+        // action left (a `recv` that drained it, a short `send`).
+        let mut proven: Flags = 0;
+        // What a look at the fd found, once one was made.
         let mut looked: Option<Flags> = None;
         let mut i = 0;
-        while ready != 0 && i < entry.fifo.len() {
+        while (ready | proven) != 0 && i < entry.fifo.len() {
             let waiter = &mut entry.fifo[i];
-            let direction = waiter.flags & ready;
+            let readiness_wait = owned && waiter.action.is_none();
+            let direction = waiter.flags & if readiness_wait { ready | proven } else { ready };
             if waiter.task.is_none() || direction == 0 {
                 i += 1;
                 continue;
@@ -657,23 +662,27 @@ impl Reactor {
                 }
                 continue;
             }
-            if owned && waiter.action.is_none() {
+            if readiness_wait && direction & proven == 0 {
                 let now = *looked.get_or_insert_with(|| look(fd as RawFd));
                 if direction & now == 0 {
                     ready &= !direction; // stale: wait for the next edge
                     i += 1;
                     continue;
                 }
-            } else if waiter.action.is_some() {
-                looked = Some(READ | WRITE | EXC);
             }
             let mut empty = 0;
             let Some(input) = perform(fd as RawFd, waiter.action.as_mut(), &mut empty, &mut self.spare) else {
-                ready &= !direction; // would block: wait for the next edge
+                // Would block: wait for the next edge. (A `readline` that
+                // took part of a line found the fd readable all the same.)
+                if owned && direction & READ != 0 && fd::keeps_for_next_read(fd as RawFd) {
+                    proven |= READ;
+                }
+                ready &= !direction;
                 entry.urgent &= direction & READ == 0;
                 i += 1;
                 continue;
             };
+            proven |= direction;
             if owned {
                 ready &= !entry.told_by_short_io(empty);
             }
@@ -801,9 +810,11 @@ impl Reactor {
         }
     }
 
-    /// Parks again a `Call` that would block, with the deadline it had, and
-    /// without re-arming its fd: a new edge will wake it (on an owned fd the
-    /// direction is no longer known ready).
+    /// Parks again a `Call` that would block on an fd no longer ready (another
+    /// waiter drained it first), with the deadline it had, and without
+    /// re-arming its fd: a new edge will wake it (on an owned fd the direction
+    /// is no longer known ready). If the fd is still ready for it, the
+    /// `WouldBlock` was the closure's own: the task gets it (`EAGAIN`).
     fn repark(&mut self, s: &mut State, mut call: Call) {
         let timeout = match call.task.take_timer() {
             None => None,
@@ -826,34 +837,30 @@ impl Reactor {
             };
             return self.finish(s, call.task, Some(call.action), Err(error.into()));
         };
-        if entry.owner != 0 {
-            // Which of its directions made the closure block is the
-            // closure's secret: the fd says, level-triggered, what it is
-            // ready for now. Nothing known ready is then forgotten wrongly
-            // (another task's send on a writable socket would wait for an
-            // edge that never comes). The closure itself waits for the next
-            // edge, as before.
-            // (A line a timed-out `readline` kept is readable too, and no
-            // poll can see it.)
-            let mut now = ready_now(call.fd) & call.flags;
-            if call.flags & READ != 0 && fd::keeps_for_next_read(call.fd) {
-                now |= READ;
-            }
+        // What the fd is ready for now, level-triggered (and, owned, a line
+        // a timed-out `readline` kept, which no poll can see).
+        let owned = entry.owner != 0;
+        let mut now = ready_now(call.fd) & call.flags;
+        if owned && call.flags & READ != 0 && fd::keeps_for_next_read(call.fd) {
+            now |= READ;
+        }
+        if owned {
             entry.ready = (entry.ready & !call.flags) | now;
-            // Library actions parked for what it is ready for now (a
-            // `sendall` that found it full before the closure ran) are
-            // served at the next step 1, in their order, with no edge to
-            // wait for. Not for other callers' closures alone: each waits
-            // for the next edge, as this one does (else two that would
-            // block on a ready fd would call each other's turn every pass).
-            let ready = entry.ready & call.flags;
-            let action_waits = entry
-                .fifo
-                .iter()
-                .any(|w| w.task.is_some() && w.flags & ready != 0 && !matches!(w.action, Some(Action::Call(_))));
-            if action_waits {
-                self.pend_if_waited(call.fd, ready);
+        }
+        if now != 0 {
+            // Ready for the closure, which would block all the same: the
+            // `WouldBlock` is its own (another fd's, a direction of its own),
+            // not that another waiter drained this fd, and the task gets
+            // it, as the original raised it. (Waiting on would be for an
+            // edge that may never come.) The waiters after it that wait for
+            // what the fd is ready for are served at the next step 1.
+            if owned {
+                self.pend_if_waited(call.fd, now);
             }
+            // In this step 1, in its place among the woken, as a result.
+            let blocked = io::Error::from_raw_os_error(libc::EAGAIN);
+            bury(Some(call.action), &mut s.graveyard);
+            return s.ready(call.task, Err(blocked.into()));
         }
         let wait = FdWait {
             fd: call.fd,
