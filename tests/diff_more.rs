@@ -17,111 +17,16 @@ use multitask::{
 
 #[macro_use]
 mod common;
-use common::transcript::{check, check_each_pass_unordered, passes, repr, ticker};
+use common::transcript::{
+    check, check_each_pass_unordered, errno, original, passes, pyb, raw_recv, raw_recv_flags, raw_send, repr, ticker,
+};
 
 fn py(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/conformance/python_more/{name}.out",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn pyb(x: bool) -> &'static str {
-    if x {
-        "True"
-    } else {
-        "False"
-    }
-}
-
-fn errno(e: &Error) -> i32 {
-    e.io_error().and_then(|e| e.raw_os_error()).unwrap_or(-1)
-}
-
-/// A direct `sock.send(data)`.
-fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) -> std::io::Result<usize> {
-    // SAFETY: a valid fd and buffer.
-    let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// A direct `sock.recv(n, flags)`.
-fn raw_recv_flags(s: &impl std::os::fd::AsRawFd, n: usize, flags: i32) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    // SAFETY: a valid fd and buffer.
-    let k = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), n, flags) };
-    if k < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    buf.truncate(k as usize);
-    Ok(buf)
-}
-
-/// A direct `sock.recv(n)`.
-fn raw_recv(s: &impl std::os::fd::AsRawFd, n: usize) -> std::io::Result<Vec<u8>> {
-    raw_recv_flags(s, n, 0)
+    original("python_more", name)
 }
 
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-macro_rules! two_ways {
-    ($name:ident { $($body:tt)* }) => {
-        mod $name {
-            mod std_sockets {
-                #[allow(unused_imports)]
-                use super::super::*;
-                #[allow(dead_code)]
-                type Listener = std::net::TcpListener;
-                #[allow(dead_code)]
-                type Client = std::net::TcpStream;
-                #[allow(dead_code)]
-                type Pair = std::os::unix::net::UnixStream;
-                #[allow(dead_code)]
-                type Udp = std::net::UdpSocket;
-                #[allow(dead_code)]
-                fn wrap(s: std::net::TcpStream) -> Client { s }
-                #[allow(dead_code)]
-                fn own(s: std::os::unix::net::UnixStream) -> Pair { s }
-                #[allow(dead_code)]
-                fn bind() -> Listener { std::net::TcpListener::bind("127.0.0.1:0").unwrap() }
-                #[allow(dead_code)]
-                fn pair() -> (Pair, Pair) { std::os::unix::net::UnixStream::pair().unwrap() }
-                #[allow(dead_code)]
-                fn udp() -> Udp { std::net::UdpSocket::bind("127.0.0.1:0").unwrap() }
-                $($body)*
-            }
-            mod crate_sockets {
-                #[allow(unused_imports)]
-                use super::super::*;
-                #[allow(dead_code)]
-                type Listener = multitask::net::TcpListener;
-                #[allow(dead_code)]
-                type Client = multitask::net::TcpStream;
-                #[allow(dead_code)]
-                type Pair = multitask::net::UnixStream;
-                #[allow(dead_code)]
-                type Udp = multitask::net::UdpSocket;
-                #[allow(dead_code)]
-                fn wrap(s: std::net::TcpStream) -> Client { multitask::net::TcpStream::from(s) }
-                #[allow(dead_code)]
-                fn own(s: std::os::unix::net::UnixStream) -> Pair { multitask::net::UnixStream::from(s) }
-                #[allow(dead_code)]
-                fn bind() -> Listener { multitask::net::TcpListener::bind(("127.0.0.1", 0)).unwrap() }
-                #[allow(dead_code)]
-                fn pair() -> (Pair, Pair) { multitask::net::UnixStream::pair().unwrap() }
-                #[allow(dead_code)]
-                fn udp() -> Udp { multitask::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap() }
-                $($body)*
-            }
-        }
-    };
 }
 
 // ---------------------------------------------------------------------------

@@ -16,98 +16,13 @@ use multitask::{
 
 #[macro_use]
 mod common;
-use common::transcript::{check, check_each_pass_unordered, passes, repr, ticker};
+use common::transcript::{
+    check, check_each_pass_unordered, errno, original, passes, pyb, raw_recv, raw_recv_flags, raw_send, raw_send_flags,
+    repr, ticker,
+};
 
 fn py(name: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/tests/conformance/python_new/{name}.out",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-fn pyb(x: bool) -> &'static str {
-    if x {
-        "True"
-    } else {
-        "False"
-    }
-}
-
-fn errno(e: &Error) -> i32 {
-    e.io_error().and_then(|e| e.raw_os_error()).unwrap_or(-1)
-}
-
-/// A direct `sock.send(data)` (all of it, or the error).
-fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) -> std::io::Result<usize> {
-    // SAFETY: a valid fd and buffer.
-    let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// A direct `sock.recv(n)`.
-fn raw_recv(s: &impl std::os::fd::AsRawFd, n: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    // SAFETY: a valid fd and buffer.
-    let k = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), n, 0) };
-    if k < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    buf.truncate(k as usize);
-    Ok(buf)
-}
-
-macro_rules! two_ways {
-    ($name:ident { $($body:tt)* }) => {
-        mod $name {
-            mod std_sockets {
-                #[allow(unused_imports)]
-                use super::super::*;
-                #[allow(dead_code)]
-                type Listener = std::net::TcpListener;
-                #[allow(dead_code)]
-                type Client = std::net::TcpStream;
-                #[allow(dead_code)]
-                type Pair = std::os::unix::net::UnixStream;
-                #[allow(dead_code)]
-                type Udp = std::net::UdpSocket;
-                #[allow(dead_code)]
-                fn wrap(s: std::net::TcpStream) -> Client { s }
-                #[allow(dead_code)]
-                fn bind() -> Listener { std::net::TcpListener::bind("127.0.0.1:0").unwrap() }
-                #[allow(dead_code)]
-                fn pair() -> (Pair, Pair) { std::os::unix::net::UnixStream::pair().unwrap() }
-                #[allow(dead_code)]
-                fn udp() -> Udp { std::net::UdpSocket::bind("127.0.0.1:0").unwrap() }
-                $($body)*
-            }
-            mod crate_sockets {
-                #[allow(unused_imports)]
-                use super::super::*;
-                #[allow(dead_code)]
-                type Listener = multitask::net::TcpListener;
-                #[allow(dead_code)]
-                type Client = multitask::net::TcpStream;
-                #[allow(dead_code)]
-                type Pair = multitask::net::UnixStream;
-                #[allow(dead_code)]
-                type Udp = multitask::net::UdpSocket;
-                #[allow(dead_code)]
-                fn wrap(s: std::net::TcpStream) -> Client { multitask::net::TcpStream::from(s) }
-                #[allow(dead_code)]
-                fn bind() -> Listener { multitask::net::TcpListener::bind(("127.0.0.1", 0)).unwrap() }
-                #[allow(dead_code)]
-                fn pair() -> (Pair, Pair) { multitask::net::UnixStream::pair().unwrap() }
-                #[allow(dead_code)]
-                fn udp() -> Udp { multitask::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap() }
-                $($body)*
-            }
-        }
-    };
+    original("python_new", name)
 }
 
 // ---------------------------------------------------------------------------
@@ -1119,29 +1034,6 @@ mod n19_pipe_close {
 }
 
 // ---------------------------------------------------------------------------
-fn flag_send(s: &impl std::os::fd::AsRawFd, data: &[u8], flags: i32) -> usize {
-    // SAFETY: a valid fd and buffer.
-    let n = unsafe {
-        libc::send(
-            s.as_raw_fd(),
-            data.as_ptr().cast(),
-            data.len(),
-            flags | libc::MSG_NOSIGNAL,
-        )
-    };
-    assert!(n >= 0, "{}", std::io::Error::last_os_error());
-    n as usize
-}
-
-fn flag_recv(s: &impl std::os::fd::AsRawFd, n: usize, flags: i32) -> Vec<u8> {
-    let mut buf = vec![0u8; n];
-    // SAFETY: a valid fd and buffer.
-    let k = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), n, flags) };
-    assert!(k >= 0, "{}", std::io::Error::last_os_error());
-    buf.truncate(k as usize);
-    buf
-}
-
 two_ways!(n20_fdready_flags {
     use multitask::fd_ready;
     multitask::task! {
@@ -1149,7 +1041,7 @@ two_ways!(n20_fdready_flags {
             raw_send(&*a, b"data")?;
             wait!(fd_ready(&*b, true, true, false))?;
             p!("rw resumed once");
-            p!("rw got {}", repr(&flag_recv(&*b, 100, 0)));
+            p!("rw got {}", repr(&raw_recv_flags(&*b, 100, 0).unwrap()));
             wait!(fd_ready(&*b, true, true, false))?;
             p!("rw resumed (writable)");
             match wait!(fd_ready(&*b, true, false, false).timeout(0.02)) {
@@ -1166,17 +1058,17 @@ two_ways!(n20_fdready_flags {
             }
             wait!(fd_ready(&*conn, false, false, true).timeout(0.5))?;
             p!("urgent ready");
-            p!("urgent oob {}", repr(&flag_recv(&*conn, 1, libc::MSG_OOB)));
+            p!("urgent oob {}", repr(&raw_recv_flags(&*conn, 1, libc::MSG_OOB).unwrap()));
             wait!(fd_ready(&*conn, true, false, true).timeout(0.5))?;
             p!("urgent read+exc ready");
-            p!("urgent data {}", repr(&flag_recv(&*conn, 100, 0)));
+            p!("urgent data {}", repr(&raw_recv_flags(&*conn, 100, 0).unwrap()));
         }
         fn peer(c: Rc<Client>) {
             wait!(sleep(0.05))?;
-            flag_send(&*c, b"!", libc::MSG_OOB);
+            raw_send_flags(&*c, b"!", libc::MSG_OOB).unwrap();
             p!("peer sent oob");
             wait!(sleep(0.05))?;
-            flag_send(&*c, b"normal", 0);
+            raw_send_flags(&*c, b"normal", 0).unwrap();
             p!("peer sent normal");
         }
     }

@@ -1935,55 +1935,6 @@ fn rsend(s: &impl std::os::fd::AsRawFd, data: &[u8]) {
     assert_eq!(n as usize, data.len());
 }
 
-macro_rules! two_ways {
-    ($name:ident { $($body:tt)* }) => {
-        mod $name {
-            mod std_sockets {
-                #[allow(unused_imports)]
-                use super::super::*;
-                #[allow(dead_code)]
-                type Listener = std::net::TcpListener;
-                #[allow(dead_code)]
-                type Client = std::net::TcpStream;
-                #[allow(dead_code)]
-                type Pair = std::os::unix::net::UnixStream;
-                #[allow(dead_code)]
-                type Udp = std::net::UdpSocket;
-                #[allow(dead_code)]
-                fn wrap(s: std::net::TcpStream) -> Client { s }
-                #[allow(dead_code)]
-                fn bind() -> Listener { std::net::TcpListener::bind("127.0.0.1:0").unwrap() }
-                #[allow(dead_code)]
-                fn pair() -> (Pair, Pair) { std::os::unix::net::UnixStream::pair().unwrap() }
-                #[allow(dead_code)]
-                fn udp() -> Udp { std::net::UdpSocket::bind("127.0.0.1:0").unwrap() }
-                $($body)*
-            }
-            mod crate_sockets {
-                #[allow(unused_imports)]
-                use super::super::*;
-                #[allow(dead_code)]
-                type Listener = multitask::net::TcpListener;
-                #[allow(dead_code)]
-                type Client = multitask::net::TcpStream;
-                #[allow(dead_code)]
-                type Pair = multitask::net::UnixStream;
-                #[allow(dead_code)]
-                type Udp = multitask::net::UdpSocket;
-                #[allow(dead_code)]
-                fn wrap(s: std::net::TcpStream) -> Client { multitask::net::TcpStream::from(s) }
-                #[allow(dead_code)]
-                fn bind() -> Listener { multitask::net::TcpListener::bind(("127.0.0.1", 0)).unwrap() }
-                #[allow(dead_code)]
-                fn pair() -> (Pair, Pair) { multitask::net::UnixStream::pair().unwrap() }
-                #[allow(dead_code)]
-                fn udp() -> Udp { multitask::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap() }
-                $($body)*
-            }
-        }
-    };
-}
-
 use multitask::net::TcpStream as Conn;
 use std::net::SocketAddr;
 

@@ -16,27 +16,7 @@ use multitask::{fd_ready, readable, readline, recv, send, sleep, wait, writable,
 
 #[macro_use]
 mod common;
-use common::transcript::{check, check_each_pass_unordered, passes, repr, ticker};
-
-fn raw_send(s: &impl AsRawFd, data: &[u8]) -> std::io::Result<usize> {
-    // SAFETY: a valid fd and buffer.
-    let n = unsafe { libc::send(s.as_raw_fd(), data.as_ptr().cast(), data.len(), libc::MSG_NOSIGNAL) };
-    if n < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-fn raw_recv(s: &impl AsRawFd, n: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; n];
-    // SAFETY: a valid fd and buffer.
-    let k = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), n, 0) };
-    if k < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    buf.truncate(k as usize);
-    Ok(buf)
-}
+use common::transcript::{check, check_each_pass_unordered, passes, raw_recv, raw_send, repr, ticker};
 
 // ---- c01: a recv parked before a readable on one fd; one send wakes both ----
 // python (c01.py):

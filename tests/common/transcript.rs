@@ -105,3 +105,124 @@ pub fn ticker(name: &'static str, n: usize) -> Task {
         },
     )
 }
+
+/// The transcript `name.out` the original printed, from
+/// `tests/conformance/<dir>/`.
+pub fn original(dir: &str, name: &str) -> String {
+    let path = format!("{}/tests/conformance/{dir}/{name}.out", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Python 2's `str(x)` of a bool.
+pub fn pyb(x: bool) -> &'static str {
+    if x {
+        "True"
+    } else {
+        "False"
+    }
+}
+
+/// The OS error number of `e`, or -1: what a port prints for `e.args[0]`.
+pub fn errno(e: &multitask::Error) -> i32 {
+    e.io_error().and_then(|e| e.raw_os_error()).unwrap_or(-1)
+}
+
+/// A direct `sock.send(data, flags)`, not yielded (what the original's
+/// programs do beside the manager's calls): the bytes sent, or the error.
+pub fn raw_send_flags(s: &impl std::os::fd::AsRawFd, data: &[u8], flags: i32) -> std::io::Result<usize> {
+    // SAFETY: a valid fd, and a buffer of `data.len()` readable bytes.
+    let n = unsafe {
+        libc::send(
+            s.as_raw_fd(),
+            data.as_ptr().cast(),
+            data.len(),
+            flags | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// A direct `sock.send(data)`.
+pub fn raw_send(s: &impl std::os::fd::AsRawFd, data: &[u8]) -> std::io::Result<usize> {
+    raw_send_flags(s, data, 0)
+}
+
+/// A direct `sock.recv(n, flags)`.
+pub fn raw_recv_flags(s: &impl std::os::fd::AsRawFd, n: usize, flags: i32) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    // SAFETY: a valid fd, and a buffer of `n` writable bytes.
+    let k = unsafe { libc::recv(s.as_raw_fd(), buf.as_mut_ptr().cast(), n, flags) };
+    if k < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    buf.truncate(k as usize);
+    Ok(buf)
+}
+
+/// A direct `sock.recv(n)`.
+pub fn raw_recv(s: &impl std::os::fd::AsRawFd, n: usize) -> std::io::Result<Vec<u8>> {
+    raw_recv_flags(s, n, 0)
+}
+
+/// `two_ways!(name { ... })`: the ported program `...` twice, in modules
+/// `name::std_sockets` and `name::crate_sockets`, with `Listener`, `Client`,
+/// `Pair` and `Udp` the std types in one and the crate's own (`multitask::net`)
+/// in the other, and `wrap`, `own`, `bind`, `pair` and `udp` to make them:
+/// the original took both kinds alike.
+#[allow(unused_macros)]
+macro_rules! two_ways {
+    ($name:ident { $($body:tt)* }) => {
+        mod $name {
+            mod std_sockets {
+                #[allow(unused_imports)]
+                use super::super::*;
+                #[allow(dead_code)]
+                type Listener = std::net::TcpListener;
+                #[allow(dead_code)]
+                type Client = std::net::TcpStream;
+                #[allow(dead_code)]
+                type Pair = std::os::unix::net::UnixStream;
+                #[allow(dead_code)]
+                type Udp = std::net::UdpSocket;
+                #[allow(dead_code)]
+                fn wrap(s: std::net::TcpStream) -> Client { s }
+                #[allow(dead_code)]
+                fn own(s: std::os::unix::net::UnixStream) -> Pair { s }
+                #[allow(dead_code)]
+                fn bind() -> Listener { std::net::TcpListener::bind("127.0.0.1:0").unwrap() }
+                #[allow(dead_code)]
+                fn pair() -> (Pair, Pair) { std::os::unix::net::UnixStream::pair().unwrap() }
+                #[allow(dead_code)]
+                fn udp() -> Udp { std::net::UdpSocket::bind("127.0.0.1:0").unwrap() }
+                $($body)*
+            }
+            mod crate_sockets {
+                #[allow(unused_imports)]
+                use super::super::*;
+                #[allow(dead_code)]
+                type Listener = multitask::net::TcpListener;
+                #[allow(dead_code)]
+                type Client = multitask::net::TcpStream;
+                #[allow(dead_code)]
+                type Pair = multitask::net::UnixStream;
+                #[allow(dead_code)]
+                type Udp = multitask::net::UdpSocket;
+                #[allow(dead_code)]
+                fn wrap(s: std::net::TcpStream) -> Client { multitask::net::TcpStream::from(s) }
+                #[allow(dead_code)]
+                fn own(s: std::os::unix::net::UnixStream) -> Pair { multitask::net::UnixStream::from(s) }
+                #[allow(dead_code)]
+                fn bind() -> Listener { multitask::net::TcpListener::bind(("127.0.0.1", 0)).unwrap() }
+                #[allow(dead_code)]
+                fn pair() -> (Pair, Pair) { multitask::net::UnixStream::pair().unwrap() }
+                #[allow(dead_code)]
+                fn udp() -> Udp { multitask::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap() }
+                $($body)*
+            }
+        }
+    };
+}
