@@ -27,6 +27,19 @@ use common::transcript::{check, check_each_pass_unordered, passes, raw_recv, raw
 // r2 readable      (set order: any order within the pass)
 // r1 got 'x'
 // |
+
+/// Prints `ready` or `timed_out` after a readiness wait, as the programs'
+/// `try: yield ...; print ready / except Timeout: print timed_out`; any
+/// other error is the task's.
+fn said(got: multitask::Result<()>, ready: &str, timed_out: &str) -> multitask::Result<()> {
+    match got {
+        Ok(()) => p!("{ready}"),
+        Err(Error::Timeout) => p!("{timed_out}"),
+        Err(e) => return Err(e),
+    }
+    Ok(())
+}
+
 #[test]
 fn c01_recv_then_readable_parked_both_woken() {
     let (a, b) = UnixStream::pair().unwrap();
@@ -46,11 +59,7 @@ fn c01_recv_then_readable_parked_both_woken() {
     tm.add(Task::new(
         #[coroutine]
         move |_| {
-            match wait!(readable(&*b2).timeout(0.1)) {
-                Ok(()) => p!("r2 readable"),
-                Err(Error::Timeout) => p!("r2 timeout"),
-                Err(e) => return Err(e),
-            }
+            said(wait!(readable(&*b2).timeout(0.1)), "r2 readable", "r2 timeout")?;
             Ok(())
         },
     ));
@@ -175,11 +184,7 @@ fn c04_send_then_stale_look() {
 // ready, and known ready wrongly (drained / filled behind the manager's back).
 multitask::task! {
     fn t05(label: &'static str, op: multitask::Op<()>) {
-        match wait!(op) {
-            Ok(()) => p!("{label} ready"),
-            Err(Error::Timeout) => p!("{label} timeout"),
-            Err(e) => return Err(e),
-        }
+        said(wait!(op), &format!("{label} ready"), &format!("{label} timeout"))?;
     }
 }
 #[test]
@@ -803,11 +808,7 @@ fn c15_send_then_writable_parked_both_woken() {
     tm.add(Task::new(
         #[coroutine]
         move |_| {
-            match wait!(writable(&*b2).timeout(0.3)) {
-                Ok(()) => p!("t2 writable"),
-                Err(Error::Timeout) => p!("t2 timeout"),
-                Err(e) => return Err(e),
-            }
+            said(wait!(writable(&*b2).timeout(0.3)), "t2 writable", "t2 timeout")?;
             Ok(())
         },
     ));
