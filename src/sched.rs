@@ -284,6 +284,15 @@ impl State {
         self.ready_as_is(stack);
     }
 
+    /// [`ready`](Self::ready) for a task whose wait began at its last yield
+    /// and has had no input set since (a due action's, `due.rs`): see
+    /// [`Stack::set_first_input`].
+    #[inline(always)]
+    pub(crate) fn ready_first(&mut self, mut stack: Stack, input: Input) {
+        stack.set_first_input(input);
+        self.ready_as_is(stack);
+    }
+
     /// Enqueues a task whose wait is over and whose input is set already,
     /// cancelling its timeout.
     #[inline(always)]

@@ -259,7 +259,7 @@ impl Reactor {
                 Some(input) => {
                     entry.ready &= !entry.told_by_short_io(empty);
                     Action::discard(Some(action));
-                    s.ready(task, input);
+                    s.ready_first(task, input);
                 }
                 None => {
                     entry.ready &= !direction; // drained by someone else
@@ -305,7 +305,7 @@ impl Reactor {
         if action.is_some() && !self.waits_before(fd, flags, seq) {
             if let Some(input) = perform(fd, action.as_mut(), &mut 0, &mut self.spare) {
                 bury(action, &mut s.graveyard);
-                return s.ready(task, input);
+                return s.ready_first(task, input);
             }
         }
         match self.register(fd, flags, &mut s.graveyard) {
