@@ -77,27 +77,32 @@ fn action<T: 'static>(fd: RawFd, flags: Flags, mut f: impl FnMut() -> io::Result
 #[inline(always)]
 pub(crate) fn perform(fd: RawFd, action: Option<&mut Action>, drained: &mut Flags, spare: &mut Spare) -> Option<Input> {
     let Some(action) = action else { return Some(nothing()) };
-    let done = match action {
-        Action::Recv(n) => {
-            let got = recv_now(fd, *n, spare);
-            if got.as_ref().is_ok_and(|bytes| !bytes.is_empty() && bytes.len() < *n) {
-                *drained |= READ;
+    // The two commonest build the task's input straight from the syscall's
+    // result (no `io::Result<Value>` on the way to be converted).
+    match action {
+        Action::Recv(n) => match recv_now(fd, *n, spare) {
+            Ok(bytes) => {
+                if !bytes.is_empty() && bytes.len() < *n {
+                    *drained |= READ;
+                }
+                Some(Ok(Value::new(bytes)))
             }
-            got.map(Value::new)
-        }
-        Action::Send(data) => {
-            let sent = send_now(fd, data);
-            match sent {
-                Ok(n) if n == data.len() => spare.give(std::mem::take(data)), // the buffer is free
-                Ok(_) => *drained |= WRITE,
-                Err(_) => {}
+            Err(e) => failed(e),
+        },
+        Action::Send(data) => match send_now(fd, data) {
+            Ok(n) => {
+                if n == data.len() {
+                    spare.give(std::mem::take(data)); // the buffer is free
+                } else {
+                    *drained |= WRITE;
+                }
+                Some(Ok(Value::new(n)))
             }
-            sent.map(Value::new)
-        }
-        Action::SendAll(data, sent) => send_all_action(fd, data, sent, spare),
-        Action::Try(f) | Action::Call(f) => return call_action(f),
-    };
-    finished(done)
+            Err(e) => failed(e),
+        },
+        Action::SendAll(data, sent) => finished(send_all_action(fd, data, sent, spare)),
+        Action::Try(f) | Action::Call(f) => call_action(f),
+    }
 }
 
 /// A read of up to `n` bytes from owned `fd` that gives first the part of a
@@ -132,6 +137,15 @@ pub(crate) fn after_partial_line(
         Err(e) => fd::keep_error(fd, e),
     }
     Some(Ok(part))
+}
+
+/// An action's I/O failed: `None` if it would block, else the task's error.
+#[cold]
+fn failed(e: io::Error) -> Option<Input> {
+    match e.kind() {
+        io::ErrorKind::WouldBlock => None,
+        _ => Some(Err(Error::from(e))),
+    }
 }
 
 /// What an action's I/O gave: `None` if it would block, else the task's input.
