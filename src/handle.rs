@@ -123,7 +123,11 @@ impl<T: 'static> TaskHandle<T> {
     /// Cancelling a finished task does nothing. A task that cancels itself
     /// (or the task it runs in as a child) ends at its next `yield`. A task
     /// whose wait was over but that had not resumed yet never sees what the
-    /// wait gave it (an item, bytes): that is dropped with it.
+    /// wait gave it (an item, bytes): that is dropped with it. One exception
+    /// to "before `cancel` returns": cancelled by an `fd_action` closure
+    /// while its own `fd_action` was found ready in the same step 1, the
+    /// task is ended once that step's closures have run (its own closure is
+    /// not called, so no I/O is done for it).
     pub fn cancel(&self) {
         if let Some(manager) = crate::sched::manager_of(self.cell.home) {
             manager.cancel(&self.cell);

@@ -832,7 +832,12 @@ impl TaskManager {
                 // While its closure runs, the task is the running one: a
                 // `clear` it makes keeps the task's `timeout_after` deadlines.
                 let task = std::ptr::NonNull::from(&**w.task().cell());
+                let cancelled = w.task().cell().cancel_requested();
                 results.push(match w {
+                    // Cancelled by a closure called before it: not called (its
+                    // I/O would be for a task that is gone); parked again, and
+                    // ended below with the other flagged tasks.
+                    Woken::Call(_) if cancelled => None,
                     Woken::Call(call) => {
                         self.with(|i| i.s.running = Some(task));
                         let result = call.call();
@@ -860,6 +865,9 @@ impl TaskManager {
             }
             let dead = self.with(|i| {
                 i.between.retain(|flag| !Rc::ptr_eq(flag, &cleared));
+                // The closures are user code, as a task is: any may have
+                // closed a raw fd that tasks wait on, which a sweep finds.
+                i.io.note_activity();
                 i.io.enqueue_called(&mut i.s, woken.drain(..).zip(results));
                 if !i.s.flagged.is_empty() {
                     // Cancelled while in that list: found now where it went.

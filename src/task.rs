@@ -306,7 +306,10 @@ impl Stack {
     #[inline(always)]
     pub(crate) fn set_first_input(&mut self, input: Input) {
         let slot: *mut Input = &mut *self.frames().input;
-        debug_assert!(matches!(unsafe { &*slot }, Ok(v) if v.is::<()>()), "a yielded task's input is ()");
+        debug_assert!(
+            matches!(unsafe { &*slot }, Ok(v) if v.is::<()>()),
+            "a yielded task's input is ()"
+        );
         // SAFETY: `slot` is the frames' input, valid and initialized; the
         // value written over owns nothing (`()`), so nothing is lost.
         unsafe { slot.write(input) };

@@ -635,8 +635,11 @@ impl Reactor {
         let mut i = 0;
         while (ready | proven) != 0 && i < entry.fifo.len() {
             let waiter = &mut entry.fifo[i];
+            // A readiness wait, or a caller's closure: user code does the
+            // I/O, so it is woken for what the fd was ready for at the look.
             let readiness_wait = owned && waiter.action.is_none();
-            let direction = waiter.flags & if readiness_wait { ready | proven } else { ready };
+            let user_code = readiness_wait || (owned && matches!(waiter.action, Some(Action::Call(_))));
+            let direction = waiter.flags & if user_code { ready | proven } else { ready };
             if waiter.task.is_none() || direction == 0 {
                 i += 1;
                 continue;
@@ -838,8 +841,14 @@ impl Reactor {
             return self.finish(s, call.task, Some(call.action), Err(error.into()));
         };
         // What the fd is ready for now, level-triggered (and, owned, a line
-        // a timed-out `readline` kept, which no poll can see).
+        // a timed-out `readline` kept, which no poll can see). Closed (the
+        // closure closed it): its error, as a bad fd's.
         let owned = entry.owner != 0;
+        if poll_now(call.fd, 0).is_err_and(|e| e.raw_os_error() == Some(libc::EBADF)) {
+            let closed = io::Error::from_raw_os_error(libc::EBADF);
+            bury(Some(call.action), &mut s.graveyard);
+            return s.ready(call.task, Err(closed.into()));
+        }
         let mut now = ready_now(call.fd) & call.flags;
         if owned && call.flags & READ != 0 && fd::keeps_for_next_read(call.fd) {
             now |= READ;
