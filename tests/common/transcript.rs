@@ -63,6 +63,11 @@ pub fn check_each_pass_unordered(expected: &str) {
 /// waits on I/O or on a timeout, one `run_next` and a `|`; an error escaping
 /// it is printed; at most 100 passes.
 pub fn passes(tm: &TaskManager) {
+    passes_at_most(tm, 100);
+}
+
+/// [`passes`], with the programs' own limit (`passes(tm, limit)`).
+pub fn passes_at_most(tm: &TaskManager, limit: usize) {
     let mut n = 0;
     while tm.has_runnable() || tm.has_io_waits() || tm.has_timeouts() {
         if let Err(e) = tm.run_next(None) {
@@ -70,7 +75,7 @@ pub fn passes(tm: &TaskManager) {
         }
         p!("|");
         n += 1;
-        if n >= 100 {
+        if n >= limit {
             p!("LIMIT");
             break;
         }
