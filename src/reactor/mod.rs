@@ -775,7 +775,6 @@ impl Reactor {
             }
         }
         self.due_unseen = true; // the list is empty
-
         self.take_completed(&mut woken); // bad fds found by a sweep
         if std::mem::take(&mut self.woke_call) {
             return (result, Some(woken));
@@ -844,12 +843,13 @@ impl Reactor {
         // a timed-out `readline` kept, which no poll can see). Closed (the
         // closure closed it): its error, as a bad fd's.
         let owned = entry.owner != 0;
-        if poll_now(call.fd, 0).is_err_and(|e| e.raw_os_error() == Some(libc::EBADF)) {
-            let closed = io::Error::from_raw_os_error(libc::EBADF);
-            bury(Some(call.action), &mut s.graveyard);
-            return s.ready(call.task, Err(closed.into()));
-        }
-        let mut now = ready_now(call.fd) & call.flags;
+        let mut now = match poll_now(call.fd, ALL_EVENTS) {
+            Err(e) if e.raw_os_error() == Some(libc::EBADF) => {
+                bury(Some(call.action), &mut s.graveyard);
+                return s.ready(call.task, Err(e.into()));
+            }
+            revents => poll_flags(revents.unwrap_or(0)) & call.flags,
+        };
         if owned && call.flags & READ != 0 && fd::keeps_for_next_read(call.fd) {
             now |= READ;
         }
@@ -1056,10 +1056,18 @@ fn look(fd: RawFd) -> Flags {
     now
 }
 
+/// The `poll(2)` events of every direction.
+const ALL_EVENTS: libc::c_short = libc::POLLIN | libc::POLLOUT | libc::POLLPRI;
+
 /// What `fd` is ready for now, by a `poll(2)` that does not wait (the
 /// level-triggered truth, for the rare case the edges cannot tell).
 fn ready_now(fd: RawFd) -> Flags {
-    let revents = poll_now(fd, libc::POLLIN | libc::POLLOUT | libc::POLLPRI).unwrap_or(0);
+    poll_flags(poll_now(fd, ALL_EVENTS).unwrap_or(0))
+}
+
+/// The directions a `poll(2)`'s `revents` say an fd is ready for (an error
+/// or a hang-up counts for each, as a read or write would then return).
+fn poll_flags(revents: libc::c_short) -> Flags {
     let has = |bits: libc::c_short| revents & bits != 0;
     let mut ready = 0;
     if has(libc::POLLIN | libc::POLLHUP | libc::POLLERR) {
