@@ -251,7 +251,7 @@ impl Reactor {
                 return self.park_due(task, fd, flags, action, seq);
             }
             let Some(mut action) = action else {
-                return self.look(s, task, fd, flags, seq);
+                return self.perform_look(s, task, fd, flags, seq);
             };
             let entry = &mut self.entries[fd as usize];
             let mut empty = 0;
@@ -279,7 +279,7 @@ impl Reactor {
     /// edge will come when they are), and it parks.
     #[cold]
     #[inline(never)]
-    fn look(&mut self, s: &mut State, task: Stack, fd: RawFd, flags: Flags, seq: u64) {
+    fn perform_look(&mut self, s: &mut State, task: Stack, fd: RawFd, flags: Flags, seq: u64) {
         let now = super::look(fd) & flags;
         let entry = &mut self.entries[fd as usize];
         entry.ready = (entry.ready & !flags) | now;
